@@ -1,0 +1,67 @@
+"""The public functions behind ``import gradcli``; the CLI calls these too.
+
+Parsing and input checks happen first and import nothing heavy, so bad input fails fast; torch
+is imported for the evaluation, SymPy only for the check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .models import Check, GradResult, Status
+from .parser import parse
+from .shapes import check_shapes
+from .values import coerce_values, match_variables
+
+DTYPES = ("float64", "float32")
+
+
+def grad(
+    expression: str,
+    values: Mapping[str, object] | None = None,
+    /,
+    *,
+    dtype: str = "float64",
+    check: bool = True,
+    **named_values: object,
+) -> GradResult:
+    """Value and gradient of ``expression`` at a point, cross-checked against SymPy.
+
+    Values may be given as a mapping, as keywords, or both::
+
+        >>> r = grad("x**2*y", x=2, y=3)
+        >>> r.value, r.gradient, r.check.status.value
+        (12.0, {'x': 12.0, 'y': 4.0}, 'agree')
+
+    ``dtype`` is ``"float64"`` (default) or ``"float32"``. With ``check=False`` SymPy is not
+    imported and the check status is ``unchecked``. Raises :class:`gradcli.GradcliError` for
+    input that is not acceptable.
+    """
+    if dtype not in DTYPES:
+        from .errors import UsageError
+
+        raise UsageError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    expr = parse(expression)
+    point = match_variables(expr.variables, coerce_values({**(values or {}), **named_values}))
+    check_shapes(expr)
+
+    from . import evaluate
+
+    computed = evaluate.autograd(expr, point, dtype)
+    if not check:
+        return GradResult(expression, point, dtype, computed.value, computed.gradient, {},
+                          Check(Status.UNCHECKED, None))
+
+    from . import check as checking
+    from . import symbolic
+
+    sym = symbolic.build(expr, dtype)
+    derivatives = {name: sym.derivative(name) for name in point}
+    verdicts = checking.judge(
+        expr, point, dtype, computed.value, computed.gradient, computed.node_values,
+        symbolic.evaluate(sym, sym.expr, point, dtype),
+        {name: symbolic.evaluate(sym, d, point, dtype) for name, d in derivatives.items()},
+        lambda: evaluate.noisy_spread(expr, point, dtype),
+    )
+    shown = {name: sym.display(d) for name, d in derivatives.items()}
+    return GradResult(expression, point, dtype, computed.value, computed.gradient, shown, verdicts)

@@ -1,0 +1,187 @@
+"""Judge torch's numbers against the exact ones: the tolerance rule and the verdicts.
+
+For float64 the rule per gradient component ``i`` is::
+
+    |t - r| <= 1e-9 * |r| + 1e-13 * |f| / max(1, |x_i|)
+
+with ``t`` torch's number, ``r`` the exact one, ``f`` the exact value of the function; the value
+itself is compared with the relative term alone. A number that equals the exact value rounded
+to the dtype always agrees. The verdicts are decided in this order:
+
+1. the exact number is complex, infinite or undefined -> ``undefined``;
+2. a non-smooth operation sits exactly on its kink -> ``nondifferentiable``;
+3. torch's number is inf/NaN while the exact one is finite -> ``overflow`` (``undefined`` when
+   torch's NaN came from an operand outside a function's real domain);
+4. compare: ``agree``; or ``precision_loss`` when nudging every intermediate result by a few
+   ulps moves torch's number about as far as it is off (rounding ate the digits); otherwise
+   ``mismatch`` (a wrong derivative: a bug).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import mpmath
+
+from .models import Check, Status, Verdict, worst
+from .nodes import Expr
+from .ops import OPS
+from .symbolic import DIGITS, Exact, round_to
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rel: float
+    abs: float
+
+
+TOLERANCES = {"float64": Tolerance(1e-9, 1e-13), "float32": Tolerance(1e-4, 1e-6)}
+FLOAT_MAX = {"float64": 1.7976931348623157e308, "float32": 3.4028234663852886e38}
+
+Spread = Callable[[], tuple[float, dict[str, float]]]
+
+
+@dataclass(frozen=True)
+class Kink:
+    """A non-smooth operation evaluated exactly at its kink."""
+
+    node: int
+    note: str
+
+
+def find_kinks(expr: Expr, node_values: list[float]) -> list[Kink]:
+    """Every node whose operation is not differentiable at its operands' values."""
+    kinks = []
+    for i, node in enumerate(expr.nodes):
+        if node.kind != "op":
+            continue
+        op = OPS[node.op]
+        if op.kink is not None and op.kink(*(node_values[a] for a in node.args)):
+            args = ", ".join(_short(node_values[a]) for a in node.args)
+            kinks.append(Kink(i, f"{op.name} at column {node.start + 1} is evaluated at its kink "
+                                 f"({args}), where it is not differentiable; {op.kink_note}"))
+    return kinks
+
+
+def nonfinite_origin(expr: Expr, node_values: list[float]) -> tuple[str, bool] | None:
+    """Where torch's forward pass first left the finite numbers: (description, is_domain).
+
+    ``is_domain`` is true when a NaN came from finite operands (sqrt(-1), log(-1), 0/0).
+    """
+    for node, v in zip(expr.nodes, node_values, strict=True):
+        if math.isfinite(v) or node.kind != "op":
+            continue
+        if all(math.isfinite(node_values[a]) for a in node.args):
+            args = ", ".join(_short(node_values[a]) for a in node.args)
+            where = f"{node.op} at column {node.start + 1} ({args})"
+            if math.isnan(v):
+                return f"{where} is outside its real domain", True
+            return f"{where} overflows float64", False
+    return None
+
+
+def judge(
+    expr: Expr,
+    point: Mapping[str, float],
+    dtype: str,
+    value: float,
+    gradient: Mapping[str, float],
+    node_values: list[float],
+    exact_value: Exact,
+    exact_gradient: Mapping[str, Exact],
+    spread: Spread,
+) -> Check:
+    """The verdicts for the value and every gradient component, and the overall status."""
+    tol = TOLERANCES[dtype]
+    fmax = FLOAT_MAX[dtype]
+    origin = nonfinite_origin(expr, node_values)
+    kinks = find_kinks(expr, node_values)
+    depends = expr.depends() if kinks else []
+    spreads: tuple[float, dict[str, float]] | None = None
+
+    def get_spread() -> tuple[float, dict[str, float]]:
+        nonlocal spreads
+        if spreads is None:
+            spreads = spread()
+        return spreads
+
+    with mpmath.workdps(DIGITS + 10):
+        f_scale = exact_value.value if exact_value.finite else mpmath.mpf(value)
+        if not mpmath.isfinite(f_scale):
+            f_scale = mpmath.mpf(0)
+
+        def verdict(t: float, exact: Exact, allowance: mpmath.mpf, spread_of: Callable[[], float],
+                    what: str) -> Verdict:
+            r = exact.value
+            if r is None:
+                return Verdict(Status.UNDEFINED, t, None, exact.text,
+                               f"the exact {what} is {exact.text}")
+            rounded = _to_float(r, fmax, dtype)
+            if not math.isfinite(t):
+                if origin is not None and origin[1]:
+                    return Verdict(Status.UNDEFINED, t, rounded, _text(r),
+                                   f"{origin[0]}; the exact {what} exists only through "
+                                   "complex or undefined intermediate values")
+                where = f"{origin[0]}; " if origin else ""
+                return Verdict(Status.OVERFLOW, t, rounded, _text(r),
+                               f"{where}float64 gave {t} but the exact {what} is finite")
+            if rounded is None:
+                return Verdict(Status.OVERFLOW, t, None, _text(r),
+                               f"the exact {what} is beyond the float64 range")
+            err = abs(mpmath.mpf(t) - r)
+            if t == rounded or err <= tol.rel * abs(r) + allowance:
+                return Verdict(Status.AGREE, t, rounded, _text(r))
+            moved = spread_of()
+            rel = f"{float(err / abs(r)):.2g}" if r != 0 else "inf"
+            if moved * 4 >= float(err):
+                return Verdict(Status.PRECISION_LOSS, t, rounded, _text(r),
+                               f"torch's {what} is off by {_short(float(err))} (relative {rel}): "
+                               "float64 rounding lost the digits; the exact value is stable")
+            return Verdict(Status.MISMATCH, t, rounded, _text(r),
+                           f"torch's {what} is off by {_short(float(err))} (relative {rel}) "
+                           "and rounding does not explain it")
+
+        value_verdict = verdict(value, exact_value, mpmath.mpf(0), lambda: get_spread()[0],
+                                "value")
+        grads: dict[str, Verdict] = {}
+        for name, t in gradient.items():
+            exact = exact_gradient[name]
+            hit = [k for k in kinks if name in depends[k.node]]
+            if value_verdict.status is Status.UNDEFINED and not exact_value.finite:
+                grads[name] = Verdict(Status.UNDEFINED, t, None, exact.text,
+                                      "the function itself is undefined at this point")
+            elif hit:
+                shown = _text(exact.value) if exact.value is not None else exact.text
+                grads[name] = Verdict(
+                    Status.NONDIFFERENTIABLE, t, _to_float(exact.value, fmax, dtype)
+                    if exact.value is not None else None, shown,
+                    f"{hit[0].note}; torch gives {_short(t)}, SymPy's formula gives {shown}",
+                )
+            else:
+                allowance = tol.abs * abs(f_scale) / max(1.0, abs(point[name]))
+                grads[name] = verdict(t, exact, allowance,
+                                      lambda n=name: get_spread()[1][n],  # type: ignore[misc]
+                                      f"d/d{name}")
+    statuses = [value_verdict.status, *(v.status for v in grads.values())]
+    notes: list[str] = []
+    for v in [value_verdict, *grads.values()]:
+        if v.note and v.status is not Status.AGREE and v.note not in notes:
+            notes.append(v.note)
+    return Check(worst(statuses), value_verdict, grads, tuple(notes))
+
+
+def _to_float(r: mpmath.mpf | None, fmax: float, dtype: str) -> float | None:
+    """The exact value rounded to ``dtype``, or None beyond its range."""
+    if r is None or abs(r) > fmax:
+        return None
+    return round_to(float(r), dtype)
+
+
+def _text(r: mpmath.mpf) -> str:
+    return str(mpmath.nstr(r, DIGITS, min_fixed=-4, max_fixed=17))
+
+
+def _short(x: float) -> str:
+    return f"{x:.6g}"

@@ -1,0 +1,182 @@
+"""The command line: parse options, call the core, pick a renderer, map errors to exit codes.
+
+Only Typer (with Click and Rich) is imported here; torch and SymPy load inside the commands, so
+``gradcli --help``, ``--version`` and TAB completion stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from typing import Annotated, NoReturn
+
+import typer
+
+from . import __version__
+from .errors import ExitCode, GradcliError, UsageError
+
+app = typer.Typer(
+    name="gradcli",
+    help="Gradients of math expressions with PyTorch autograd, checked exactly with SymPy.",
+    no_args_is_help=True,
+    add_completion=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+# Variable values arrive as options Typer cannot know in advance (--x 2, --w1=0.5, x=2): let
+# them through and sort them out in gradcli.values.
+_FREE_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+class DType(str, Enum):
+    float64 = "float64"
+    float32 = "float32"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gradcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Gradients of math expressions with PyTorch autograd, checked exactly with SymPy."""
+
+
+ExprAndValues = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="EXPRESSION [--NAME VALUE | NAME=VALUE]...",
+        help='The expression, e.g. "x**2*y", and a value for each variable: --x 2, --x=2 or x=2. '
+        'An expression starting with "-" goes after "--".',
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema gradcli/1).")]
+PlainOpt = Annotated[
+    bool, typer.Option("--plain", help="Print bare numbers: the value, then each gradient component.")
+]
+DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Floating-point type for torch.")]
+NoCheckOpt = Annotated[
+    bool, typer.Option("--no-check", help="Skip the SymPy cross-check (faster; SymPy not loaded).")
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show a traceback for internal errors.")]
+
+
+@app.command(context_settings=_FREE_ARGS)
+def grad(
+    ctx: typer.Context,
+    args: ExprAndValues = None,
+    json_out: JsonOpt = False,
+    plain: PlainOpt = False,
+    dtype: DTypeOpt = DType.float64,
+    no_check: NoCheckOpt = False,
+    debug: DebugOpt = False,
+) -> int:
+    """Value and gradient at a point, with SymPy's derivatives and an exact cross-check.
+
+    Example: gradcli grad "x**2*y" --x 2 --y 3
+    """
+    from . import api
+    from .values import split_arguments
+
+    if json_out and plain:
+        raise UsageError("--json and --plain cannot be used together")
+    expression, raw = split_arguments([*(args or []), *ctx.args])
+    result = api.grad(expression, raw, dtype=dtype.value, check=not no_check)
+    for note in result.check.notes:
+        warn(note)
+    if json_out:
+        from .render import json_doc
+
+        sys.stdout.write(json_doc.render(result))
+    elif plain:
+        from .render import plain as plain_renderer
+
+        sys.stdout.write(plain_renderer.render(result))
+    else:
+        from .render import table
+
+        console().print(table.render(result))
+    sys.stdout.flush()
+    return int(result.exit_code)
+
+
+def console():  # type: ignore[no-untyped-def]
+    """A Rich console on stdout: colour only on a terminal, NO_COLOR honoured, no markup."""
+    from rich.console import Console
+
+    return Console(highlight=False, markup=False, emoji=False)
+
+
+def _use_colour(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr."""
+    _stderr("warning", message, "33")
+
+
+def _stderr(label: str, message: str, colour: str) -> None:
+    head = f"\x1b[{colour}m{label}:\x1b[0m" if _use_colour(sys.stderr) else f"{label}:"
+    sys.stderr.write(f"gradcli: {head} {message}\n")
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point: run the app and turn every outcome into one message and an exit code."""
+    command = typer.main.get_command(app)
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    code: int
+    try:
+        rv = command.main(args=argv, prog_name="gradcli", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except GradcliError as e:
+        _stderr("error", e.report(), "31")
+        code = e.exit_code
+    except KeyboardInterrupt:
+        code = _interrupted()
+    except BrokenPipeError:
+        code = ExitCode.BROKEN_PIPE
+    except Exception as exc:
+        # Typer's Click (vendored in recent Typer) raises its own classes; recognise them by
+        # shape so that any Typer version works: usage errors have format_message().
+        if type(exc).__name__ == "Abort":  # Click turns Ctrl-C into Abort
+            code = _interrupted()
+        elif hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            command_name = getattr(getattr(exc, "ctx", None), "command_path", "gradcli")
+            _stderr("error", f"{exc.format_message()}\nhint: see '{command_name} --help'", "31")
+            code = ExitCode.USAGE
+        elif debug:
+            raise
+        else:
+            _stderr("internal error", f"{type(exc).__name__}: {exc} (rerun with --debug for "
+                    "the traceback, and please report it)", "31")
+            code = ExitCode.INTERNAL
+    _exit(code)
+
+
+def _interrupted() -> int:
+    sys.stderr.write("\ngradcli: interrupted\n")
+    return ExitCode.INTERRUPTED
+
+
+def _exit(code: int) -> NoReturn:
+    # A reader that closed the pipe (gradcli ... | head -c1) must not cause a second error when
+    # Python flushes stdout at exit: point stdout at /dev/null first.
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = ExitCode.BROKEN_PIPE if code == 0 else code
+    sys.exit(code)

@@ -1,0 +1,134 @@
+"""Exit codes and the errors gradcli reports to its users.
+
+Every error a user can cause is a :class:`GradcliError`. It carries its exit code and, when the
+problem sits in the expression, the source text and the column span so that the message can draw
+a caret under it. Nothing here imports torch, SymPy, Typer or Rich: any module may import it.
+"""
+
+from __future__ import annotations
+
+import enum
+import unicodedata
+
+
+class ExitCode(enum.IntEnum):
+    """The process exit codes, documented in the README."""
+
+    OK = 0  #: the check agreed, or the point is non-differentiable (with a warning)
+    CHECK_FAILED = 1  #: mismatch or precision loss; the results are still printed
+    USAGE = 2  #: usage, parse or input error; nothing was computed
+    UNDEFINED = 3  #: undefined at the point, or no finite float64 answer (overflow)
+    CHECK_TIMEOUT = 4  #: the symbolic check did not finish within --timeout
+    INTERNAL = 70  #: a bug in gradcli (EX_SOFTWARE); please report it
+    BROKEN_PIPE = 141  #: stdout was closed by the reader (128 + SIGPIPE)
+    INTERRUPTED = 130  #: Ctrl-C
+
+
+class GradcliError(Exception):
+    """An error caused by the user's input; reported as one message, never a traceback."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def report(self) -> str:
+        """The full text shown on stderr (without the leading ``error:``)."""
+        lines = [self.message]
+        if self.hint:
+            lines.append(f"hint: {self.hint}")
+        return "\n".join(lines)
+
+
+class UsageError(GradcliError):
+    """Wrong command-line usage: missing expression, bad option, unknown or missing variable."""
+
+
+class InputError(GradcliError):
+    """A value given for a variable is not acceptable (not a finite number, bad name, ...)."""
+
+
+class ParseError(GradcliError):
+    """The expression text is not in gradcli's language. ``start``/``end`` are 0-based offsets."""
+
+    def __init__(
+        self,
+        message: str,
+        source: str,
+        start: int,
+        end: int | None = None,
+        *,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.source = source
+        self.start = max(0, min(start, len(source)))
+        self.end = max(self.start + 1, end if end is not None else self.start + 1)
+
+    @property
+    def column(self) -> int:
+        """1-based column of the first character of the problem."""
+        return self.start + 1
+
+    def report(self) -> str:
+        head = f"column {self.column}: {self.message}"
+        lines = [head, *caret_lines(self.source, self.start, self.end)]
+        if self.hint:
+            lines.append(f"hint: {self.hint}")
+        return "\n".join(lines)
+
+
+class LimitError(ParseError):
+    """The expression is over one of the documented size limits."""
+
+
+class ShapeError(ParseError):
+    """Operands of an operator have shapes that do not fit together."""
+
+
+def escape_char(ch: str) -> str:
+    """A printable, ASCII-only spelling of one character (itself when it is printable ASCII)."""
+    if " " <= ch <= "~":
+        return ch
+    code = ord(ch)
+    if ch in "\t\n\r":
+        return {"\t": "\\t", "\n": "\\n", "\r": "\\r"}[ch]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def safe_text(text: str) -> str:
+    """User text made safe to print: no control characters, no non-ASCII, nothing interpreted."""
+    return "".join(escape_char(ch) for ch in text)
+
+
+_CONTROL_NAMES = {"\0": "NUL", "\t": "TAB", "\n": "LINE FEED", "\r": "CARRIAGE RETURN",
+                  "\x1b": "ESCAPE", "\x7f": "DELETE"}
+
+
+def char_name(ch: str) -> str:
+    """A human description of a character, e.g. ``'\\u2212' (MINUS SIGN)``."""
+    name = _CONTROL_NAMES.get(ch) or unicodedata.name(ch, "")
+    shown = escape_char(ch)
+    return f"'{shown}' ({name})" if name else f"'{shown}'"
+
+
+_WINDOW = 60  # characters of context shown around an error in long input
+
+
+def caret_lines(source: str, start: int, end: int) -> list[str]:
+    """Two lines: the (escaped, windowed) source and a caret line under ``start:end``."""
+    lo = max(0, start - _WINDOW // 2)
+    hi = min(len(source), max(end, start + 1) + _WINDOW // 2)
+    pieces = [escape_char(ch) for ch in source[lo:hi]]
+    prefix = "..." if lo > 0 else ""
+    suffix = "..." if hi < len(source) else ""
+    before = len(prefix) + sum(len(p) for p in pieces[: start - lo])
+    width = sum(len(p) for p in pieces[start - lo : max(end, start + 1) - lo]) or 1
+    width = min(width, _WINDOW)
+    return [f"  {prefix}{''.join(pieces)}{suffix}", "  " + " " * before + "^" * width]

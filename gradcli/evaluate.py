@@ -1,0 +1,116 @@
+"""Evaluate an expression tree with PyTorch autograd.
+
+Every variable becomes a leaf tensor with ``requires_grad=True``; every node is computed through
+the op table in post-order; ``backward()`` on the root fills each leaf's ``.grad``. Importing
+this module imports torch, so the CLI imports it only once the input has been parsed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+
+from .nodes import Expr
+from .ops import CONSTANTS, OPS
+
+DTYPES: dict[str, torch.dtype] = {"float64": torch.float64, "float32": torch.float32}
+
+# Single-point work is tiny; on a shared 2-core machine extra intra-op threads only add
+# contention (measured: 3x to 80x slower with a busy neighbour), so use one.
+torch.set_num_threads(1)
+
+Noise = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Autograd:
+    """What torch computed: the output, the gradient, and every node's forward value."""
+
+    value: float
+    gradient: dict[str, float]
+    node_values: list[float]
+
+
+def forward(
+    expr: Expr, leaves: Mapping[str, torch.Tensor], dtype: torch.dtype, noise: Noise | None = None
+) -> list[torch.Tensor]:
+    """The tensor of every node, in post-order. ``noise`` may perturb each node's output."""
+    out: list[torch.Tensor] = []
+    for node in expr.nodes:
+        if node.kind == "number":
+            t = torch.tensor(node.value, dtype=dtype)
+        elif node.kind == "constant":
+            t = torch.tensor(CONSTANTS[node.name], dtype=dtype)
+        elif node.kind == "variable":
+            t = leaves[node.name]
+        else:
+            t = OPS[node.op].torch(torch, *(out[a] for a in node.args))
+        if noise is not None and node.kind != "variable":
+            t = noise(t)
+        out.append(t)
+    return out
+
+
+def make_leaves(point: Mapping[str, float], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """One leaf tensor per variable. The dtype is always explicit: ``torch.tensor(0.1)`` alone
+    would be float32."""
+    return {name: torch.tensor(v, dtype=dtype, requires_grad=True) for name, v in point.items()}
+
+
+def autograd(expr: Expr, point: Mapping[str, float], dtype: str = "float64") -> Autograd:
+    """Value and gradient of ``expr`` at ``point`` by reverse-mode autograd."""
+    dt = DTYPES[dtype]
+    leaves = make_leaves(point, dt)
+    values = forward(expr, leaves, dt)
+    root = values[-1]
+    if root.requires_grad:  # a constant expression, or one cut off by detach(), has no graph
+        root.backward()
+    gradient = {name: _item(leaf.grad) for name, leaf in leaves.items()}
+    return Autograd(_item(root), gradient, [_item(v) for v in values])
+
+
+def _item(t: torch.Tensor | None) -> float:
+    """A scalar tensor as a Python float; no gradient (a leaf never reached) is 0."""
+    return 0.0 if t is None else float(t.detach())
+
+
+def noisy_spread(
+    expr: Expr, point: Mapping[str, float], dtype: str, samples: int = 8, ulps: float = 4.0
+) -> tuple[float, dict[str, float]]:
+    """How much the value and gradient move when every node's result is nudged by a few ulps.
+
+    This imitates rounding error: each node's output is multiplied by ``1 + d`` with ``|d|`` up
+    to ``ulps`` machine epsilons (a fixed pseudo-random sequence, so results are repeatable).
+    A result that moves about as much as it differs from the exact value lost its digits to
+    rounding (precision loss); one that stays put while being wrong is a mismatch.
+    Returns the largest change of the value and of each gradient component.
+    """
+    dt = DTYPES[dtype]
+    eps = torch.finfo(dt).eps
+    base = autograd(expr, point, dtype)
+    gen = torch.Generator().manual_seed(20261123)
+    value_spread = 0.0
+    grad_spread = dict.fromkeys(point, 0.0)
+    for _ in range(samples):
+        def nudge(t: torch.Tensor) -> torch.Tensor:
+            d = (torch.rand(t.shape, generator=gen, dtype=dt) * 2 - 1) * (ulps * eps)
+            return t * (1 + d)
+
+        leaves = make_leaves(point, dt)
+        root = forward(expr, leaves, dt, nudge)[-1]
+        if root.requires_grad:
+            root.backward()
+        value_spread = max(value_spread, _gap(_item(root), base.value))
+        for name, leaf in leaves.items():
+            grad_spread[name] = max(grad_spread[name], _gap(_item(leaf.grad), base.gradient[name]))
+    return value_spread, grad_spread
+
+
+def _gap(a: float, b: float) -> float:
+    if a == b:
+        return 0.0
+    gap = abs(a - b)
+    return gap if math.isfinite(gap) else math.inf

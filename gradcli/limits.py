@@ -1,0 +1,12 @@
+"""Size limits of the expression language. Each one has its own error message (README: Limits)."""
+
+#: characters in one expression
+MAX_LENGTH = 100_000
+#: nodes in the parsed tree (numbers, variables, constants, operations)
+MAX_NODES = 50_000
+#: open parentheses, function calls, unary signs and chained powers pending at one time
+MAX_DEPTH = 200
+#: characters in one number literal
+MAX_NUMBER_LENGTH = 100
+#: absolute value of a constant exponent (``x**20000`` and ``9**9**9`` are refused)
+MAX_EXPONENT = 10_000

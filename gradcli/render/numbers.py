@@ -1,0 +1,33 @@
+"""How numbers are written in human and plain output."""
+
+from __future__ import annotations
+
+import math
+
+
+def fmt(x: float | None) -> str:
+    """Shortest text that reads back as the same float; integral values without ``.0``."""
+    if x is None:
+        return "null"
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    text = repr(x)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def short_exact(text: str, digits: int = 17) -> str:
+    """An exact value's 30-digit text cut to ``digits`` significant digits for a table."""
+    try:
+        mantissa, _, exponent = text.lower().partition("e")
+        value = float(text)
+    except ValueError:
+        return text  # "infinite", "complex (...)", ...
+    if not math.isfinite(value):
+        # Beyond float64: keep the text's own exponent.
+        sign = "-" if mantissa.startswith("-") else ""
+        digits_only = mantissa.lstrip("-").replace(".", "").lstrip("0")
+        head = digits_only[:1] + "." + digits_only[1:digits]
+        return f"{sign}{head}e{exponent}" if exponent else text
+    return fmt(float(f"{value:.{digits}g}"))

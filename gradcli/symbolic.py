@@ -1,0 +1,232 @@
+"""The exact side: a SymPy expression built from our tree, its derivatives, exact evaluation.
+
+SymPy only ever receives SymPy objects built here from the parsed tree: no user text reaches
+``sympify``, ``parse_expr``, ``lambdify`` or ``eval``.
+
+"Exact" means: the same function torch executes, at the same binary64 numbers torch sees.
+Variables are real symbols; at evaluation time each is replaced by the exact rational value of
+its double. A number literal that is not exactly representable (``0.1``) and the constants
+``pi`` and ``e`` are placeholders during differentiation, replaced by the exact rational of
+their double when evaluating, and by their familiar form (``0.1``, ``pi``, ``E``) when
+printing, so the derivative reads as the user wrote it.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import mpmath
+import sympy as sp
+
+from .errors import LimitError, ShapeError
+from .limits import MAX_EXPONENT
+from .nodes import Expr
+from .ops import CONSTANTS, OPS
+
+DIGITS = 30  # significant digits of every exact value
+
+
+class detach(sp.Function):  # noqa: N801 - named as it is printed
+    """Stop-gradient: the value of its argument, derivative zero."""
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.S.Zero
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real  # type: ignore[no-any-return]
+
+
+class sigmoid(sp.Function):  # noqa: N801
+    """The logistic function, kept whole so derivatives read sigmoid(u)*(1 - sigmoid(u))."""
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        s = sigmoid(self.args[0])
+        return s * (1 - s)
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real  # type: ignore[no-any-return]
+
+
+class softplus(sp.Function):  # noqa: N801
+    """log(1 + exp(u)), kept whole for readable derivatives."""
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sigmoid(self.args[0])
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real  # type: ignore[no-any-return]
+
+
+#: gradcli's own SymPy functions, and their elementary forms for exact evaluation
+_ELEMENTARY: dict[type[sp.Function], Any] = {
+    detach: lambda u: u,  # after differentiation, detach(u) is just u
+    sigmoid: lambda u: 1 / (1 + sp.exp(-u)),
+    softplus: lambda u: sp.log(1 + sp.exp(u)),
+}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Namespace:
+    """What the op table's SymPy column sees as ``S``: SymPy plus gradcli's own pieces."""
+
+    detach = detach
+    sigmoid = sigmoid
+    softplus = softplus
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sp, name)
+
+    @staticmethod
+    def Pow(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:  # noqa: N802 - SymPy's name
+        # SymPy evaluates number**number exactly; 9**387420489 would never finish.
+        if exponent.is_Number and abs(exponent) > MAX_EXPONENT:
+            raise _TooLarge
+        return sp.Pow(base, exponent)
+
+    @staticmethod
+    def reduce_sum(u: sp.Expr) -> sp.Expr:
+        return u  # scalars only, for now: the sum of one element
+
+    @staticmethod
+    def reduce_mean(u: sp.Expr) -> sp.Expr:
+        return u
+
+    @staticmethod
+    def matmul(u: sp.Expr, v: sp.Expr) -> sp.Expr:
+        raise TypeError("matmul of scalars")  # caught earlier by the shape check
+
+
+_S = _Namespace()
+
+
+def round_to(value: float, dtype: str) -> float:
+    """``value`` as torch stores it in ``dtype``."""
+    if dtype == "float32":
+        return float(struct.unpack("f", struct.pack("f", value))[0])
+    return value
+
+
+def exact_rational(value: float) -> sp.Rational:
+    """The exact rational value of a double."""
+    num, den = value.as_integer_ratio()
+    return sp.Rational(num, den)
+
+
+@dataclass(frozen=True)
+class Symbolic:
+    """The SymPy form of an expression, with what is needed to evaluate and print it."""
+
+    expr: sp.Expr
+    symbols: dict[str, sp.Symbol]
+    exact_subs: dict[sp.Symbol, sp.Expr]  #: placeholder -> exact rational of its double
+    display_subs: dict[sp.Symbol, sp.Expr]  #: placeholder -> the form the user wrote
+
+    def derivative(self, name: str) -> sp.Expr:
+        return sp.diff(self.expr, self.symbols[name])
+
+    def display(self, e: sp.Expr) -> str:
+        """``e`` as text, with literals and constants as written."""
+        return sp.sstr(e.xreplace(self.display_subs), full_prec=False)
+
+
+def build(expr: Expr, dtype: str = "float64") -> Symbolic:
+    """Translate the tree into SymPy, node by node through the op table."""
+    symbols = {name: sp.Symbol(name, real=True) for name in expr.variables}
+    exact_subs: dict[sp.Symbol, sp.Expr] = {}
+    display_subs: dict[sp.Symbol, sp.Expr] = {}
+    placeholders: dict[tuple[str, str], sp.Symbol] = {}
+    out: list[sp.Expr] = []
+
+    def placeholder(kind: str, text: str, exact: sp.Expr, shown: sp.Expr) -> sp.Symbol:
+        key = (kind, text)
+        if key not in placeholders:
+            sym = sp.Symbol(f"_{kind}{len(placeholders)}", real=True)
+            placeholders[key] = sym
+            exact_subs[sym] = exact
+            display_subs[sym] = shown
+        return placeholders[key]
+
+    for node in expr.nodes:
+        if node.kind == "number":
+            stored = round_to(node.value, dtype)
+            exact = exact_rational(stored)
+            if exact == sp.Rational(node.text):
+                out.append(exact)  # 2, 0.5, 1e3: the literal is exactly what torch stores
+            else:
+                digits = max(15, sum(c.isdigit() for c in node.text))
+                out.append(placeholder("n", node.text, exact, sp.Float(node.text, digits)))
+        elif node.kind == "constant":
+            stored = round_to(CONSTANTS[node.name], dtype)
+            shown = sp.pi if node.name == "pi" else sp.E
+            out.append(placeholder("c", node.name, exact_rational(stored), shown))
+        elif node.kind == "variable":
+            out.append(symbols[node.name])
+        else:
+            op = OPS[node.op]
+            try:
+                out.append(op.sympy(_S, *(out[a] for a in node.args)))
+            except _TooLarge:
+                raise LimitError(
+                    f"exponent is too large for an exact check; the limit is {MAX_EXPONENT:,}",
+                    expr.source, node.start, node.end,
+                ) from None
+            except TypeError:
+                raise ShapeError(f"'{op.symbol}' needs vector or matrix operands",
+                                 expr.source, node.start, node.end) from None
+    return Symbolic(out[-1], symbols, exact_subs, display_subs)
+
+
+@dataclass(frozen=True)
+class Exact:
+    """An exact value: a real number (``value``), or the reason there is none."""
+
+    value: mpmath.mpf | None
+    text: str  #: 30 significant digits, or "complex", "infinite", "undefined"
+
+    @property
+    def finite(self) -> bool:
+        return self.value is not None
+
+
+def elementary(e: sp.Expr) -> sp.Expr:
+    """``e`` with gradcli's own functions written out in SymPy's, ready to evaluate."""
+    for fn, form in _ELEMENTARY.items():
+        if e.has(fn):
+            e = e.replace(fn, form)
+    return e
+
+
+def evaluate(sym: Symbolic, e: sp.Expr, point: Mapping[str, float], dtype: str) -> Exact:
+    """``e`` at the exact binary ``point`` (each value rounded to ``dtype`` first)."""
+    subs: dict[sp.Symbol, sp.Expr] = dict(sym.exact_subs)
+    for name, value in point.items():
+        if name in sym.symbols:
+            subs[sym.symbols[name]] = exact_rational(round_to(value, dtype))
+    at = elementary(e).xreplace(subs)
+    if at.has(sp.nan):
+        return Exact(None, "undefined (0/0 or similar)")
+    if at.has(sp.zoo, sp.oo, -sp.oo):
+        return Exact(None, "infinite")
+    number = at.evalf(DIGITS)
+    re_part, im_part = number.as_real_imag()
+    if not (re_part.is_Number and im_part.is_Number):
+        return Exact(None, "could not be evaluated")
+    if im_part != 0:
+        return Exact(None, f"complex ({sp.sstr(number.evalf(6))})")
+    if re_part is sp.nan or re_part in (sp.zoo, sp.oo, -sp.oo):
+        return Exact(None, "infinite" if re_part is not sp.nan else "undefined")
+    with mpmath.workdps(DIGITS + 10):  # mpf() rounds to the working precision
+        value = mpmath.mpf(sp.Float(re_part, DIGITS)._mpf_)
+        return Exact(value, mpmath.nstr(value, DIGITS, min_fixed=-4, max_fixed=17))
