@@ -90,7 +90,7 @@ def grad(
 
     if json_out and plain:
         raise UsageError("--json and --plain cannot be used together")
-    expression, raw = split_arguments([*(args or []), *ctx.args])
+    expression, raw = split_arguments([*(args or []), *ctx.args], _option_names(ctx))
     result = api.grad(expression, raw, dtype=dtype.value, check=not no_check)
     for note in result.check.notes:
         warn(note)
@@ -108,6 +108,11 @@ def grad(
         console().print(table.render(result))
     sys.stdout.flush()
     return int(result.exit_code)
+
+
+def _option_names(ctx: typer.Context) -> set[str]:
+    """The command's own option spellings, e.g. ``--plain``."""
+    return {o for p in ctx.command.params for o in getattr(p, "opts", ()) if o.startswith("--")}
 
 
 def console():  # type: ignore[no-untyped-def]
@@ -152,6 +157,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
         # shape so that any Typer version works: usage errors have format_message().
         if type(exc).__name__ == "Abort":  # Click turns Ctrl-C into Abort
             code = _interrupted()
+        elif type(exc).__name__ == "NoArgsIsHelpError":  # bare "gradcli": the help is the answer
+            sys.stdout.write(getattr(exc, "format_message", str)() + "\n")
+            code = ExitCode.OK
         elif hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             command_name = getattr(getattr(exc, "ctx", None), "command_path", "gradcli")
             _stderr("error", f"{exc.format_message()}\nhint: see '{command_name} --help'", "31")

@@ -74,13 +74,16 @@ def coerce_values(values: Mapping[str, object]) -> dict[str, float]:
     return out
 
 
-def split_arguments(args: Sequence[str]) -> tuple[str, dict[str, str]]:
+def split_arguments(
+    args: Sequence[str], reserved: Iterable[str] = ()
+) -> tuple[str, dict[str, str]]:
     """Find the expression and the ``name -> value text`` pairs among the free arguments.
 
     Accepted spellings: ``--x 2``, ``--x=2`` and ``x=2``; exactly one other argument is the
     expression. An expression that starts with ``-`` (``-x**2``) is recognised too, because no
     value option starts with a single dash.
     """
+    own_options = set(reserved)
     values: dict[str, str] = {}
     expressions: list[str] = []
     i = 0
@@ -90,6 +93,11 @@ def split_arguments(args: Sequence[str]) -> tuple[str, dict[str, str]]:
         assignment = _ASSIGNMENT.fullmatch(arg)
         if option:
             name, value = option.group(1), option.group(2)
+            if f"--{name}" in own_options:
+                raise UsageError(
+                    f"--{name} came after '--', where nothing is read as an option",
+                    hint="put gradcli's options before '--'",
+                )
             if not _IDENT.fullmatch(name):
                 raise UsageError(
                     f"no such option: --{safe_text(name)}",

@@ -28,29 +28,34 @@ def status_text(status: Status) -> Text:
 
 
 def render(result: GradResult) -> RenderableType:
-    """A heading line and one table: the value row, then one row per variable."""
+    """A heading, a table of numbers (value row, then one row per variable), and SymPy's
+    derivatives below it, where long formulas can wrap without squeezing the numbers."""
     point = ", ".join(f"{k} = {fmt(v)}" for k, v in result.point.items()) or "no variables"
     heading = Text.assemble(
-        ("f = ", "bold"), (result.expression, "bold cyan"), ("  at  ", "dim"), point,
-        (f"  ({result.dtype})", "dim"),
+        ("f = ", "bold"), (result.expression, "bold cyan"), "\n",
+        ("at  ", "dim"), point, (f"  ({result.dtype})", "dim"),
     )
     checked = result.check.value is not None
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("", style="bold", no_wrap=True)
-    table.add_column("autograd", justify="right", no_wrap=True)
+    table.add_column("autograd", justify="right", overflow="fold")
     if checked:
-        table.add_column("symbolic (SymPy)", overflow="fold", ratio=1)
-        table.add_column("exact at the point", justify="right", overflow="fold")
+        table.add_column("exact (SymPy)", justify="right", overflow="fold")
     table.add_column("check", no_wrap=True)
 
-    def row(label: str, number: float, formula: str, verdict: Verdict | None) -> None:
+    def row(label: str, number: float, verdict: Verdict | None) -> None:
         cells: list[RenderableType] = [label, fmt(number)]
         if checked and verdict is not None:
-            cells += [Text(formula), short_exact(verdict.exact_text)]
+            cells.append(short_exact(verdict.exact_text))
         cells.append(status_text(verdict.status if verdict else result.check.status))
         table.add_row(*cells)
 
-    row("f", result.value, result.expression, result.check.value)
+    row("f", result.value, result.check.value)
     for name, g in result.gradient.items():
-        row(f"∂f/∂{name}", g, result.symbolic.get(name, ""), result.check.gradient.get(name))
-    return Group(heading, Text(""), table)
+        row(f"∂f/∂{name}", g, result.check.gradient.get(name))
+    parts: list[RenderableType] = [heading, Text(""), table]
+    if result.symbolic:
+        parts.append(Text(""))
+        for name, formula in result.symbolic.items():
+            parts.append(Text.assemble((f"∂f/∂{name} = ", "bold"), formula))
+    return Group(*parts)
