@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from typing import Annotated, NoReturn
 
@@ -85,29 +87,55 @@ def grad(
 
     Example: gradcli grad "x**2*y" --x 2 --y 3
     """
-    from . import api
-    from .values import split_arguments
+    with reporting(debug):
+        from . import api
+        from .values import split_arguments
 
-    if json_out and plain:
-        raise UsageError("--json and --plain cannot be used together")
-    expression, raw = split_arguments([*(args or []), *ctx.args], _option_names(ctx))
-    result = api.grad(expression, raw, dtype=dtype.value, check=not no_check)
-    for note in result.check.notes:
-        warn(note)
-    if json_out:
-        from .render import json_doc
+        if json_out and plain:
+            raise UsageError("--json and --plain cannot be used together")
+        expression, raw = split_arguments([*(args or []), *ctx.args], _option_names(ctx))
+        result = api.grad(expression, raw, dtype=dtype.value, check=not no_check)
+        for note in result.check.notes:
+            warn(note)
+        if json_out:
+            from .render import json_doc
 
-        sys.stdout.write(json_doc.render(result))
-    elif plain:
-        from .render import plain as plain_renderer
+            sys.stdout.write(json_doc.render(result))
+        elif plain:
+            from .render import plain as plain_renderer
 
-        sys.stdout.write(plain_renderer.render(result))
-    else:
-        from .render import table
+            sys.stdout.write(plain_renderer.render(result))
+        else:
+            from .render import table
 
-        console().print(table.render(result))
-    sys.stdout.flush()
-    return int(result.exit_code)
+            console().print(table.render(result))
+        sys.stdout.flush()
+        code = int(result.exit_code)
+    if code:
+        raise typer.Exit(code)
+    return 0
+
+
+@contextmanager
+def reporting(debug: bool = False) -> Iterator[None]:
+    """Turn what goes wrong inside a command into one message on stderr and an exit code."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except GradcliError as e:
+        _stderr("error", e.report(), "31")
+        raise typer.Exit(e.exit_code) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(_interrupted()) from None
+    except BrokenPipeError:
+        raise
+    except Exception as exc:
+        if debug:
+            raise
+        _stderr("internal error", f"{type(exc).__name__}: {exc} (rerun with --debug for "
+                "the traceback, and please report it)", "31")
+        raise typer.Exit(ExitCode.INTERNAL) from None
 
 
 def _option_names(ctx: typer.Context) -> set[str]:
@@ -138,7 +166,11 @@ def _stderr(label: str, message: str, colour: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    """Entry point: run the app and turn every outcome into one message and an exit code."""
+    """Entry point: run the app and turn every outcome into one message and an exit code.
+
+    Errors inside a command are reported by :func:`reporting`; this adds what happens around
+    the commands: Click's usage errors, Ctrl-C while starting, a closed stdout.
+    """
     command = typer.main.get_command(app)
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     code: int

@@ -1,0 +1,241 @@
+"""The Python API and the check's verdicts, including the oracle and stress corpora."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+import gradcli
+from gradcli.check import TOLERANCES
+from gradcli.errors import ExitCode, GradcliError, ShapeError
+from gradcli.models import Status
+from gradcli.ops import OPS
+
+from .conftest import load_jsonl
+
+ORACLE = load_jsonl("oracle_public.jsonl")
+STRESS = load_jsonl("stress_public.jsonl")
+
+
+def test_readme_example() -> None:
+    r = gradcli.grad("x**2*y", x=2, y=3)
+    assert (r.value, r.gradient, r.check.status) == (12.0, {"x": 12.0, "y": 4.0}, Status.AGREE)
+    assert r.symbolic == {"x": "2*x*y", "y": "x**2"}
+    assert r.exit_code is ExitCode.OK
+
+
+@pytest.mark.parametrize(
+    ("expression", "point", "value", "gradient"),
+    [
+        ("x**2+3*x+1", {"x": 2}, 11.0, {"x": 7.0}),
+        ("sin(x**2)", {"x": 4}, math.sin(16), {"x": -7.661275842587077}),
+        ("x**2*y+y**3", {"x": 2, "y": 3}, 39.0, {"x": 12.0, "y": 31.0}),
+        ("x^2", {"x": 3}, 9.0, {"x": 6.0}),
+        ("-x**2", {"x": 3}, -9.0, {"x": -6.0}),
+    ],
+)
+def test_tutorial_examples(expression: str, point: dict[str, float], value: float,
+                           gradient: dict[str, float]) -> None:
+    r = gradcli.grad(expression, point)
+    assert r.value == pytest.approx(value, rel=1e-15)
+    assert r.gradient == pytest.approx(gradient, rel=1e-15)
+    assert r.check.status is Status.AGREE
+
+
+def test_binary_cross_entropy() -> None:
+    r = gradcli.grad("-(t*log(sigmoid(w*x+b)) + (1-t)*log(1-sigmoid(w*x+b)))",
+                     w=1, b=0, x=6.7, t=0)
+    assert r.gradient["w"] == pytest.approx(6.6918, abs=5e-5)
+    assert r.gradient["b"] == pytest.approx(0.9988, abs=5e-5)
+    assert r.check.status is Status.AGREE
+
+
+def test_values_as_mapping_keywords_and_strings() -> None:
+    a = gradcli.grad("x*y", {"x": 2}, y="3")
+    assert a.point == {"x": 2.0, "y": 3.0}
+    assert a.value == 6.0
+
+
+def test_unused_and_cut_off_variables_get_gradient_zero() -> None:
+    r = gradcli.grad("x + detach(y)*0 + detach(y)", x=1, y=2)
+    assert r.gradient == {"x": 1.0, "y": 0.0}
+    assert r.symbolic["y"] == "0"
+    assert r.check.status is Status.AGREE
+
+
+def test_detach_stops_the_gradient_but_keeps_the_value() -> None:
+    r = gradcli.grad("detach(x**2)*x", x=3)
+    assert r.value == 27.0
+    assert r.gradient == {"x": 9.0}
+    assert r.check.status is Status.AGREE
+
+
+def test_constant_expression() -> None:
+    r = gradcli.grad("2*pi")
+    assert r.value == 2 * math.pi
+    assert r.gradient == {}
+    assert r.check.status is Status.AGREE
+
+
+def test_literals_are_checked_as_the_doubles_torch_uses() -> None:
+    # 0.1 is not 1/10 in binary; torch and the exact side must both use the same double.
+    r = gradcli.grad("x - 0.1", x=0.1)
+    assert r.value == 0.0
+    assert r.check.status is Status.AGREE
+    assert gradcli.grad("0.1*x**2", x=3).symbolic == {"x": "0.2*x"}
+    assert gradcli.grad("sin(pi*x)", x=1).check.status is Status.AGREE
+
+
+def test_float32() -> None:
+    r = gradcli.grad("x**2*y", x=0.1, y=3, dtype="float32")
+    assert r.dtype == "float32"
+    assert r.gradient["x"] == pytest.approx(0.6, rel=1e-6)
+    assert r.check.status is Status.AGREE
+    assert TOLERANCES["float32"].rel > TOLERANCES["float64"].rel
+
+
+def test_no_check() -> None:
+    r = gradcli.grad("x**2", x=3, check=False)
+    assert r.check.status is Status.UNCHECKED
+    assert r.symbolic == {}
+    assert r.to_dict()["check"] == {"status": "unchecked", "value": None, "gradient": {},
+                                    "notes": []}
+
+
+def test_errors_are_gradcli_errors() -> None:
+    with pytest.raises(GradcliError):
+        gradcli.grad("x**", x=1)
+    with pytest.raises(GradcliError, match="no value for y"):
+        gradcli.grad("x*y", x=1)
+    with pytest.raises(ShapeError, match="are scalars"):
+        gradcli.grad("x @ y", x=1, y=2)
+    with pytest.raises(GradcliError, match="dtype must be one of"):
+        gradcli.grad("x", x=1, dtype="float16")
+
+
+def test_a_wrong_derivative_is_a_mismatch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checker catches a bug: sin whose backward has the wrong sign."""
+
+    def bad_sin(T, u):  # type: ignore[no-untyped-def]
+        return T.sin(u.detach()) - (u - u.detach()) * T.cos(u.detach())
+
+    monkeypatch.setitem(OPS, "sin", dataclasses.replace(OPS["sin"], torch=bad_sin))
+    r = gradcli.grad("sin(x)", x=0.5)
+    assert r.check.value is not None and r.check.value.status is Status.AGREE
+    assert r.check.gradient["x"].status is Status.MISMATCH
+    assert r.exit_code is ExitCode.CHECK_FAILED
+    assert r.check.gradient["x"].autograd == pytest.approx(-math.cos(0.5))
+    assert r.check.gradient["x"].exact == pytest.approx(math.cos(0.5))
+
+
+@pytest.mark.parametrize(
+    ("expression", "point", "status"),
+    [
+        ("abs(x)", {"x": 0}, Status.NONDIFFERENTIABLE),
+        ("relu(x) + y", {"x": 0, "y": 1}, Status.NONDIFFERENTIABLE),
+        ("max(x, y)", {"x": 1, "y": 1}, Status.NONDIFFERENTIABLE),
+        ("sqrt(x)", {"x": 0}, Status.NONDIFFERENTIABLE),
+        ("sqrt(x)", {"x": -1}, Status.UNDEFINED),
+        ("log(x)", {"x": 0}, Status.UNDEFINED),
+        ("1/x", {"x": 0}, Status.UNDEFINED),
+        ("0**-1 + x", {"x": 1}, Status.UNDEFINED),
+        ("sqrt(x)**2", {"x": -4}, Status.UNDEFINED),
+        ("asin(x)", {"x": 2}, Status.UNDEFINED),
+        ("exp(exp(x))", {"x": 7}, Status.OVERFLOW),
+        ("10**400*x", {"x": 1}, Status.OVERFLOW),
+        ("exp(x)", {"x": -800}, Status.AGREE),
+    ],
+)
+def test_verdicts(expression: str, point: dict[str, float], status: Status) -> None:
+    assert gradcli.grad(expression, point).check.status is status
+
+
+def test_nondifferentiable_only_for_variables_under_the_kink() -> None:
+    r = gradcli.grad("relu(x) + y", x=0, y=1)
+    assert r.check.gradient["x"].status is Status.NONDIFFERENTIABLE
+    assert r.check.gradient["y"].status is Status.AGREE
+    assert r.exit_code is ExitCode.OK
+    assert "relu at column 1 is evaluated at its kink" in r.check.notes[0]
+
+
+def _tolerance_ok(torch_value: float, exact: float, f: float, x: float) -> bool:
+    tol = TOLERANCES["float64"]
+    return abs(torch_value - exact) <= tol.rel * abs(exact) + tol.abs * abs(f) / max(1, abs(x))
+
+
+@pytest.mark.parametrize("case", ORACLE, ids=lambda c: c["expr"][:40])
+def test_oracle_corpus(case: dict[str, object]) -> None:
+    point = case["point"]
+    assert isinstance(point, dict)
+    r = gradcli.grad(str(case["expr"]), point)
+    assert r.check.status is Status.AGREE, r.check.notes
+    value = float(case["value"])  # type: ignore[arg-type]
+    assert abs(r.value - value) <= 1e-9 * abs(value)
+    for name, expected in case["grad"].items():  # type: ignore[attr-defined]
+        assert _tolerance_ok(r.gradient[name], float(expected), value, float(point[name]))
+
+
+def _number(x: object) -> float | None:
+    return None if x is None else float(x)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("case", STRESS, ids=lambda c: c["expr"][:40])
+def test_stress_corpus(case: dict[str, object]) -> None:
+    """Where torch's number is far from the exact one, the verdict must say so."""
+    point = case["point"]
+    assert isinstance(point, dict)
+    r = gradcli.grad(str(case["expr"]), point)
+    assert r.check.value is not None
+    f = _number(case["value"])
+    pairs = [("value", r.value, f, r.check.value, 0.0)]
+    for name, exact in case["grad"].items():  # type: ignore[attr-defined]
+        pairs.append((name, r.gradient[name], _number(exact), r.check.gradient[name],
+                      float(point[name])))
+    for what, torch_number, exact, verdict, x in pairs:
+        # "Far" by DESIGN.md's tolerance rule, written out here independently of the checker.
+        scale = abs(f) if what != "value" and f is not None and math.isfinite(f) else 0.0
+        far = exact is None or not math.isfinite(torch_number) or not math.isfinite(exact) or (
+            abs(torch_number - exact) > 1e-9 * abs(exact) + 1e-13 * scale / max(1.0, abs(x))
+        )
+        if far:
+            assert verdict.status in (Status.PRECISION_LOSS, Status.OVERFLOW, Status.UNDEFINED), \
+                (what, verdict)
+        else:
+            assert verdict.status is Status.AGREE, (what, verdict)
+        if exact is not None and math.isfinite(exact):
+            # The exact value is shown next to torch's, and it is the corpus's.
+            assert float(verdict.exact_text) == pytest.approx(exact, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("expression", "value_status", "grad_status"),
+    [
+        ("(1-cos(x))/x**2", Status.PRECISION_LOSS, Status.PRECISION_LOSS),
+        ("log(1+x)", Status.PRECISION_LOSS, Status.AGREE),
+        ("exp(x)-1-x", Status.PRECISION_LOSS, Status.AGREE),
+        ("log(exp(x))", Status.OVERFLOW, Status.OVERFLOW),
+        ("exp(x)", Status.OVERFLOW, Status.OVERFLOW),
+        ("sigmoid(x)", Status.AGREE, Status.AGREE),
+        ("tan(x)", Status.AGREE, Status.AGREE),
+        ("sin(x)/x", Status.UNDEFINED, Status.UNDEFINED),
+    ],
+)
+def test_stress_verdicts_by_name(expression: str, value_status: Status,
+                                 grad_status: Status) -> None:
+    case = next(c for c in STRESS if c["expr"] == expression)
+    r = gradcli.grad(expression, case["point"])
+    assert r.check.value is not None
+    assert r.check.value.status is value_status
+    assert r.check.gradient["x"].status is grad_status
+
+
+def test_to_dict_schema() -> None:
+    d = gradcli.grad("exp(x)", x=710).to_dict()
+    assert d["schema"] == "gradcli/1"
+    assert set(d) == {"schema", "expression", "dtype", "point", "value", "gradient", "symbolic",
+                      "check"}
+    assert d["value"] is None and d["gradient"] == {"x": None}
+    assert d["check"]["status"] == "overflow"
+    assert d["check"]["gradient"]["x"]["exact_text"].startswith("2.23399476616171")

@@ -1,0 +1,219 @@
+"""The command line, through Typer's CliRunner (stdout, stderr and exit codes apart) and as a
+real process."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+import gradcli
+from gradcli.cli import app
+from gradcli.render import table
+
+from .conftest import run_cli
+
+runner = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "80"})
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args))
+
+
+def test_grad_table() -> None:
+    r = invoke("grad", "x**2*y", "--x", "2", "--y", "3")
+    assert r.exit_code == 0
+    assert r.stderr == ""
+    lines = [line.rstrip() for line in r.stdout.splitlines()]
+    assert lines[:2] == ["f = x**2*y", "at  x = 2, y = 3  (float64)"]
+    assert "∂f/∂x = 2*x*y" in lines
+    assert "∂f/∂y = x**2" in lines
+
+
+def test_grad_json_equals_to_dict() -> None:
+    r = invoke("grad", "x**2*y", "--x=2", "--y=3", "--json")
+    assert r.exit_code == 0
+    doc = json.loads(r.stdout)
+    assert doc == gradcli.grad("x**2*y", x=2, y=3).to_dict()
+    assert doc["schema"] == "gradcli/1"
+    assert doc["gradient"] == {"x": 12.0, "y": 4.0}
+    assert doc["check"]["gradient"]["x"]["status"] == "agree"
+
+
+def test_grad_plain() -> None:
+    r = invoke("grad", "sin(x^2)", "x=4", "--plain")
+    assert r.exit_code == 0
+    assert r.stdout == "-0.2879033166650653\n-7.661275842587077\n"
+
+
+def test_plain_numbers_read_back_exactly() -> None:
+    r = invoke("grad", "x/3", "--x", "1", "--plain")
+    value, grad = (float(line) for line in r.stdout.split())
+    assert value == 1 / 3 and grad == 1 / 3
+
+
+def test_expression_starting_with_minus() -> None:
+    for args in (["grad", "--x", "1", "--plain", "--", "-x**2"], ["grad", "-x**2", "--x", "1",
+                                                                  "--plain"]):
+        r = invoke(*args)
+        assert (r.exit_code, r.stdout) == (0, "-1\n-2\n")
+
+
+def test_option_after_double_dash_is_explained() -> None:
+    r = invoke("grad", "--x", "1", "--", "-x**2", "--plain")
+    assert r.exit_code == 2
+    assert "--plain came after '--'" in r.stderr
+
+
+def test_no_check() -> None:
+    r = invoke("grad", "x**2", "--x", "3", "--no-check", "--json")
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["check"]["status"] == "unchecked"
+
+
+def test_dtype_float32() -> None:
+    r = invoke("grad", "x*y", "--x", "0.1", "--y", "3", "--dtype", "float32", "--json")
+    doc = json.loads(r.stdout)
+    assert doc["dtype"] == "float32"
+    assert doc["point"]["x"] == 0.1
+    assert doc["gradient"]["y"] == pytest.approx(0.1, rel=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "stderr_start"),
+    [
+        (["grad", "x**"], 2, "gradcli: error: column 2: expression is incomplete after '**'"),
+        (["grad", "x*y", "--x", "1"], 2, "gradcli: error: no value for y"),
+        (["grad", "x", "--x", "1", "--y", "2"], 2,
+         "gradcli: error: value given for y, but the expression uses x"),
+        (["grad", "x", "--x", "nan"], 2, "gradcli: error: value for x is not a number: 'nan'"),
+        (["grad", "x", "--x", "1", "--json", "--plain"], 2,
+         "gradcli: error: --json and --plain cannot be used together"),
+        (["grad"], 2, "gradcli: error: missing expression"),
+        (["grad", "x @ y", "--x", "1", "--y", "2"], 2,
+         "gradcli: error: column 1: '@' is the matrix product, but 'x' and 'y' are scalars"),
+        (["grad", "sqrt(x)", "--x", "-1"], 3, "gradcli: warning: the exact value is complex"),
+        (["grad", "exp(x)", "--x", "710"], 3, "gradcli: warning: exp at column 1 (710) overflows"),
+        (["grad", "(1-cos(x))/x**2", "--x", "1e-7"], 1, "gradcli: warning: torch's value is off"),
+        (["grad", "abs(x)", "--x", "0"], 0, "gradcli: warning: abs at column 1 is evaluated at"),
+    ],
+)
+def test_exit_codes_and_messages(args: list[str], code: int, stderr_start: str) -> None:
+    r = invoke(*args)
+    assert r.exit_code == code
+    assert r.stderr.startswith(stderr_start), r.stderr
+    assert "Traceback" not in r.stderr
+    if code == 2:
+        assert r.stdout == ""
+
+
+def test_failed_check_still_prints_both_numbers() -> None:
+    r = invoke("grad", "(1-cos(x))/x**2", "--x", "1e-7", "--json")
+    assert r.exit_code == 1
+    g = json.loads(r.stdout)["check"]["gradient"]["x"]
+    assert g["status"] == "precision_loss"
+    assert g["autograd"] == pytest.approx(7992.778373572975)
+    assert g["exact"] == pytest.approx(-8.333333333333327e-09)
+
+
+def test_markup_in_expression_is_not_interpreted() -> None:
+    r = invoke("grad", "x [/]", "--x", "1")
+    assert r.exit_code == 2
+    assert "x [/]" in r.stderr
+
+
+def test_table_golden_text_at_80_columns() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=80, color_system=None, highlight=False, markup=False,
+                      emoji=False)
+    console.print(table.render(gradcli.grad("sin(x**2)*y", x=4, y=2)))
+    assert [line.rstrip() for line in out.getvalue().splitlines()] == [
+        "f = sin(x**2)*y",
+        "at  x = 4, y = 2  (float64)",
+        "",
+        "                   autograd         exact (SymPy)   check",
+        "─" * 59,
+        "f       -0.5758066333301306   -0.5758066333301306   ✓ agree",
+        "∂f/∂x   -15.322551685174155   -15.322551685174155   ✓ agree",
+        "∂f/∂y   -0.2879033166650653   -0.2879033166650653   ✓ agree",
+        "",
+        "∂f/∂x = 2*x*y*cos(x**2)",
+        "∂f/∂y = sin(x**2)",
+    ]
+
+
+# ---- real processes ---------------------------------------------------------------------------
+
+HEAVY_PROBE = (
+    "import sys, runpy; sys.argv = ['gradcli'] + sys.argv[1:]\n"
+    "try:\n    runpy.run_module('gradcli', run_name='__main__')\n"
+    "except SystemExit:\n    pass\n"
+    "heavy = sorted(m for m in ('torch', 'sympy', 'numpy', 'mpmath') if m in sys.modules)\n"
+    "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
+)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["grad", "--help"],
+                                  ["grad", "2x", "--x", "1"], ["grad", "x", "--x", "nan"]])
+def test_fast_paths_import_neither_torch_nor_sympy(args: list[str]) -> None:
+    proc = subprocess.run([sys.executable, "-c", HEAVY_PROBE, *args], capture_output=True,
+                          text=True, timeout=60)
+    assert "HEAVY=\n" in proc.stderr, proc.stderr
+
+
+def test_no_check_does_not_import_sympy() -> None:
+    probe = HEAVY_PROBE.replace("'torch', ", "").replace("'numpy', ", "")  # torch brings numpy
+    proc = subprocess.run([sys.executable, "-c", probe, "grad", "x", "--x", "1", "--no-check"],
+                          capture_output=True, text=True, timeout=60)
+    assert "HEAVY=\n" in proc.stderr, proc.stderr
+
+
+def test_real_process_json() -> None:
+    proc = run_cli("grad", "x**2*y", "--x", "2", "--y", "3", "--json")
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["value"] == 12.0
+    assert proc.stderr == ""
+
+
+def test_version_and_help() -> None:
+    proc = run_cli("--version")
+    assert (proc.returncode, proc.stdout) == (0, f"gradcli {gradcli.__version__}\n")
+    proc = run_cli()
+    assert proc.returncode == 0 and "Usage: gradcli" in proc.stdout
+    proc = run_cli("grad", "--help")
+    assert proc.returncode == 0 and "EXPRESSION" in proc.stdout
+
+
+def test_closed_pipe_is_quiet() -> None:
+    head = subprocess.Popen(["head", "-c1"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gradcli", "grad", "x**2*y", "--x", "2", "--y", "3", "--json"],
+        stdout=head.stdin, stderr=subprocess.PIPE, text=True, timeout=60,
+    )
+    assert head.stdin is not None
+    head.stdin.close()
+    head.wait()
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode in (0, 141)
+
+
+def test_ctrl_c_exits_130_without_traceback() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time, gradcli.cli as c; c.grad = None; "
+         "import typer\n@c.app.command('sleep')\ndef sleep() -> None:\n"
+         "    with c.reporting():\n        print('ready', flush=True); time.sleep(30)\n"
+         "c.main(['sleep'])"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert err.strip() == "gradcli: interrupted"
