@@ -71,6 +71,11 @@ NoCheckOpt = Annotated[
     bool, typer.Option("--no-check", help="Skip the SymPy cross-check (faster; SymPy not loaded).")
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show a traceback for internal errors.")]
+FileOpt = Annotated[
+    str | None,
+    typer.Option("--file", "-f", metavar="PATH",
+                 help="Read the expression from a file ('-' for stdin) instead of the arguments."),
+]
 
 
 @app.command(context_settings=_FREE_ARGS)
@@ -81,6 +86,7 @@ def grad(
     plain: PlainOpt = False,
     dtype: DTypeOpt = DType.float64,
     no_check: NoCheckOpt = False,
+    file: FileOpt = None,
     debug: DebugOpt = False,
 ) -> int:
     """Value and gradient at a point, with SymPy's derivatives and an exact cross-check.
@@ -93,7 +99,10 @@ def grad(
 
         if json_out and plain:
             raise UsageError("--json and --plain cannot be used together")
-        expression, raw = split_arguments([*(args or []), *ctx.args], _option_names(ctx))
+        free = [*(args or []), *ctx.args]
+        if file is not None:
+            free.insert(0, read_expression(file))
+        expression, raw = split_arguments(free, _option_names(ctx))
         result = api.grad(expression, raw, dtype=dtype.value, check=not no_check)
         for note in result.check.notes:
             warn(note)
@@ -136,6 +145,28 @@ def reporting(debug: bool = False) -> Iterator[None]:
         _stderr("internal error", f"{type(exc).__name__}: {exc} (rerun with --debug for "
                 "the traceback, and please report it)", "31")
         raise typer.Exit(ExitCode.INTERNAL) from None
+
+
+def read_expression(path: str) -> str:
+    """The expression text of a file or stdin, without its final newline.
+
+    Reads a bounded amount, so a huge file meets the length limit instead of filling memory.
+    """
+    from .limits import MAX_LENGTH
+
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(4 * MAX_LENGTH + 8)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(4 * MAX_LENGTH + 8)
+    except OSError as e:
+        raise UsageError(f"cannot read the expression file {path!r}: {e.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"the expression file is not UTF-8 text (byte {e.start + 1})") from None
+    return text[:-1] if text.endswith("\n") else text
 
 
 def _option_names(ctx: typer.Context) -> set[str]:

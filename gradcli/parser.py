@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from .errors import LimitError, ParseError
 from .lexer import Token, tokenize
-from .limits import MAX_DEPTH, MAX_EXPONENT, MAX_NODES
+from .limits import MAX_DEPTH, MAX_EXPONENT, MAX_NODES, MAX_POWER_TOWER
 from .nodes import Expr, Node
 from .ops import ALIASES, BINARY_SYMBOLS, CONSTANTS, FUNCTIONS, OPS, POWER, PREFIX_SYMBOLS, SIGN, Op
 
@@ -85,6 +85,7 @@ class _Parser:
         self.tokens = tokenize(source)
         self.nodes: list[Node] = []
         self.folded: list[float | None] = []  # float value of constant nodes, for limits
+        self.tower: list[int] = []  # height of the power tower with variable exponents
         self.operands: list[_Operand] = []
         self.pending: list[_Pending] = []
 
@@ -100,6 +101,7 @@ class _Parser:
                              node.start, node.end, hint="split the work into smaller expressions")
         self.nodes.append(node)
         self.folded.append(folded)
+        self.tower.append(self.tower_height(node))
         self.operands.append(_Operand(len(self.nodes) - 1, start, end))
 
     def push(self, entry: _Pending) -> None:
@@ -136,6 +138,21 @@ class _Parser:
                 folded = None
         node = Node("op", op=op.name, args=args, start=node_start, end=node_end)
         self.emit(node, start, end, folded)
+
+    def tower_height(self, node: Node) -> int:
+        if node.op != "pow":
+            return 0
+        exponent = node.args[1]
+        if self.folded[exponent] is not None:
+            return 1
+        height = 1 + self.tower[exponent]
+        if height > MAX_POWER_TOWER:
+            raise LimitError(
+                f"power tower of more than {MAX_POWER_TOWER} levels with variable exponents",
+                self.source, node.start, node.end,
+                hint="the exact derivative of such a tower grows exponentially with its height",
+            )
+        return height
 
     def check_exponent(self, exponent: _Operand) -> None:
         value = self.folded[exponent.index]

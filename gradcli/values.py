@@ -80,8 +80,8 @@ def split_arguments(
     """Find the expression and the ``name -> value text`` pairs among the free arguments.
 
     Accepted spellings: ``--x 2``, ``--x=2`` and ``x=2``; exactly one other argument is the
-    expression. An expression that starts with ``-`` (``-x**2``) is recognised too, because no
-    value option starts with a single dash.
+    expression. An expression may start with ``-`` (``-x**2``, ``---x``): only ``--`` followed
+    by a letter is read as a value option.
     """
     own_options = set(reserved)
     values: dict[str, str] = {}
@@ -89,7 +89,8 @@ def split_arguments(
     i = 0
     while i < len(args):
         arg = args[i]
-        option = _OPTION.fullmatch(arg) if arg.startswith("--") and len(arg) > 2 else None
+        # --NAME is an option when NAME starts with a letter; "---x" is an expression.
+        option = _OPTION.fullmatch(arg) if arg[2:3].isalpha() and arg.startswith("--") else None
         assignment = _ASSIGNMENT.fullmatch(arg)
         if option:
             name, value = option.group(1), option.group(2)

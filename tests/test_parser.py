@@ -191,6 +191,14 @@ def test_depth_limit_signs_and_power_towers() -> None:
         parse("**".join(["x"] * 500))
 
 
+def test_power_tower_limit() -> None:
+    parse("**".join(["x"] * 11))  # ten levels of variable exponents
+    parse("(" * 20 + "x" + "**x)" * 20)  # left-nested powers are not a tower
+    parse("x**2**2**2")  # nor are constant exponents
+    with pytest.raises(LimitError, match="power tower of more than 10 levels"):
+        parse("**".join(["x"] * 12))
+
+
 def test_long_flat_sums_are_not_deep() -> None:
     expr = parse("+".join(f"x{i}" for i in range(10_000)))
     assert len(expr.nodes) == 19_999

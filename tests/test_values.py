@@ -17,6 +17,7 @@ from gradcli.values import coerce_values, match_variables, parse_number, split_a
         (["--x", "1", "-x**2"], "-x**2", {"x": "1"}),
         (["-x**2", "--x", "-1"], "-x**2", {"x": "-1"}),
         (["x==2"], "x==2", {}),
+        (["---x", "--x", "2"], "---x", {"x": "2"}),
         (["--w1", "0.5", "w1*x", "x=1e-3"], "w1*x", {"w1": "0.5", "x": "1e-3"}),
     ],
 )
@@ -32,7 +33,7 @@ def test_split_arguments(args: list[str], expression: str, values: dict[str, str
         (["x", "y"], "expected one expression, got 2: 'x', 'y'"),
         (["x", "--x"], "--x needs a value"),
         (["x", "--x", "1", "--x", "2"], "x is given more than once"),
-        (["x", "--1x", "2"], "no such option: --1x"),
+        (["x", "--foo-bar", "2"], "no such option: --foo-bar"),
         (["x", "--pi", "2"], "'pi' is a constant and cannot be given a value"),
         (["x", "--sin", "2"], "'sin' is a function name and cannot be a variable"),
         (["x", "--json"], "--json came after '--', where nothing is read as an option"),

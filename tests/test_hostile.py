@@ -1,0 +1,100 @@
+"""Hostile and malformed input, through the real command line; nothing may ever run user text."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from subprocess import CompletedProcess
+
+import pytest
+
+from .conftest import load_bad_inputs, run_cli
+
+CASES = load_bad_inputs()
+PACKAGE = Path(__file__).resolve().parent.parent / "gradcli"
+
+
+def command_for(expression: str, expected: str, scratch: Path) -> list[str]:
+    """The arguments that exercise a case: valid expressions get values for their variables,
+    and text no command-line argument can hold (a NUL, or over 128 KiB) goes in a file."""
+    if len(expression.encode()) > 100_000 or "\x00" in expression:
+        path = scratch.parent / f"expr-{len(expression)}.txt"
+        path.write_text(expression, encoding="utf-8")
+        return ["grad", "--file", str(path)]
+    if expected.startswith("VALID"):
+        return ["grad", expression, "--x", "3", "--plain"]
+    if expression.startswith("x @ y"):
+        return ["grad", expression, "--x", "1", "--y", "2"]
+    return ["grad", expression]
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CompletedProcess[str]]:
+    """Run every case once, a few at a time, in one scratch directory."""
+    scratch = tmp_path_factory.mktemp("hostile")
+
+    def run(case: tuple[str, str]) -> CompletedProcess[str]:
+        # A generous bound: a hang fails the test instead of stalling the suite.
+        return run_cli(*command_for(*case, scratch), cwd=scratch, timeout=30)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = dict(zip((c[0] for c in CASES), pool.map(run, CASES), strict=True))
+    results["__scratch__"] = CompletedProcess([], 0, str(scratch), "")
+    return results
+
+
+@pytest.mark.parametrize(("expression", "expected"), CASES,
+                         ids=[f"{i}:{c[0][:20]!r}" for i, c in enumerate(CASES)])
+def test_bad_input(outcomes: dict[str, CompletedProcess[str]], expression: str,
+                   expected: str) -> None:
+    proc = outcomes[expression]
+    assert "Traceback" not in proc.stderr
+    assert "\x1b" not in proc.stderr and "\x00" not in proc.stderr  # nothing raw echoed
+    assert "49" not in proc.stdout  # {{7*7}} and friends are never evaluated
+    if expected.startswith("VALID"):
+        assert (proc.returncode, proc.stdout) == (0, "9\n6\n")
+    elif expected.startswith("parses;"):
+        assert proc.returncode == 3, proc.stderr
+        assert "warning:" in proc.stderr
+    elif expression == "--help":
+        assert proc.returncode == 0 and "Usage:" in proc.stdout
+    elif expression.startswith("x @ y"):
+        assert proc.returncode == 2
+        assert "scalars (shape ())" in proc.stderr
+    else:
+        assert proc.returncode == 2, (proc.stdout, proc.stderr)
+        assert proc.stdout == ""
+        first = proc.stderr.splitlines()[0]
+        assert first.startswith("gradcli: error: ")
+        assert proc.stderr.isascii()
+
+
+def test_nothing_was_executed(outcomes: dict[str, CompletedProcess[str]]) -> None:
+    scratch = Path(outcomes["__scratch__"].stdout)
+    assert list(scratch.iterdir()) == []
+
+
+def test_errors_name_the_column_when_the_text_is_at_fault(
+    outcomes: dict[str, CompletedProcess[str]],
+) -> None:
+    for expression, _ in CASES:
+        proc = outcomes[expression]
+        if proc.returncode == 2 and expression.strip(" "):
+            assert re.match(r"gradcli: error: column \d+: ", proc.stderr), proc.stderr
+
+
+# Builtins that run text, and SymPy's entry points that parse strings (S("...") sympifies).
+FORBIDDEN = re.compile(
+    r"(?<![.\w])(eval|exec|compile|__import__)\s*\(|\b(sympify|parse_expr|lambdify)\s*\(|\bS\("
+)
+
+
+def test_package_never_calls_eval_like_functions() -> None:
+    hits = []
+    for path in PACKAGE.rglob("*.py"):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if FORBIDDEN.search(code):
+                hits.append(f"{path.name}:{number}: {line.strip()}")
+    assert hits == []
