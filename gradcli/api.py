@@ -49,8 +49,15 @@ def grad(
 
     computed = evaluate.autograd(expr, point, dtype)
     if not check:
-        return GradResult(expression, point, dtype, computed.value, computed.gradient, {},
-                          Check(Status.UNCHECKED, None))
+        return GradResult(
+            expression,
+            point,
+            dtype,
+            computed.value,
+            computed.gradient,
+            {},
+            Check(Status.UNCHECKED, None),
+        )
 
     from . import check as checking
     from . import symbolic
@@ -58,7 +65,12 @@ def grad(
     sym = symbolic.build(expr, dtype)
     derivatives = {name: sym.derivative(name) for name in point}
     verdicts = checking.judge(
-        expr, point, dtype, computed.value, computed.gradient, computed.node_values,
+        expr,
+        point,
+        dtype,
+        computed.value,
+        computed.gradient,
+        computed.node_values,
         symbolic.evaluate(sym, sym.expr, point, dtype),
         {name: symbolic.evaluate(sym, d, point, dtype) for name, d in derivatives.items()},
         lambda: evaluate.noisy_spread(expr, point, dtype),

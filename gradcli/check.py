@@ -60,8 +60,13 @@ def find_kinks(expr: Expr, node_values: list[float]) -> list[Kink]:
         op = OPS[node.op]
         if op.kink is not None and op.kink(*(node_values[a] for a in node.args)):
             args = ", ".join(_short(node_values[a]) for a in node.args)
-            kinks.append(Kink(i, f"{op.name} at column {node.start + 1} is evaluated at its kink "
-                                 f"({args}), where it is not differentiable; {op.kink_note}"))
+            kinks.append(
+                Kink(
+                    i,
+                    f"{op.name} at column {node.start + 1} is evaluated at its kink "
+                    f"({args}), where it is not differentiable; {op.kink_note}",
+                )
+            )
     return kinks
 
 
@@ -108,62 +113,100 @@ def judge(
         return spreads
 
     with mpmath.workdps(DIGITS + 10):
-        f_scale = exact_value.value if exact_value.finite else mpmath.mpf(value)
+        # |f| in the absolute term: the exact value, else torch's, else nothing.
+        f_scale = exact_value.value if exact_value.value is not None else mpmath.mpf(value)
         if not mpmath.isfinite(f_scale):
             f_scale = mpmath.mpf(0)
 
-        def verdict(t: float, exact: Exact, allowance: mpmath.mpf, spread_of: Callable[[], float],
-                    what: str) -> Verdict:
+        def verdict(
+            t: float, exact: Exact, allowance: mpmath.mpf, spread_of: Callable[[], float], what: str
+        ) -> Verdict:
             r = exact.value
             if r is None:
-                return Verdict(Status.UNDEFINED, t, None, exact.text,
-                               f"the exact {what} is {exact.text}")
+                return Verdict(
+                    Status.UNDEFINED, t, None, exact.text, f"the exact {what} is {exact.text}"
+                )
             rounded = _to_float(r, fmax, dtype)
             if not math.isfinite(t):
                 if origin is not None and origin[1]:
-                    return Verdict(Status.UNDEFINED, t, rounded, _text(r),
-                                   f"{origin[0]}; the exact {what} exists only through "
-                                   "complex or undefined intermediate values")
+                    return Verdict(
+                        Status.UNDEFINED,
+                        t,
+                        rounded,
+                        _text(r),
+                        f"{origin[0]}; the exact {what} exists only through "
+                        "complex or undefined intermediate values",
+                    )
                 where = f"{origin[0]}; " if origin else ""
-                return Verdict(Status.OVERFLOW, t, rounded, _text(r),
-                               f"{where}float64 gave {t} but the exact {what} is finite")
+                return Verdict(
+                    Status.OVERFLOW,
+                    t,
+                    rounded,
+                    _text(r),
+                    f"{where}float64 gave {t} but the exact {what} is finite",
+                )
             if rounded is None:
-                return Verdict(Status.OVERFLOW, t, None, _text(r),
-                               f"the exact {what} is beyond the float64 range")
+                return Verdict(
+                    Status.OVERFLOW,
+                    t,
+                    None,
+                    _text(r),
+                    f"the exact {what} is beyond the float64 range",
+                )
             err = abs(mpmath.mpf(t) - r)
             if t == rounded or err <= tol.rel * abs(r) + allowance:
                 return Verdict(Status.AGREE, t, rounded, _text(r))
             moved = spread_of()
             rel = f"{float(err / abs(r)):.2g}" if r != 0 else "inf"
             if moved * 4 >= float(err):
-                return Verdict(Status.PRECISION_LOSS, t, rounded, _text(r),
-                               f"torch's {what} is off by {_short(float(err))} (relative {rel}): "
-                               "float64 rounding lost the digits; the exact value is stable")
-            return Verdict(Status.MISMATCH, t, rounded, _text(r),
-                           f"torch's {what} is off by {_short(float(err))} (relative {rel}) "
-                           "and rounding does not explain it")
+                return Verdict(
+                    Status.PRECISION_LOSS,
+                    t,
+                    rounded,
+                    _text(r),
+                    f"torch's {what} is off by {_short(float(err))} (relative {rel}): "
+                    "float64 rounding lost the digits; the exact value is stable",
+                )
+            return Verdict(
+                Status.MISMATCH,
+                t,
+                rounded,
+                _text(r),
+                f"torch's {what} is off by {_short(float(err))} (relative {rel}) "
+                "and rounding does not explain it",
+            )
 
-        value_verdict = verdict(value, exact_value, mpmath.mpf(0), lambda: get_spread()[0],
-                                "value")
+        value_verdict = verdict(value, exact_value, mpmath.mpf(0), lambda: get_spread()[0], "value")
         grads: dict[str, Verdict] = {}
         for name, t in gradient.items():
             exact = exact_gradient[name]
             hit = [k for k in kinks if name in depends[k.node]]
             if value_verdict.status is Status.UNDEFINED and not exact_value.finite:
-                grads[name] = Verdict(Status.UNDEFINED, t, None, exact.text,
-                                      "the function itself is undefined at this point")
+                grads[name] = Verdict(
+                    Status.UNDEFINED,
+                    t,
+                    None,
+                    exact.text,
+                    "the function itself is undefined at this point",
+                )
             elif hit:
                 shown = _text(exact.value) if exact.value is not None else exact.text
                 grads[name] = Verdict(
-                    Status.NONDIFFERENTIABLE, t, _to_float(exact.value, fmax, dtype)
-                    if exact.value is not None else None, shown,
+                    Status.NONDIFFERENTIABLE,
+                    t,
+                    _to_float(exact.value, fmax, dtype),
+                    shown,
                     f"{hit[0].note}; torch gives {_short(t)}, SymPy's formula gives {shown}",
                 )
             else:
                 allowance = tol.abs * abs(f_scale) / max(1.0, abs(point[name]))
-                grads[name] = verdict(t, exact, allowance,
-                                      lambda n=name: get_spread()[1][n],  # type: ignore[misc]
-                                      f"d/d{name}")
+                grads[name] = verdict(
+                    t,
+                    exact,
+                    allowance,
+                    lambda n=name: get_spread()[1][n],  # type: ignore[misc]
+                    f"d/d{name}",
+                )
     statuses = [value_verdict.status, *(v.status for v in grads.values())]
     notes: list[str] = []
     for v in [value_verdict, *grads.values()]:

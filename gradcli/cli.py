@@ -11,12 +11,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from . import __version__
 from .errors import ExitCode, GradcliError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     name="gradcli",
@@ -62,9 +65,12 @@ ExprAndValues = Annotated[
         show_default=False,
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema gradcli/1).")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document (schema gradcli/1).")
+]
 PlainOpt = Annotated[
-    bool, typer.Option("--plain", help="Print bare numbers: the value, then each gradient component.")
+    bool,
+    typer.Option("--plain", help="Print bare numbers: the value, then each gradient component."),
 ]
 DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Floating-point type for torch.")]
 NoCheckOpt = Annotated[
@@ -73,8 +79,12 @@ NoCheckOpt = Annotated[
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show a traceback for internal errors.")]
 FileOpt = Annotated[
     str | None,
-    typer.Option("--file", "-f", metavar="PATH",
-                 help="Read the expression from a file ('-' for stdin) instead of the arguments."),
+    typer.Option(
+        "--file",
+        "-f",
+        metavar="PATH",
+        help="Read the expression from a file ('-' for stdin) instead of the arguments.",
+    ),
 ]
 
 
@@ -142,8 +152,12 @@ def reporting(debug: bool = False) -> Iterator[None]:
     except Exception as exc:
         if debug:
             raise
-        _stderr("internal error", f"{type(exc).__name__}: {exc} (rerun with --debug for "
-                "the traceback, and please report it)", "31")
+        _stderr(
+            "internal error",
+            f"{type(exc).__name__}: {exc} (rerun with --debug for "
+            "the traceback, and please report it)",
+            "31",
+        )
         raise typer.Exit(ExitCode.INTERNAL) from None
 
 
@@ -174,7 +188,7 @@ def _option_names(ctx: typer.Context) -> set[str]:
     return {o for p in ctx.command.params for o in getattr(p, "opts", ()) if o.startswith("--")}
 
 
-def console():  # type: ignore[no-untyped-def]
+def console() -> Console:
     """A Rich console on stdout: colour only on a terminal, NO_COLOR honoured, no markup."""
     from rich.console import Console
 
@@ -230,8 +244,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
         elif debug:
             raise
         else:
-            _stderr("internal error", f"{type(exc).__name__}: {exc} (rerun with --debug for "
-                    "the traceback, and please report it)", "31")
+            _stderr(
+                "internal error",
+                f"{type(exc).__name__}: {exc} (rerun with --debug for "
+                "the traceback, and please report it)",
+                "31",
+            )
             code = ExitCode.INTERNAL
     _exit(code)
 

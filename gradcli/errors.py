@@ -107,8 +107,14 @@ def safe_text(text: str) -> str:
     return "".join(escape_char(ch) for ch in text)
 
 
-_CONTROL_NAMES = {"\0": "NUL", "\t": "TAB", "\n": "LINE FEED", "\r": "CARRIAGE RETURN",
-                  "\x1b": "ESCAPE", "\x7f": "DELETE"}
+_CONTROL_NAMES = {
+    "\0": "NUL",
+    "\t": "TAB",
+    "\n": "LINE FEED",
+    "\r": "CARRIAGE RETURN",
+    "\x1b": "ESCAPE",
+    "\x7f": "DELETE",
+}
 
 
 def char_name(ch: str) -> str:

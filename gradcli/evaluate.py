@@ -67,7 +67,7 @@ def autograd(expr: Expr, point: Mapping[str, float], dtype: str = "float64") -> 
     values = forward(expr, leaves, dt)
     root = values[-1]
     if root.requires_grad:  # a constant expression, or one cut off by detach(), has no graph
-        root.backward()
+        root.backward()  # type: ignore[no-untyped-call]
     gradient = {name: _item(leaf.grad) for name, leaf in leaves.items()}
     return Autograd(_item(root), gradient, [_item(v) for v in values])
 
@@ -95,6 +95,7 @@ def noisy_spread(
     value_spread = 0.0
     grad_spread = dict.fromkeys(point, 0.0)
     for _ in range(samples):
+
         def nudge(t: torch.Tensor) -> torch.Tensor:
             d = (torch.rand(t.shape, generator=gen, dtype=dt) * 2 - 1) * (ulps * eps)
             return t * (1 + d)
@@ -102,7 +103,7 @@ def noisy_spread(
         leaves = make_leaves(point, dt)
         root = forward(expr, leaves, dt, nudge)[-1]
         if root.requires_grad:
-            root.backward()
+            root.backward()  # type: ignore[no-untyped-call]
         value_spread = max(value_spread, _gap(_item(root), base.value))
         for name, leaf in leaves.items():
             grad_spread[name] = max(grad_spread[name], _gap(_item(leaf.grad), base.gradient[name]))

@@ -62,9 +62,23 @@ _FOREIGN: dict[str, str] = {
 
 #: Unicode look-alikes and their ASCII spelling, for hints.
 _LOOKALIKES: dict[str, str] = {
-    "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": "*", "\u22c5": "*", "\u00b7": "*",
-    "\u2217": "*", "\u00f7": "/", "\u2044": "/", "\u00b2": "**2", "\u00b3": "**3",
-    "\u00a0": " ", "\u3000": " ", "\u2009": " ", "\u200b": "", "\ufeff": "", "\u03c0": "pi",
+    "\u2212": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u00d7": "*",
+    "\u22c5": "*",
+    "\u00b7": "*",
+    "\u2217": "*",
+    "\u00f7": "/",
+    "\u2044": "/",
+    "\u00b2": "**2",
+    "\u00b3": "**3",
+    "\u00a0": " ",
+    "\u3000": " ",
+    "\u2009": " ",
+    "\u200b": "",
+    "\ufeff": "",
+    "\u03c0": "pi",
 }
 
 
@@ -87,14 +101,23 @@ def tokenize(source: str) -> list[Token]:
     if len(source) > MAX_LENGTH:
         raise LimitError(
             f"expression is {len(source):,} characters long; the limit is {MAX_LENGTH:,}",
-            source, MAX_LENGTH, len(source),
+            source,
+            MAX_LENGTH,
+            len(source),
         )
     for i, ch in enumerate(source):
         if not (" " <= ch <= "~"):
-            what = "control character" if (ord(ch) < 32 or ord(ch) == 127) else "non-ASCII character"
-            raise ParseError(f"{what} {char_name(ch)} is not allowed", source, i,
-                             hint=_non_ascii_hint(ch) if what != "control character"
-                             else "expressions are one line of plain ASCII text")
+            what = (
+                "control character" if (ord(ch) < 32 or ord(ch) == 127) else "non-ASCII character"
+            )
+            raise ParseError(
+                f"{what} {char_name(ch)} is not allowed",
+                source,
+                i,
+                hint=_non_ascii_hint(ch)
+                if what != "control character"
+                else "expressions are one line of plain ASCII text",
+            )
     tokens: list[Token] = []
     pos, n = 0, len(source)
     while pos < n:
@@ -117,8 +140,13 @@ def tokenize(source: str) -> list[Token]:
             pos += 1
             continue
         if source.startswith("//", pos):
-            raise ParseError("floor division '//' is not supported", source, pos, pos + 2,
-                             hint="use '/' for division")
+            raise ParseError(
+                "floor division '//' is not supported",
+                source,
+                pos,
+                pos + 2,
+                hint="use '/' for division",
+            )
         if source.startswith("==", pos) or source.startswith("!=", pos):
             raise ParseError("comparisons are not supported", source, pos, pos + 2)
         for sym in _OPERATORS:
@@ -127,8 +155,7 @@ def tokenize(source: str) -> list[Token]:
                 pos += len(sym)
                 break
         else:
-            raise ParseError(f"unexpected character '{ch}'", source, pos,
-                             hint=_FOREIGN.get(ch))
+            raise ParseError(f"unexpected character '{ch}'", source, pos, hint=_FOREIGN.get(ch))
     tokens.append(Token("end", "", n, n))
     return tokens
 
@@ -139,32 +166,61 @@ def _number(source: str, pos: int) -> Token:
     text, end = m.group(), m.end()
     nxt = source[end] if end < len(source) else ""
     if text == "0" and nxt in "xXbBoO" and nxt:
-        raise ParseError("hexadecimal, binary and octal literals are not supported", source,
-                         pos, end + 1, hint="write the number in decimal")
+        raise ParseError(
+            "hexadecimal, binary and octal literals are not supported",
+            source,
+            pos,
+            end + 1,
+            hint="write the number in decimal",
+        )
     if nxt == "_":
-        raise ParseError("digit separators '_' are not supported", source, end,
-                         hint="write the digits without '_'")
+        raise ParseError(
+            "digit separators '_' are not supported",
+            source,
+            end,
+            hint="write the digits without '_'",
+        )
     if nxt in "jJ" and nxt:
         raise ParseError("complex numbers are not supported", source, pos, end + 1)
     after = source[end + 1 : end + 2]
     if nxt in "eE" and nxt and (not after or after in "+-"):
-        raise ParseError("incomplete exponent in number", source, pos, end + 1,
-                         hint=f"write for example {text}e-3, or {text}*e for the constant e")
+        raise ParseError(
+            "incomplete exponent in number",
+            source,
+            pos,
+            end + 1,
+            hint=f"write for example {text}e-3, or {text}*e for the constant e",
+        )
     if nxt == ".":
         raise ParseError("a number has at most one '.'", source, end)
     if nxt.isalpha():
         name = _NAME.match(source, end)
         word = name.group() if name else nxt
-        raise ParseError("implicit multiplication is not supported", source, pos,
-                         end + len(word), hint=f"write {text}*{word}")
+        raise ParseError(
+            "implicit multiplication is not supported",
+            source,
+            pos,
+            end + len(word),
+            hint=f"write {text}*{word}",
+        )
     if len(text) > MAX_NUMBER_LENGTH:
-        raise LimitError(f"number literal has {len(text):,} characters; the limit is "
-                         f"{MAX_NUMBER_LENGTH}", source, pos, end)
+        raise LimitError(
+            f"number literal has {len(text):,} characters; the limit is {MAX_NUMBER_LENGTH}",
+            source,
+            pos,
+            end,
+        )
     value = float(text)
     if math.isinf(value):
-        raise ParseError(f"number {text} is too large for float64 (max about 1.8e308)",
-                         source, pos, end)
+        raise ParseError(
+            f"number {text} is too large for float64 (max about 1.8e308)", source, pos, end
+        )
     if value == 0.0 and any(c in "123456789" for c in text.lower().split("e")[0]):
-        raise ParseError(f"number {text} is too small for float64: it rounds to 0",
-                         source, pos, end, hint="the smallest positive float64 is about 5e-324")
+        raise ParseError(
+            f"number {text} is too small for float64: it rounds to 0",
+            source,
+            pos,
+            end,
+            hint="the smallest positive float64 is about 5e-324",
+        )
     return Token("number", text, pos, end, value)

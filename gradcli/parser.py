@@ -21,6 +21,7 @@ a prefix sign or "(") and expecting an operator (an infix operator, ")" , "," or
 from __future__ import annotations
 
 import difflib
+import keyword
 import math
 from dataclasses import dataclass
 
@@ -38,10 +39,7 @@ _NOT_NUMBERS = {
     "False": "booleans are not numbers here",
     "None": "None is not a number",
 }
-_KEYWORDS = frozenset(
-    "and as assert async await break class continue def del elif else except finally for from "
-    "global if import in is lambda nonlocal not or pass raise return try while with yield".split()
-)
+_KEYWORDS = frozenset(keyword.kwlist)  # True/False/None are caught by _NOT_NUMBERS first
 
 
 @dataclass(slots=True)
@@ -62,7 +60,8 @@ class _Pending:
 
 
 def parse(source: str) -> Expr:
-    """Parse ``source``; raise :class:`ParseError` with a column for anything not in the language."""
+    """Parse ``source``; raise :class:`ParseError` with a column for anything not in the
+    language."""
     return _Parser(source).run()
 
 
@@ -91,14 +90,20 @@ class _Parser:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def error(self, message: str, token: Token, end: int | None = None, hint: str | None = None
-              ) -> ParseError:
+    def error(
+        self, message: str, token: Token, end: int | None = None, hint: str | None = None
+    ) -> ParseError:
         return ParseError(message, self.source, token.start, end or token.end, hint=hint)
 
     def emit(self, node: Node, start: int, end: int, folded: float | None = None) -> None:
         if len(self.nodes) >= MAX_NODES:
-            raise LimitError(f"expression has more than {MAX_NODES:,} nodes", self.source,
-                             node.start, node.end, hint="split the work into smaller expressions")
+            raise LimitError(
+                f"expression has more than {MAX_NODES:,} nodes",
+                self.source,
+                node.start,
+                node.end,
+                hint="split the work into smaller expressions",
+            )
         self.nodes.append(node)
         self.folded.append(folded)
         self.tower.append(self.tower_height(node))
@@ -108,7 +113,10 @@ class _Parser:
         if len(self.pending) >= MAX_DEPTH:
             raise LimitError(
                 f"expression is nested too deeply (more than {MAX_DEPTH} levels of parentheses, "
-                "calls, signs or chained powers)", self.source, entry.token.start, entry.token.end,
+                "calls, signs or chained powers)",
+                self.source,
+                entry.token.start,
+                entry.token.end,
             )
         self.pending.append(entry)
 
@@ -149,7 +157,9 @@ class _Parser:
         if height > MAX_POWER_TOWER:
             raise LimitError(
                 f"power tower of more than {MAX_POWER_TOWER} levels with variable exponents",
-                self.source, node.start, node.end,
+                self.source,
+                node.start,
+                node.end,
                 hint="the exact derivative of such a tower grows exponentially with its height",
             )
         return height
@@ -157,11 +167,16 @@ class _Parser:
     def check_exponent(self, exponent: _Operand) -> None:
         value = self.folded[exponent.index]
         if value is not None and not (abs(value) <= MAX_EXPONENT):
-            shown = "too large to represent" if math.isinf(value) or math.isnan(value) else \
-                f"{value:.6g}"
+            shown = (
+                "too large to represent"
+                if math.isinf(value) or math.isnan(value)
+                else f"{value:.6g}"
+            )
             raise LimitError(
                 f"constant exponent {shown} is too large; the limit is {MAX_EXPONENT:,}",
-                self.source, exponent.start, exponent.end,
+                self.source,
+                exponent.start,
+                exponent.end,
                 hint="such powers over- or underflow float64 and cannot be checked exactly",
             )
 
@@ -183,8 +198,9 @@ class _Parser:
 
     def run(self) -> Expr:
         if not self.source.strip(" "):
-            raise ParseError("empty expression", self.source, 0,
-                             hint='write an expression such as "x**2*y"')
+            raise ParseError(
+                "empty expression", self.source, 0, hint='write an expression such as "x**2*y"'
+            )
         expecting_operand = True
         i = 0
         while True:
@@ -209,7 +225,8 @@ class _Parser:
                 expecting_operand = True
             else:
                 raise self.error(
-                    f"missing operator before '{tok.text}'", tok,
+                    f"missing operator before '{tok.text}'",
+                    tok,
                     hint="implicit multiplication is not supported; put '*' here to multiply",
                 )
             i += 1
@@ -222,8 +239,12 @@ class _Parser:
         """Consume one token in operand position; return the index of the next token."""
         tok = self.tokens[i]
         if tok.kind == "number":
-            self.emit(Node("number", value=tok.value, text=tok.text, start=tok.start,
-                           end=tok.end), tok.start, tok.end, tok.value)
+            self.emit(
+                Node("number", value=tok.value, text=tok.text, start=tok.start, end=tok.end),
+                tok.start,
+                tok.end,
+                tok.value,
+            )
             return i + 1
         if tok.kind == "name":
             return self.name(i)
@@ -240,8 +261,11 @@ class _Parser:
         if tok.kind == "end":
             if prev is None:
                 return ParseError("empty expression", self.source, 0)
-            return self.error(f"expression is incomplete after '{prev.text}'", prev,
-                              hint="add the missing operand")
+            return self.error(
+                f"expression is incomplete after '{prev.text}'",
+                prev,
+                hint="add the missing operand",
+            )
         if tok.kind == ")":
             if prev is not None and prev.kind == "(":
                 top = self.pending[-1] if self.pending else None
@@ -254,9 +278,11 @@ class _Parser:
         if tok.kind == ",":
             return self.error("missing argument before ','", tok)
         if prev is not None and prev.kind == "op":
-            return self.error(f"operator '{tok.text}' cannot follow '{prev.text}'", tok,
-                              hint="an operand (a number, a name or '(') must come between "
-                              "two operators")
+            return self.error(
+                f"operator '{tok.text}' cannot follow '{prev.text}'",
+                tok,
+                hint="an operand (a number, a name or '(') must come between two operators",
+            )
         return self.error(f"expression cannot start with '{tok.text}'", tok)
 
     def name(self, i: int) -> int:
@@ -267,24 +293,31 @@ class _Parser:
                 self.push(_Pending("call", tok, FUNCTIONS[word], args=1))
                 return i + 2
             if word in CONSTANTS:
-                raise self.error(f"'{word}' is a constant, not a function", tok,
-                                 hint=f"write {word}*( ... ) to multiply")
+                raise self.error(
+                    f"'{word}' is a constant, not a function",
+                    tok,
+                    hint=f"write {word}*( ... ) to multiply",
+                )
             guess = suggest_function(word)
             hint = f"did you mean '{guess}'?" if guess else "functions: " + ", ".join(FUNCTIONS)
             raise self.error(f"unknown function '{word}'", tok, hint=hint)
         if word in FUNCTIONS:
-            raise self.error(f"'{word}' is a function; call it with parentheses", tok,
-                             hint=f"write {word}(x)")
+            raise self.error(
+                f"'{word}' is a function; call it with parentheses", tok, hint=f"write {word}(x)"
+            )
         if word in _NOT_NUMBERS:
             raise self.error(f"'{word}' is not allowed: {_NOT_NUMBERS[word]}", tok)
         if word in _KEYWORDS:
             raise self.error(f"'{word}' is a Python keyword; expressions are not Python", tok)
         if word in CONSTANTS:
-            self.emit(Node("constant", name=word, start=tok.start, end=tok.end),
-                      tok.start, tok.end, CONSTANTS[word])
+            self.emit(
+                Node("constant", name=word, start=tok.start, end=tok.end),
+                tok.start,
+                tok.end,
+                CONSTANTS[word],
+            )
         else:
-            self.emit(Node("variable", name=word, start=tok.start, end=tok.end),
-                      tok.start, tok.end)
+            self.emit(Node("variable", name=word, start=tok.start, end=tok.end), tok.start, tok.end)
         return i + 1
 
     def close(self, tok: Token) -> None:
@@ -300,7 +333,10 @@ class _Parser:
         if top.args != top.op.arity:
             raise ParseError(
                 f"{top.op.name}() takes {top.op.arity} argument{'s' * (top.op.arity != 1)}, "
-                f"got {top.args}", self.source, top.token.start, tok.end,
+                f"got {top.args}",
+                self.source,
+                top.token.start,
+                tok.end,
             )
         self.apply(top, tok.end)
 
@@ -308,8 +344,11 @@ class _Parser:
         self.reduce_while(0, False)
         top = self.pending[-1] if self.pending else None
         if top is None or top.kind != "call":
-            raise self.error("only one expression is allowed here", tok,
-                             hint="',' separates function arguments, as in max(x, y)")
+            raise self.error(
+                "only one expression is allowed here",
+                tok,
+                hint="',' separates function arguments, as in max(x, y)",
+            )
         top.args += 1
 
     def finish(self, tok: Token) -> None:
@@ -317,8 +356,7 @@ class _Parser:
         if self.pending:
             top = self.pending[-1]
             paren = top.token.end if top.kind == "call" else top.token.start
-            raise ParseError("unclosed '('", self.source, paren,
-                             hint="add the missing ')'")
+            raise ParseError("unclosed '('", self.source, paren, hint="add the missing ')'")
         assert len(self.operands) == 1, self.operands
 
 

@@ -16,5 +16,8 @@ def check_shapes(expr: Expr) -> None:
             left, right = (expr.text_of(a) for a in node.args)
             raise ShapeError(
                 f"'@' is the matrix product, but {left!r} and {right!r} are scalars (shape ())",
-                expr.source, node.start, node.end, hint="use '*' to multiply scalars",
+                expr.source,
+                node.start,
+                node.end,
+                hint="use '*' to multiply scalars",
             )

@@ -74,7 +74,7 @@ _ELEMENTARY: dict[type[sp.Function], Any] = {
 }
 
 
-class _TooLarge(Exception):
+class _TooLargeError(Exception):
     pass
 
 
@@ -92,7 +92,7 @@ class _Namespace:
     def Pow(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:  # noqa: N802 - SymPy's name
         # SymPy evaluates number**number exactly; 9**387420489 would never finish.
         if exponent.is_Number and abs(exponent) > MAX_EXPONENT:
-            raise _TooLarge
+            raise _TooLargeError
         return sp.Pow(base, exponent)
 
     @staticmethod
@@ -138,7 +138,7 @@ class Symbolic:
 
     def display(self, e: sp.Expr) -> str:
         """``e`` as text, with literals and constants as written."""
-        return sp.sstr(e.xreplace(self.display_subs), full_prec=False)
+        return str(sp.sstr(e.xreplace(self.display_subs), full_prec=False))
 
 
 def build(expr: Expr, dtype: str = "float64") -> Symbolic:
@@ -177,14 +177,20 @@ def build(expr: Expr, dtype: str = "float64") -> Symbolic:
             op = OPS[node.op]
             try:
                 out.append(op.sympy(_S, *(out[a] for a in node.args)))
-            except _TooLarge:
+            except _TooLargeError:
                 raise LimitError(
                     f"exponent is too large for an exact check; the limit is {MAX_EXPONENT:,}",
-                    expr.source, node.start, node.end,
+                    expr.source,
+                    node.start,
+                    node.end,
                 ) from None
             except TypeError:
-                raise ShapeError(f"'{op.symbol}' needs vector or matrix operands",
-                                 expr.source, node.start, node.end) from None
+                raise ShapeError(
+                    f"'{op.symbol}' needs vector or matrix operands",
+                    expr.source,
+                    node.start,
+                    node.end,
+                ) from None
     return Symbolic(out[-1], symbols, exact_subs, display_subs)
 
 

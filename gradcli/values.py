@@ -45,8 +45,9 @@ def check_name(name: str) -> str:
             hint="names start with an ASCII letter, then letters, digits or '_'",
         )
     if name in CONSTANTS:
-        raise InputError(f"'{name}' is a constant and cannot be given a value",
-                         hint="rename the variable")
+        raise InputError(
+            f"'{name}' is a constant and cannot be given a value", hint="rename the variable"
+        )
     if name in FUNCTIONS:
         raise InputError(f"'{name}' is a function name and cannot be a variable")
     return name
@@ -117,7 +118,9 @@ def split_arguments(
             expressions.append(arg)
         i += 1
     if not expressions:
-        raise UsageError("missing expression", hint='for example: gradcli grad "x**2*y" --x 2 --y 3')
+        raise UsageError(
+            "missing expression", hint='for example: gradcli grad "x**2*y" --x 2 --y 3'
+        )
     if len(expressions) > 1:
         shown = ", ".join(f"'{safe_text(e)}'" for e in expressions[:4])
         raise UsageError(
@@ -134,9 +137,7 @@ def _add(values: dict[str, str], name: str, value: str) -> None:
     values[name] = value
 
 
-def match_variables(
-    variables: Iterable[str], values: Mapping[str, float]
-) -> dict[str, float]:
+def match_variables(variables: Iterable[str], values: Mapping[str, float]) -> dict[str, float]:
     """The values in the expression's variable order; every variable given, nothing extra."""
     wanted = list(variables)
     missing = [v for v in wanted if v not in values]
@@ -149,8 +150,10 @@ def match_variables(
         )
     if extra:
         uses = f"uses {_names(wanted)}" if wanted else "has no variables"
-        raise UsageError(f"value given for {_names(extra)}, but the expression {uses}",
-                         hint="check the spelling of the names (they are case-sensitive)")
+        raise UsageError(
+            f"value given for {_names(extra)}, but the expression {uses}",
+            hint="check the spelling of the names (they are case-sensitive)",
+        )
     return {v: values[v] for v in wanted}
 
 

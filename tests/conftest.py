@@ -31,13 +31,22 @@ def load_bad_inputs() -> list[tuple[str, str]]:
     return cases
 
 
-def run_cli(*args: str, cwd: str | os.PathLike[str] | None = None, timeout: float = 60,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m gradcli`` as a real process."""
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "gradcli", *args], capture_output=True, text=True,
-        timeout=timeout, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "gradcli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
     )
 
 

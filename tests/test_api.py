@@ -36,8 +36,9 @@ def test_readme_example() -> None:
         ("-x**2", {"x": 3}, -9.0, {"x": -6.0}),
     ],
 )
-def test_tutorial_examples(expression: str, point: dict[str, float], value: float,
-                           gradient: dict[str, float]) -> None:
+def test_tutorial_examples(
+    expression: str, point: dict[str, float], value: float, gradient: dict[str, float]
+) -> None:
     r = gradcli.grad(expression, point)
     assert r.value == pytest.approx(value, rel=1e-15)
     assert r.gradient == pytest.approx(gradient, rel=1e-15)
@@ -45,8 +46,7 @@ def test_tutorial_examples(expression: str, point: dict[str, float], value: floa
 
 
 def test_binary_cross_entropy() -> None:
-    r = gradcli.grad("-(t*log(sigmoid(w*x+b)) + (1-t)*log(1-sigmoid(w*x+b)))",
-                     w=1, b=0, x=6.7, t=0)
+    r = gradcli.grad("-(t*log(sigmoid(w*x+b)) + (1-t)*log(1-sigmoid(w*x+b)))", w=1, b=0, x=6.7, t=0)
     assert r.gradient["w"] == pytest.approx(6.6918, abs=5e-5)
     assert r.gradient["b"] == pytest.approx(0.9988, abs=5e-5)
     assert r.check.status is Status.AGREE
@@ -100,8 +100,12 @@ def test_no_check() -> None:
     r = gradcli.grad("x**2", x=3, check=False)
     assert r.check.status is Status.UNCHECKED
     assert r.symbolic == {}
-    assert r.to_dict()["check"] == {"status": "unchecked", "value": None, "gradient": {},
-                                    "notes": []}
+    assert r.to_dict()["check"] == {
+        "status": "unchecked",
+        "value": None,
+        "gradient": {},
+        "notes": [],
+    }
 
 
 def test_errors_are_gradcli_errors() -> None:
@@ -118,8 +122,8 @@ def test_errors_are_gradcli_errors() -> None:
 def test_a_wrong_derivative_is_a_mismatch(monkeypatch: pytest.MonkeyPatch) -> None:
     """The checker catches a bug: sin whose backward has the wrong sign."""
 
-    def bad_sin(T, u):  # type: ignore[no-untyped-def]
-        return T.sin(u.detach()) - (u - u.detach()) * T.cos(u.detach())
+    def bad_sin(torch, u):  # type: ignore[no-untyped-def]
+        return torch.sin(u.detach()) - (u - u.detach()) * torch.cos(u.detach())
 
     monkeypatch.setitem(OPS, "sin", dataclasses.replace(OPS["sin"], torch=bad_sin))
     r = gradcli.grad("sin(x)", x=0.5)
@@ -191,17 +195,23 @@ def test_stress_corpus(case: dict[str, object]) -> None:
     f = _number(case["value"])
     pairs = [("value", r.value, f, r.check.value, 0.0)]
     for name, exact in case["grad"].items():  # type: ignore[attr-defined]
-        pairs.append((name, r.gradient[name], _number(exact), r.check.gradient[name],
-                      float(point[name])))
+        pairs.append(
+            (name, r.gradient[name], _number(exact), r.check.gradient[name], float(point[name]))
+        )
     for what, torch_number, exact, verdict, x in pairs:
         # "Far" by DESIGN.md's tolerance rule, written out here independently of the checker.
         scale = abs(f) if what != "value" and f is not None and math.isfinite(f) else 0.0
-        far = exact is None or not math.isfinite(torch_number) or not math.isfinite(exact) or (
-            abs(torch_number - exact) > 1e-9 * abs(exact) + 1e-13 * scale / max(1.0, abs(x))
+        far = (
+            exact is None
+            or not math.isfinite(torch_number)
+            or not math.isfinite(exact)
+            or (abs(torch_number - exact) > 1e-9 * abs(exact) + 1e-13 * scale / max(1.0, abs(x)))
         )
         if far:
-            assert verdict.status in (Status.PRECISION_LOSS, Status.OVERFLOW, Status.UNDEFINED), \
-                (what, verdict)
+            assert verdict.status in (Status.PRECISION_LOSS, Status.OVERFLOW, Status.UNDEFINED), (
+                what,
+                verdict,
+            )
         else:
             assert verdict.status is Status.AGREE, (what, verdict)
         if exact is not None and math.isfinite(exact):
@@ -222,8 +232,9 @@ def test_stress_corpus(case: dict[str, object]) -> None:
         ("sin(x)/x", Status.UNDEFINED, Status.UNDEFINED),
     ],
 )
-def test_stress_verdicts_by_name(expression: str, value_status: Status,
-                                 grad_status: Status) -> None:
+def test_stress_verdicts_by_name(
+    expression: str, value_status: Status, grad_status: Status
+) -> None:
     case = next(c for c in STRESS if c["expr"] == expression)
     r = gradcli.grad(expression, case["point"])
     assert r.check.value is not None
@@ -234,8 +245,16 @@ def test_stress_verdicts_by_name(expression: str, value_status: Status,
 def test_to_dict_schema() -> None:
     d = gradcli.grad("exp(x)", x=710).to_dict()
     assert d["schema"] == "gradcli/1"
-    assert set(d) == {"schema", "expression", "dtype", "point", "value", "gradient", "symbolic",
-                      "check"}
+    assert set(d) == {
+        "schema",
+        "expression",
+        "dtype",
+        "point",
+        "value",
+        "gradient",
+        "symbolic",
+        "check",
+    }
     assert d["value"] is None and d["gradient"] == {"x": None}
     assert d["check"]["status"] == "overflow"
     assert d["check"]["gradient"]["x"]["exact_text"].startswith("2.23399476616171")

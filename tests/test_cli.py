@@ -59,8 +59,10 @@ def test_plain_numbers_read_back_exactly() -> None:
 
 
 def test_expression_starting_with_minus() -> None:
-    for args in (["grad", "--x", "1", "--plain", "--", "-x**2"], ["grad", "-x**2", "--x", "1",
-                                                                  "--plain"]):
+    for args in (
+        ["grad", "--x", "1", "--plain", "--", "-x**2"],
+        ["grad", "-x**2", "--x", "1", "--plain"],
+    ):
         r = invoke(*args)
         assert (r.exit_code, r.stdout) == (0, "-1\n-2\n")
 
@@ -90,14 +92,23 @@ def test_dtype_float32() -> None:
     [
         (["grad", "x**"], 2, "gradcli: error: column 2: expression is incomplete after '**'"),
         (["grad", "x*y", "--x", "1"], 2, "gradcli: error: no value for y"),
-        (["grad", "x", "--x", "1", "--y", "2"], 2,
-         "gradcli: error: value given for y, but the expression uses x"),
+        (
+            ["grad", "x", "--x", "1", "--y", "2"],
+            2,
+            "gradcli: error: value given for y, but the expression uses x",
+        ),
         (["grad", "x", "--x", "nan"], 2, "gradcli: error: value for x is not a number: 'nan'"),
-        (["grad", "x", "--x", "1", "--json", "--plain"], 2,
-         "gradcli: error: --json and --plain cannot be used together"),
+        (
+            ["grad", "x", "--x", "1", "--json", "--plain"],
+            2,
+            "gradcli: error: --json and --plain cannot be used together",
+        ),
         (["grad"], 2, "gradcli: error: missing expression"),
-        (["grad", "x @ y", "--x", "1", "--y", "2"], 2,
-         "gradcli: error: column 1: '@' is the matrix product, but 'x' and 'y' are scalars"),
+        (
+            ["grad", "x @ y", "--x", "1", "--y", "2"],
+            2,
+            "gradcli: error: column 1: '@' is the matrix product, but 'x' and 'y' are scalars",
+        ),
         (["grad", "sqrt(x)", "--x", "-1"], 3, "gradcli: warning: the exact value is complex"),
         (["grad", "exp(x)", "--x", "710"], 3, "gradcli: warning: exp at column 1 (710) overflows"),
         (["grad", "(1-cos(x))/x**2", "--x", "1e-7"], 1, "gradcli: warning: torch's value is off"),
@@ -130,8 +141,9 @@ def test_markup_in_expression_is_not_interpreted() -> None:
 
 def test_table_golden_text_at_80_columns() -> None:
     out = io.StringIO()
-    console = Console(file=out, width=80, color_system=None, highlight=False, markup=False,
-                      emoji=False)
+    console = Console(
+        file=out, width=80, color_system=None, highlight=False, markup=False, emoji=False
+    )
     console.print(table.render(gradcli.grad("sin(x**2)*y", x=4, y=2)))
     assert [line.rstrip() for line in out.getvalue().splitlines()] == [
         "f = sin(x**2)*y",
@@ -159,18 +171,31 @@ HEAVY_PROBE = (
 )
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["grad", "--help"],
-                                  ["grad", "2x", "--x", "1"], ["grad", "x", "--x", "nan"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["grad", "--help"],
+        ["grad", "2x", "--x", "1"],
+        ["grad", "x", "--x", "nan"],
+    ],
+)
 def test_fast_paths_import_neither_torch_nor_sympy(args: list[str]) -> None:
-    proc = subprocess.run([sys.executable, "-c", HEAVY_PROBE, *args], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", HEAVY_PROBE, *args], capture_output=True, text=True, timeout=60
+    )
     assert "HEAVY=\n" in proc.stderr, proc.stderr
 
 
 def test_no_check_does_not_import_sympy() -> None:
     probe = HEAVY_PROBE.replace("'torch', ", "").replace("'numpy', ", "")  # torch brings numpy
-    proc = subprocess.run([sys.executable, "-c", probe, "grad", "x", "--x", "1", "--no-check"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, "grad", "x", "--x", "1", "--no-check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "HEAVY=\n" in proc.stderr, proc.stderr
 
 
@@ -194,7 +219,10 @@ def test_closed_pipe_is_quiet() -> None:
     head = subprocess.Popen(["head", "-c1"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     proc = subprocess.run(
         [sys.executable, "-m", "gradcli", "grad", "x**2*y", "--x", "2", "--y", "3", "--json"],
-        stdout=head.stdin, stderr=subprocess.PIPE, text=True, timeout=60,
+        stdout=head.stdin,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
     )
     assert head.stdin is not None
     head.stdin.close()
@@ -205,11 +233,17 @@ def test_closed_pipe_is_quiet() -> None:
 
 def test_ctrl_c_exits_130_without_traceback() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import time, gradcli.cli as c; c.grad = None; "
-         "import typer\n@c.app.command('sleep')\ndef sleep() -> None:\n"
-         "    with c.reporting():\n        print('ready', flush=True); time.sleep(30)\n"
-         "c.main(['sleep'])"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import time, gradcli.cli as c; c.grad = None; "
+            "import typer\n@c.app.command('sleep')\ndef sleep() -> None:\n"
+            "    with c.reporting():\n        print('ready', flush=True); time.sleep(30)\n"
+            "c.main(['sleep'])",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline() == "ready\n"

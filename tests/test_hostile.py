@@ -44,10 +44,12 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CompletedPro
     return results
 
 
-@pytest.mark.parametrize(("expression", "expected"), CASES,
-                         ids=[f"{i}:{c[0][:20]!r}" for i, c in enumerate(CASES)])
-def test_bad_input(outcomes: dict[str, CompletedProcess[str]], expression: str,
-                   expected: str) -> None:
+@pytest.mark.parametrize(
+    ("expression", "expected"), CASES, ids=[f"{i}:{c[0][:20]!r}" for i, c in enumerate(CASES)]
+)
+def test_bad_input(
+    outcomes: dict[str, CompletedProcess[str]], expression: str, expected: str
+) -> None:
     proc = outcomes[expression]
     assert "Traceback" not in proc.stderr
     assert "\x1b" not in proc.stderr and "\x00" not in proc.stderr  # nothing raw echoed

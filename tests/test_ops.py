@@ -17,9 +17,21 @@ from gradcli.parser import parse
 
 # A point inside each operation's domain and away from its kinks.
 POINTS: dict[str, tuple[float, ...]] = {
-    "asin": (0.3,), "acos": (-0.4,), "atanh": (0.3,), "acosh": (1.7,), "log": (1.3,),
-    "log2": (1.3,), "log10": (1.3,), "sqrt": (1.3,), "pow": (1.3, 0.7), "div": (1.3, 0.7),
-    "min": (0.3, 0.9), "max": (0.3, 0.9), "abs": (-0.8,), "relu": (0.6,), "sign": (-0.5,),
+    "asin": (0.3,),
+    "acos": (-0.4,),
+    "atanh": (0.3,),
+    "acosh": (1.7,),
+    "log": (1.3,),
+    "log2": (1.3,),
+    "log10": (1.3,),
+    "sqrt": (1.3,),
+    "pow": (1.3, 0.7),
+    "div": (1.3, 0.7),
+    "min": (0.3, 0.9),
+    "max": (0.3, 0.9),
+    "abs": (-0.8,),
+    "relu": (0.6,),
+    "sign": (-0.5,),
     "step": (0.5,),
 }
 SCALAR_OPS = [op for op in OPS.values() if op.name != "matmul"]
@@ -53,6 +65,7 @@ def test_op_gradient_matches_finite_difference(op: Op) -> None:
     result = evaluate.autograd(expr, point)
     h = 1e-6
     for name in point:
+
         def f(delta: float, name: str = name) -> float:
             moved = {**point, name: point[name] + delta}
             leaves = evaluate.make_leaves(moved, torch.float64)
@@ -75,8 +88,16 @@ def test_derivative_column_matches_sympy(op: Op) -> None:
         tree = parse(text)
         built = symbolic.build(tree)
         names = {s.name: s for s in built.symbols.values()}
-        ours = built.expr.xreplace({**built.exact_subs, **{names[k]: sym for k, sym in
-                                    zip(["u", "v"], operands, strict=False) if k in names}})
+        ours = built.expr.xreplace(
+            {
+                **built.exact_subs,
+                **{
+                    names[k]: sym
+                    for k, sym in zip(["u", "v"], operands, strict=False)
+                    if k in names
+                },
+            }
+        )
         theirs = sp.diff(exact, operands[i])
         if op.name == "detach":
             theirs = sp.S.Zero

@@ -59,9 +59,28 @@ def test_parse_tree(source: str, tree: str) -> None:
 
 @pytest.mark.parametrize(
     "source",
-    ["x**2*y", "-x**2", "(-x)**2", "2**-1", "a-(b-c)", "a/(b*c)", "(a+b)*(c-d)", "x**y**z",
-     "(x**y)**z", "-(a+b)", "sin(cos(x))**2", "max(x, y)-min(x, -y)", "a*-b", "--x", "x^2^3",
-     "detach(x*y)+log10(z)", "pi*e**x", "-x*-y", "(a@b)@c", "a@(b@c)"],
+    [
+        "x**2*y",
+        "-x**2",
+        "(-x)**2",
+        "2**-1",
+        "a-(b-c)",
+        "a/(b*c)",
+        "(a+b)*(c-d)",
+        "x**y**z",
+        "(x**y)**z",
+        "-(a+b)",
+        "sin(cos(x))**2",
+        "max(x, y)-min(x, -y)",
+        "a*-b",
+        "--x",
+        "x^2^3",
+        "detach(x*y)+log10(z)",
+        "pi*e**x",
+        "-x*-y",
+        "(a@b)@c",
+        "a@(b@c)",
+    ],
 )
 def test_print_then_parse_gives_the_same_tree(source: str) -> None:
     tree = parse(source)
@@ -139,10 +158,7 @@ def test_error_report_draws_a_caret_under_the_problem() -> None:
     with pytest.raises(ParseError) as info:
         parse("x + 2y")
     assert info.value.report() == (
-        "column 5: implicit multiplication is not supported\n"
-        "  x + 2y\n"
-        "      ^^\n"
-        "hint: write 2*y"
+        "column 5: implicit multiplication is not supported\n  x + 2y\n      ^^\nhint: write 2*y"
     )
 
 
@@ -156,10 +172,17 @@ def test_caret_accounts_for_escaped_characters() -> None:
 
 @pytest.mark.parametrize(
     ("source", "hint"),
-    [("ln(x)", "did you mean 'log'?"), ("Sin(x)", "did you mean 'sin'?"),
-     ("arcsin(x)", "did you mean 'asin'?"), ("sinn(x)", "did you mean 'sin'?"),
-     ("ｘ**2", "type the plain ASCII 'x' instead"), ("x\u2212y", "replace it with '-'"),
-     ("x\u00a0+1", "replace it with ' '"), ("\ufeffx", "delete it"), ("2x", "write 2*x")],
+    [
+        ("ln(x)", "did you mean 'log'?"),
+        ("Sin(x)", "did you mean 'sin'?"),
+        ("arcsin(x)", "did you mean 'asin'?"),
+        ("sinn(x)", "did you mean 'sin'?"),
+        ("ｘ**2", "type the plain ASCII 'x' instead"),
+        ("x\u2212y", "replace it with '-'"),
+        ("x\u00a0+1", "replace it with ' '"),
+        ("\ufeffx", "delete it"),
+        ("2x", "write 2*x"),
+    ],
 )
 def test_hints(source: str, hint: str) -> None:
     with pytest.raises(ParseError) as info:

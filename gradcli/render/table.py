@@ -32,8 +32,12 @@ def render(result: GradResult) -> RenderableType:
     derivatives below it, where long formulas can wrap without squeezing the numbers."""
     point = ", ".join(f"{k} = {fmt(v)}" for k, v in result.point.items()) or "no variables"
     heading = Text.assemble(
-        ("f = ", "bold"), (result.expression, "bold cyan"), "\n",
-        ("at  ", "dim"), point, (f"  ({result.dtype})", "dim"),
+        ("f = ", "bold"),
+        (result.expression, "bold cyan"),
+        "\n",
+        ("at  ", "dim"),
+        point,
+        (f"  ({result.dtype})", "dim"),
     )
     checked = result.check.value is not None
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
