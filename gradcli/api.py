@@ -14,6 +14,7 @@ from .shapes import check_shapes
 from .values import coerce_values, match_variables
 
 DTYPES = ("float64", "float32")
+DEFAULT_TIMEOUT = 5.0  #: seconds for the symbolic check
 
 
 def grad(
@@ -23,6 +24,7 @@ def grad(
     *,
     dtype: str = "float64",
     check: bool = True,
+    timeout: float | None = DEFAULT_TIMEOUT,
     **named_values: object,
 ) -> GradResult:
     """Value and gradient of ``expression`` at a point, cross-checked against SymPy.
@@ -34,8 +36,9 @@ def grad(
         (12.0, {'x': 12.0, 'y': 4.0}, 'agree')
 
     ``dtype`` is ``"float64"`` (default) or ``"float32"``. With ``check=False`` SymPy is not
-    imported and the check status is ``unchecked``. Raises :class:`gradcli.GradcliError` for
-    input that is not acceptable.
+    imported and the check status is ``unchecked``. The symbolic check gets ``timeout``
+    seconds (None: no limit); past that its status is ``timeout`` and torch's numbers stand
+    unchecked. Raises :class:`gradcli.GradcliError` for input that is not acceptable.
     """
     if dtype not in DTYPES:
         from .errors import UsageError
@@ -61,19 +64,25 @@ def grad(
 
     from . import check as checking
     from . import symbolic
+    from .deadline import CheckTimeout, time_limit
 
-    sym = symbolic.build(expr, dtype)
-    derivatives = {name: sym.derivative(name) for name in point}
-    verdicts = checking.judge(
-        expr,
-        point,
-        dtype,
-        computed.value,
-        computed.gradient,
-        computed.node_values,
-        symbolic.evaluate(sym, sym.expr, point, dtype),
-        {name: symbolic.evaluate(sym, d, point, dtype) for name, d in derivatives.items()},
-        lambda: evaluate.noisy_spread(expr, point, dtype),
-    )
-    shown = {name: sym.display(d) for name, d in derivatives.items()}
+    try:
+        with time_limit(timeout):
+            sym = symbolic.build(expr, dtype)
+            derivatives = {name: sym.derivative(name) for name in point}
+            verdicts = checking.judge(
+                expr,
+                point,
+                dtype,
+                computed.value,
+                computed.gradient,
+                computed.node_values,
+                symbolic.evaluate(sym, sym.expr, point, dtype),
+                {name: symbolic.evaluate(sym, d, point, dtype) for name, d in derivatives.items()},
+                lambda: evaluate.noisy_spread(expr, point, dtype),
+            )
+            shown = {name: sym.display(d) for name, d in derivatives.items()}
+    except CheckTimeout:
+        verdicts = checking.timed_out(computed.value, computed.gradient, timeout or 0)
+        shown = {}
     return GradResult(expression, point, dtype, computed.value, computed.gradient, shown, verdicts)

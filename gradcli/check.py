@@ -215,6 +215,21 @@ def judge(
     return Check(worst(statuses), value_verdict, grads, tuple(notes))
 
 
+def timed_out(value: float, gradient: Mapping[str, float], seconds: float) -> Check:
+    """The check of a result whose symbolic side did not finish in ``seconds``."""
+    note = (
+        f"the symbolic check did not finish within {seconds:g} s; torch's numbers are shown "
+        "unchecked (raise the limit with --timeout)"
+    )
+    unknown = "not computed (time limit)"
+    return Check(
+        Status.TIMEOUT,
+        Verdict(Status.TIMEOUT, value, None, unknown, note),
+        {name: Verdict(Status.TIMEOUT, g, None, unknown, note) for name, g in gradient.items()},
+        (note,),
+    )
+
+
 def _to_float(r: mpmath.mpf | None, fmax: float, dtype: str) -> float | None:
     """The exact value rounded to ``dtype``, or None beyond its range."""
     if r is None or abs(r) > fmax:

@@ -59,9 +59,9 @@ def _root(
 ExprAndValues = Annotated[
     list[str] | None,
     typer.Argument(
-        metavar="EXPRESSION [--NAME VALUE | NAME=VALUE]...",
-        help='The expression, e.g. "x**2*y", and a value for each variable: --x 2, --x=2 or x=2. '
-        'An expression starting with "-" goes after "--".',
+        metavar="EXPRESSION [VALUES]",
+        help='The expression, e.g. "x**2*y", and a value for each variable: --x 2, --x=2 or '
+        "x=2. Options after a bare '--' are read as values or the expression.",
         show_default=False,
     ),
 ]
@@ -77,6 +77,15 @@ NoCheckOpt = Annotated[
     bool, typer.Option("--no-check", help="Skip the SymPy cross-check (faster; SymPy not loaded).")
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show a traceback for internal errors.")]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        min=0,
+        help="Time limit for the symbolic check; 0 means none.",
+    ),
+]
 FileOpt = Annotated[
     str | None,
     typer.Option(
@@ -96,6 +105,7 @@ def grad(
     plain: PlainOpt = False,
     dtype: DTypeOpt = DType.float64,
     no_check: NoCheckOpt = False,
+    timeout: TimeoutOpt = 5.0,
     file: FileOpt = None,
     debug: DebugOpt = False,
 ) -> int:
@@ -113,7 +123,9 @@ def grad(
         if file is not None:
             free.insert(0, read_expression(file))
         expression, raw = split_arguments(free, _option_names(ctx))
-        result = api.grad(expression, raw, dtype=dtype.value, check=not no_check)
+        result = api.grad(
+            expression, raw, dtype=dtype.value, check=not no_check, timeout=timeout or None
+        )
         for note in result.check.notes:
             warn(note)
         if json_out:

@@ -258,3 +258,27 @@ def test_to_dict_schema() -> None:
     assert d["value"] is None and d["gradient"] == {"x": None}
     assert d["check"]["status"] == "overflow"
     assert d["check"]["gradient"]["x"]["exact_text"].startswith("2.23399476616171")
+
+
+def test_symbolic_check_time_limit() -> None:
+    tower = "**".join(["x"] * 11)  # its exact derivative takes seconds
+    r = gradcli.grad(tower, x=1.1, timeout=0.2)
+    assert r.check.status is Status.TIMEOUT
+    assert r.exit_code is ExitCode.CHECK_TIMEOUT
+    assert r.value == pytest.approx(1.1117820110397418)
+    assert r.gradient["x"] == pytest.approx(1.2568737704240152)
+    assert r.symbolic == {}
+    assert "did not finish within 0.2 s" in r.check.notes[0]
+
+
+def test_time_limit_restores_the_signal_handler() -> None:
+    import signal
+
+    from gradcli.deadline import CheckTimeout, time_limit
+
+    before = signal.getsignal(signal.SIGALRM)
+    with pytest.raises(CheckTimeout), time_limit(0.05):
+        while True:
+            pass
+    assert signal.getsignal(signal.SIGALRM) == before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
