@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 
-class CheckTimeout(BaseException):  # noqa: N818 - not an error of the user's
+class CheckTimeout(BaseException):
     """The time limit expired. A BaseException, so that no ``except Exception`` in SymPy
     swallows it."""
 
