@@ -126,8 +126,6 @@ def grad(
         result = api.grad(
             expression, raw, dtype=dtype.value, check=not no_check, timeout=timeout or None
         )
-        for note in result.check.notes:
-            warn(note)
         if json_out:
             from .render import json_doc
 
@@ -141,6 +139,8 @@ def grad(
 
             console().print(table.render(result))
         sys.stdout.flush()
+        for note in result.check.notes:  # after the result, where the eye ends up
+            warn(note)
         code = int(result.exit_code)
     if code:
         raise typer.Exit(code)
