@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .models import Check, GradResult, Status
+from .models import Check, GradResult, GraphResult, Status
 from .parser import parse
 from .shapes import check_shapes
 from .values import coerce_values, match_variables
@@ -40,10 +40,7 @@ def grad(
     seconds (None: no limit); past that its status is ``timeout`` and torch's numbers stand
     unchecked. Raises :class:`gradcli.GradcliError` for input that is not acceptable.
     """
-    if dtype not in DTYPES:
-        from .errors import UsageError
-
-        raise UsageError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    _check_dtype(dtype)
     expr = parse(expression)
     point = match_variables(expr.variables, coerce_values({**(values or {}), **named_values}))
     check_shapes(expr)
@@ -86,3 +83,42 @@ def grad(
         verdicts = checking.timed_out(computed.value, computed.gradient, timeout or 0)
         shown = {}
     return GradResult(expression, point, dtype, computed.value, computed.gradient, shown, verdicts)
+
+
+def graph(
+    expression: str,
+    values: Mapping[str, object] | None = None,
+    /,
+    *,
+    dtype: str = "float64",
+    torch_view: bool = False,
+    **named_values: object,
+) -> GraphResult:
+    """The computation graph of ``expression``.
+
+    With values for all variables: every node's forward value and adjoint (from autograd with
+    ``retain_grad()``), and with ``torch_view=True`` PyTorch's recorded backward graph too.
+    Without values: the structure and the symbolic local derivatives (torch is not imported).
+    """
+    from .graph import build_graph
+
+    _check_dtype(dtype)
+    expr = parse(expression)
+    given = {**(values or {}), **named_values}
+    point = None
+    if given or not expr.variables:  # a constant expression always has its values
+        point = match_variables(expr.variables, coerce_values(given))
+    elif torch_view:
+        from .errors import UsageError
+
+        wanted = " ".join(f"--{v} VALUE" for v in expr.variables)
+        raise UsageError("the torch graph needs a value for every variable", hint=f"add {wanted}")
+    check_shapes(expr)
+    return build_graph(expr, point, dtype, torch_view)
+
+
+def _check_dtype(dtype: str) -> None:
+    if dtype not in DTYPES:
+        from .errors import UsageError
+
+        raise UsageError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")

@@ -6,6 +6,7 @@ Only Typer (with Click and Rich) is imported here; torch and SymPy load inside t
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Iterator
@@ -97,6 +98,16 @@ FileOpt = Annotated[
 ]
 
 
+class GraphFormat(str, Enum):
+    tree = "tree"
+    dot = "dot"
+    mermaid = "mermaid"
+    json = "json"
+
+
+GraphOpt = Annotated[bool, typer.Option("--graph", help="Also print the computation graph.")]
+
+
 @app.command(context_settings=_FREE_ARGS)
 def grad(
     ctx: typer.Context,
@@ -106,6 +117,7 @@ def grad(
     dtype: DTypeOpt = DType.float64,
     no_check: NoCheckOpt = False,
     timeout: TimeoutOpt = 5.0,
+    show_graph: GraphOpt = False,
     file: FileOpt = None,
     debug: DebugOpt = False,
 ) -> int:
@@ -115,14 +127,14 @@ def grad(
     """
     with reporting(debug):
         from . import api
-        from .values import split_arguments
 
         if json_out and plain:
             raise UsageError("--json and --plain cannot be used together")
-        free = [*(args or []), *ctx.args]
-        if file is not None:
-            free.insert(0, read_expression(file))
-        expression, raw = split_arguments(free, _option_names(ctx))
+        if show_graph and (json_out or plain):
+            raise UsageError(
+                "--graph goes with the table; for JSON use 'gradcli graph --format json'"
+            )
+        expression, raw = expression_and_values(ctx, args, file)
         result = api.grad(
             expression, raw, dtype=dtype.value, check=not no_check, timeout=timeout or None
         )
@@ -137,7 +149,13 @@ def grad(
         else:
             from .render import table
 
-            console().print(table.render(result))
+            out = console()
+            out.print(table.render(result))
+            if show_graph:
+                from .render import tree
+
+                out.print()
+                out.print(tree.render(api.graph(expression, raw, dtype=dtype.value)))
         sys.stdout.flush()
         for note in result.check.notes:  # after the result, where the eye ends up
             warn(note)
@@ -145,6 +163,88 @@ def grad(
     if code:
         raise typer.Exit(code)
     return 0
+
+
+@app.command(context_settings=_FREE_ARGS)
+def graph(
+    ctx: typer.Context,
+    args: ExprAndValues = None,
+    fmt: Annotated[
+        GraphFormat | None,
+        typer.Option(
+            "--format", help="Output format; default: from --output's extension, else tree."
+        ),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write to FILE; .svg, .png or .pdf are drawn with Graphviz's dot.",
+        ),
+    ] = None,
+    torch_view: Annotated[
+        bool,
+        typer.Option(
+            "--torch",
+            help="Show PyTorch's recorded graph: grad_fn nodes, next_functions, saved attributes.",
+        ),
+    ] = False,
+    dtype: DTypeOpt = DType.float64,
+    file: FileOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """The computation graph, with every node's value and gradient when values are given.
+
+    Example: gradcli graph "sin(x**2)" --x 4
+    """
+    with reporting(debug):
+        from . import api
+        from .output import Destination
+
+        # Everything about the destination is checked before any work.
+        dest = Destination.choose(output, fmt.value if fmt else None)
+        expression, raw = expression_and_values(ctx, args, file)
+        result = api.graph(expression, raw, dtype=dtype.value, torch_view=torch_view)
+        if dest.format == "json":
+            from .render import json_doc
+
+            dest.write_text(json_doc.dumps(result.to_dict()))
+        elif dest.format in ("dot", "mermaid"):
+            from .render import diagram
+
+            make = diagram.to_dot if dest.format == "dot" else diagram.to_mermaid
+            dest.write_text(make(result, torch_view))
+        else:
+            from .render import tree
+
+            view = tree.render_torch(result) if torch_view else tree.render(result)
+            if dest.path is None:
+                console().print(view)
+            else:
+                dest.write_text(_plain_text(view))
+
+
+def expression_and_values(
+    ctx: typer.Context, args: list[str] | None, file: str | None
+) -> tuple[str, dict[str, str]]:
+    """The expression (from the arguments or --file) and the raw value texts."""
+    from .values import split_arguments
+
+    free = [*(args or []), *ctx.args]
+    if file is not None:
+        free.insert(0, read_expression(file))
+    return split_arguments(free, _option_names(ctx))
+
+
+def _plain_text(renderable: object) -> str:
+    """A Rich renderable as plain text, 100 columns wide, for a file."""
+    from rich.console import Console
+
+    out = Console(width=100, color_system=None, record=True, file=io.StringIO())
+    out.print(renderable)
+    return out.export_text()
 
 
 @contextmanager

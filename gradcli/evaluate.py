@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
+from .models import TorchNode
 from .nodes import Expr
 from .ops import CONSTANTS, OPS
 
@@ -115,3 +117,110 @@ def _gap(a: float, b: float) -> float:
         return 0.0
     gap = abs(a - b)
     return gap if math.isfinite(gap) else math.inf
+
+
+@dataclass(frozen=True)
+class Traced:
+    """Everything autograd knows about every node of one evaluation."""
+
+    values: list[float]
+    grads: list[float | None]  #: adjoint of each node; None where no gradient can flow
+    requires_grad: list[bool]
+    grad_fns: list[str | None]
+    local_values: dict[int, list[float]]  #: op node -> local partial derivatives' values
+    torch_nodes: list[TorchNode]
+
+
+def trace(
+    expr: Expr, point: Mapping[str, float], dtype: str = "float64", torch_view: bool = False
+) -> Traced:
+    """Evaluate with ``retain_grad()`` on every intermediate, so each node's adjoint is known."""
+    from .graph import _template
+
+    dt = DTYPES[dtype]
+    leaves = make_leaves(point, dt)
+    tensors = forward(expr, leaves, dt)
+    for t in tensors:
+        if t.requires_grad and not t.is_leaf:
+            t.retain_grad()
+    root = tensors[-1]
+    torch_nodes = torch_graph(root, leaves) if torch_view else []
+    grad_fns = [
+        type(t.grad_fn).__name__
+        if t.grad_fn is not None
+        else ("AccumulateGrad" if t.requires_grad else None)
+        for t in tensors
+    ]
+    if root.requires_grad:
+        root.backward()  # type: ignore[no-untyped-call]
+    grads: list[float | None] = []
+    for t in tensors:
+        if not t.requires_grad:
+            grads.append(None)
+        else:  # requires grad but never reached (cut off by detach): zero
+            grads.append(_item(t.grad))
+    local_values: dict[int, list[float]] = {}
+    with torch.no_grad():
+        for i, node in enumerate(expr.nodes):
+            if node.kind != "op":
+                continue
+            bound = {n: tensors[a].detach() for n, a in zip(("u", "v"), node.args, strict=False)}
+            local_values[i] = [
+                _item(forward(_template(d), bound, dt)[-1]) for d in OPS[node.op].derivative
+            ]
+    return Traced(
+        [_item(t) for t in tensors],
+        grads,
+        [t.requires_grad for t in tensors],
+        grad_fns,
+        local_values,
+        torch_nodes,
+    )
+
+
+def torch_graph(root: torch.Tensor, leaves: Mapping[str, torch.Tensor]) -> list[TorchNode]:
+    """PyTorch's recorded backward graph from ``root.grad_fn``, breadth first, root first.
+
+    Must run before ``backward()``, which frees the saved tensors.
+    """
+    if root.grad_fn is None:
+        return []
+    names = {id(t): name for name, t in leaves.items()}
+    order: list[Any] = [root.grad_fn]
+    index = {id(root.grad_fn): 0}
+    nodes: list[TorchNode] = []
+    for fn in order:  # the list grows while we walk it
+        nxt = []
+        for child, _ in fn.next_functions:
+            if child is None:
+                continue
+            if id(child) not in index:
+                index[id(child)] = len(order)
+                order.append(child)
+            nxt.append(index[id(child)])
+        saved = {}
+        for attr in dir(fn):
+            if attr.startswith("_saved_") and not attr.endswith("_raw"):
+                try:
+                    saved[attr] = _describe(getattr(fn, attr))
+                except RuntimeError:  # freed or not exposed
+                    continue
+        variable = getattr(fn, "variable", None)
+        nodes.append(
+            TorchNode(
+                index[id(fn)],
+                type(fn).__name__,
+                saved,
+                names.get(id(variable)) if variable is not None else None,
+                tuple(nxt),
+            )
+        )
+    return nodes
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 1:
+            return repr(float(value.detach()))
+        return f"tensor of shape {tuple(value.shape)}"
+    return repr(value)

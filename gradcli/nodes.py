@@ -119,3 +119,120 @@ def to_text(expr: Expr, index: int | None = None) -> str:
         texts.append(f"{lt}{op.symbol}{rt}")
         strength.append(op.precedence)
     return texts[stop]
+
+
+def subtree_starts(expr: Expr) -> list[int]:
+    """For every node, the index where its subtree begins (subtrees are contiguous in
+    post-order)."""
+    starts: list[int] = []
+    for i, node in enumerate(expr.nodes):
+        starts.append(starts[node.args[0]] if node.args else i)
+    return starts
+
+
+def substitute(template: Expr, bindings: dict[str, tuple[Expr, int]]) -> Expr:
+    """``template`` with each variable named in ``bindings`` replaced by a subtree of another
+    expression: ``bindings["u"] = (expr, index)`` puts the subtree rooted at ``index`` there.
+
+    Used to write a local derivative such as ``cos(u)`` in the user's terms: ``cos(x**2)``.
+    """
+    out: list[Node] = []
+    new_index: list[int] = []  # template index -> index in out
+    for node in template.nodes:
+        if node.kind == "variable" and node.name in bindings:
+            source, root = bindings[node.name]
+            start = subtree_starts(source)[root]
+            offset = len(out) - start
+            for copied in source.nodes[start : root + 1]:
+                out.append(
+                    Node(
+                        copied.kind,
+                        copied.op,
+                        tuple(a + offset for a in copied.args),
+                        copied.name,
+                        copied.value,
+                        copied.text,
+                    )
+                )
+            new_index.append(len(out) - 1)
+            continue
+        args = tuple(new_index[a] for a in node.args)
+        out.append(Node(node.kind, node.op, args, node.name, node.value, node.text))
+        new_index.append(len(out) - 1)
+    return Expr("", tuple(out))
+
+
+def tidy(expr: Expr) -> Expr:
+    """Fold number-only arithmetic and drop multiplications by 1 and powers of 1, so a local
+    derivative reads ``2*x`` rather than ``2*x**(2-1)``. The value is unchanged."""
+    out: list[Node] = []
+    new_index: list[int] = []
+    for node in expr.nodes:
+        args = tuple(new_index[a] for a in node.args)
+        operands = [out[a] for a in args]
+        numbers = [_number_value(out, a) for a in args]
+        op = OPS.get(node.op) if node.kind == "op" else None
+        if op is not None and op.fold and all(v is not None for v in numbers):
+            try:
+                value = op.fold(*numbers)
+            except (ArithmeticError, ValueError):
+                value = None
+            text = _short_number(value)
+            if value is not None and text is not None:
+                out.append(Node("number", value=abs(float(value)), text=text))
+                if value < 0:  # there are no negative literals: -0.5 is neg(0.5)
+                    out.append(Node("op", "neg", (len(out) - 1,)))
+                new_index.append(len(out) - 1)
+                continue
+        if op is not None and node.op in ("mul", "pow"):
+            left, right = operands
+            if right.kind == "number" and right.value == 1:
+                new_index.append(args[0])  # u*1, u**1 -> u
+                continue
+            if node.op == "mul" and left.kind == "number" and left.value == 1:
+                new_index.append(args[1])  # 1*u -> u
+                continue
+        out.append(Node(node.kind, node.op, args, node.name, node.value, node.text))
+        new_index.append(len(out) - 1)
+    # Keep only what the root still reaches, in post-order.
+    return _reachable(out, new_index[-1])
+
+
+def _number_value(nodes: list[Node], i: int) -> float | None:
+    """The value of a literal or a negated literal, else None."""
+    node = nodes[i]
+    if node.kind == "number":
+        return node.value
+    if node.kind == "op" and node.op == "neg" and nodes[node.args[0]].kind == "number":
+        return -nodes[node.args[0]].value
+    return None
+
+
+def _short_number(value: float | None) -> str | None:
+    """Literal text for ``|value|`` if it is short (``2``, ``0.5``), else None."""
+    if value is None or value != value or abs(value) == float("inf"):
+        return None
+    magnitude = abs(float(value))
+    text = str(int(magnitude)) if magnitude.is_integer() and magnitude < 1e15 else repr(magnitude)
+    return text if len(text) <= 8 and "e" not in text else None
+
+
+def _reachable(nodes: list[Node], root: int) -> Expr:
+    keep: list[int] = []
+    stack = [(root, False)]
+    while stack:
+        i, expanded = stack.pop()
+        if expanded:
+            keep.append(i)
+            continue
+        stack.append((i, True))
+        stack.extend((a, False) for a in reversed(nodes[i].args))
+    renumber: dict[int, int] = {}
+    out: list[Node] = []
+    for i in keep:
+        if i in renumber:
+            continue
+        n = nodes[i]
+        out.append(Node(n.kind, n.op, tuple(renumber[a] for a in n.args), n.name, n.value, n.text))
+        renumber[i] = len(out) - 1
+    return Expr("", tuple(out))

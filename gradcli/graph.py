@@ -1,0 +1,120 @@
+"""Build the computation graph of an expression: nodes, edges, values, adjoints, local
+derivatives, and (optionally) PyTorch's own recorded backward graph.
+
+Without a point this imports nothing heavy: the structure and the symbolic local derivatives
+come from the tree and the op table alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+
+from .models import GraphEdge, GraphNode, GraphResult, TorchNode
+from .nodes import Expr, substitute, tidy, to_text
+from .ops import OPS
+from .parser import parse
+
+
+@lru_cache(maxsize=None)
+def _template(text: str) -> Expr:
+    return parse(text)
+
+
+def graph_ids(expr: Expr) -> list[int]:
+    """The graph node of every tree node: all uses of a variable share its first occurrence."""
+    first: dict[str, int] = {}
+    ids = []
+    for i, node in enumerate(expr.nodes):
+        ids.append(first.setdefault(node.name, i) if node.kind == "variable" else i)
+    return ids
+
+
+def local_derivatives(expr: Expr, index: int) -> list[str]:
+    """The op's local partial derivatives at node ``index``, written with its operands' text."""
+    node = expr.nodes[index]
+    bindings = {name: (expr, a) for name, a in zip(("u", "v"), node.args, strict=False)}
+    return [to_text(tidy(substitute(_template(d), bindings))) for d in OPS[node.op].derivative]
+
+
+def build_graph(
+    expr: Expr, point: Mapping[str, float] | None, dtype: str = "float64", torch_view: bool = False
+) -> GraphResult:
+    """The graph of ``expr``; with a ``point``, every node's value and adjoint from autograd."""
+    ids = graph_ids(expr)
+    uses = [0] * len(expr.nodes)
+    for node in expr.nodes:
+        for a in node.args:
+            uses[ids[a]] += 1
+    locals_text = {
+        i: local_derivatives(expr, i) for i, n in enumerate(expr.nodes) if n.kind == "op"
+    }
+    # What torch would mark requires_grad: anything computed from a variable, except through
+    # detach().
+    needs_grad: list[bool] = []
+    for node in expr.nodes:
+        needs_grad.append(
+            node.kind == "variable"
+            or (node.kind == "op" and node.op != "detach" and any(needs_grad[a] for a in node.args))
+        )
+
+    traced = None
+    if point is not None:
+        from . import evaluate
+
+        traced = evaluate.trace(expr, point, dtype, torch_view)
+
+    nodes: list[GraphNode] = []
+    for i, node in enumerate(expr.nodes):
+        if ids[i] != i:
+            continue  # a later use of a variable: the same node as its first use
+        text = node.name if node.kind in ("variable", "constant") else expr.text_of(i)
+        value = grad = None
+        grad_fn = "AccumulateGrad" if node.kind == "variable" else None
+        if traced is not None:
+            value = traced.values[i]
+            grad = traced.grads[i]
+            grad_fn = traced.grad_fns[i]
+        nodes.append(
+            GraphNode(
+                id=i,
+                kind=node.kind,
+                op=node.op,
+                expression=text,
+                operands=tuple(ids[a] for a in node.args),
+                uses=uses[i],
+                value=value,
+                grad=grad,
+                requires_grad=needs_grad[i],
+                leaf=node.kind != "op",
+                grad_fn=grad_fn,
+            )
+        )
+
+    edges: list[GraphEdge] = []
+    for i, node in enumerate(expr.nodes):
+        if node.kind != "op":
+            continue
+        for k, a in enumerate(node.args):
+            local_value = upstream = contribution = None
+            if traced is not None:
+                local_value = traced.local_values[i][k]
+                upstream = traced.grads[i]
+                if upstream is not None:
+                    contribution = local_value * upstream
+            edges.append(
+                GraphEdge(ids[a], i, k, locals_text[i][k], local_value, upstream, contribution)
+            )
+    torch_nodes = tuple(traced.torch_nodes) if traced is not None else ()
+    return GraphResult(
+        expr.source,
+        dict(point) if point is not None else None,
+        dtype,
+        tuple(nodes),
+        tuple(edges),
+        len(expr.nodes) - 1,
+        torch_nodes,
+    )
+
+
+__all__ = ["TorchNode", "build_graph", "graph_ids", "local_derivatives"]

@@ -1,0 +1,93 @@
+"""Where output goes: stdout or a file, in which format, written safely.
+
+Everything that can be known before the work (the format, a writable directory, Graphviz for
+pictures) is checked when the destination is chosen, so a bad ``--output`` fails at once. Files
+are written to a temporary name and renamed, so a failure never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError, safe_text
+
+_BY_EXTENSION = {
+    ".dot": "dot",
+    ".gv": "dot",
+    ".mmd": "mermaid",
+    ".mermaid": "mermaid",
+    ".json": "json",
+    ".txt": "tree",
+}
+_PICTURES = (".svg", ".png", ".pdf")
+
+
+@dataclass(frozen=True)
+class Destination:
+    path: Path | None  #: None for stdout
+    format: str  #: tree, dot, mermaid or json
+    picture: str | None = None  #: "svg", "png" or "pdf": draw the DOT text with Graphviz
+
+    @classmethod
+    def choose(cls, output: str | None, fmt: str | None) -> Destination:
+        if output is None or output == "-":
+            return cls(None, fmt or "tree")
+        path = Path(output)
+        suffix = path.suffix.lower()
+        picture = suffix[1:] if suffix in _PICTURES else None
+        if picture:
+            if fmt not in (None, "dot"):
+                raise UsageError(f"a .{picture} picture is drawn from DOT; drop --format {fmt}")
+            if shutil.which("dot") is None:
+                raise UsageError(
+                    f"drawing {safe_text(output)} needs Graphviz's 'dot', which is not installed",
+                    hint="install Graphviz, or write DOT text with --format dot --output graph.dot",
+                )
+            fmt = "dot"
+        elif fmt is None:
+            fmt = _BY_EXTENSION.get(suffix)
+            if fmt is None:
+                raise UsageError(
+                    f"cannot tell the format of {safe_text(output)!r} from its extension",
+                    hint="add --format tree|dot|mermaid|json",
+                )
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise UsageError(f"cannot write {safe_text(output)!r}: no such directory")
+        if not os.access(folder, os.W_OK):
+            raise UsageError(f"cannot write {safe_text(output)!r}: the directory is not writable")
+        if path.is_dir():
+            raise UsageError(f"cannot write {safe_text(output)!r}: it is a directory")
+        return cls(path, fmt, picture)
+
+    def write_text(self, text: str) -> None:
+        """Print to stdout, or write the file atomically (drawing it first for pictures)."""
+        if self.path is None:
+            sys.stdout.write(text)
+            return
+        data = self._draw(text) if self.picture else text.encode("utf-8")
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent or ".")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _draw(self, dot_text: str) -> bytes:
+        proc = subprocess.run(
+            ["dot", f"-T{self.picture}"], input=dot_text.encode(), capture_output=True, timeout=60
+        )
+        if proc.returncode != 0:
+            message = proc.stderr.decode(errors="replace").strip().splitlines()
+            raise UsageError(
+                f"Graphviz could not draw the graph: {safe_text(message[0]) if message else 'unknown error'}"
+            )
+        return proc.stdout
