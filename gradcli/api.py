@@ -7,11 +7,16 @@ is imported for the evaluation, SymPy only for the check.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .models import Check, GradResult, GraphResult, Status
+from .nodes import Expr
 from .parser import parse
 from .shapes import check_shapes
 from .values import coerce_values, match_variables
+
+if TYPE_CHECKING:
+    from .steps import StepsResult
 
 DTYPES = ("float64", "float32")
 DEFAULT_TIMEOUT = 5.0  #: seconds for the symbolic check
@@ -103,18 +108,64 @@ def graph(
     from .graph import build_graph
 
     _check_dtype(dtype)
-    expr = parse(expression)
-    given = {**(values or {}), **named_values}
-    point = None
-    if given or not expr.variables:  # a constant expression always has its values
-        point = match_variables(expr.variables, coerce_values(given))
-    elif torch_view:
+    expr, point = _optional_point(expression, {**(values or {}), **named_values})
+    if point is None and torch_view:
         from .errors import UsageError
 
         wanted = " ".join(f"--{v} VALUE" for v in expr.variables)
         raise UsageError("the torch graph needs a value for every variable", hint=f"add {wanted}")
-    check_shapes(expr)
     return build_graph(expr, point, dtype, torch_view)
+
+
+def _optional_point(
+    expression: str, given: Mapping[str, object]
+) -> tuple[Expr, dict[str, float] | None]:
+    """The parsed expression and its point: all values or none (a constant expression always
+    has its point, the empty one)."""
+    expr = parse(expression)
+    point = None
+    if given or not expr.variables:
+        point = match_variables(expr.variables, coerce_values(given))
+    check_shapes(expr)
+    return expr, point
+
+
+def steps(
+    expression: str,
+    values: Mapping[str, object] | None = None,
+    /,
+    *,
+    wrt: list[str] | None = None,
+    dtype: str = "float64",
+    timeout: float | None = DEFAULT_TIMEOUT,
+    **named_values: object,
+) -> StepsResult:
+    """The chain rule for ``expression``: the symbolic derivation with named rules for each
+    variable (or those in ``wrt``), and, with values, the backward pass edge by edge.
+
+    Both are verified: the derivation against ``sympy.diff``, the backward pass against
+    autograd. Raises :class:`gradcli.errors.TimeLimitError` past ``timeout`` seconds.
+    """
+    from .deadline import CheckTimeout, time_limit
+    from .errors import TimeLimitError, UsageError
+    from .graph import build_graph
+    from .steps import explain
+
+    _check_dtype(dtype)
+    expr, point = _optional_point(expression, {**(values or {}), **named_values})
+    for name in wrt or []:
+        if name not in expr.variables:
+            uses = ", ".join(expr.variables) or "no variables"
+            raise UsageError(f"--wrt {name}: the expression does not use {name} (it uses {uses})")
+    computed = build_graph(expr, point, dtype) if point is not None else None
+    try:
+        with time_limit(timeout):
+            return explain(expr, point, computed, wrt, dtype)
+    except CheckTimeout:
+        raise TimeLimitError(
+            f"the derivation did not finish within {timeout:g} s",
+            hint="raise the limit with --timeout, or pick one variable with --wrt",
+        ) from None
 
 
 def _check_dtype(dtype: str) -> None:

@@ -226,6 +226,59 @@ def graph(
                 dest.write_text(_plain_text(view))
 
 
+@app.command(context_settings=_FREE_ARGS)
+def steps(
+    ctx: typer.Context,
+    args: ExprAndValues = None,
+    wrt: Annotated[
+        str | None,
+        typer.Option(
+            "--wrt", metavar="NAMES", help="Derive only for these variables (comma-separated)."
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+    latex: Annotated[
+        bool, typer.Option("--latex", help="Print the derivation as LaTeX (align* environment).")
+    ] = False,
+    dtype: DTypeOpt = DType.float64,
+    timeout: TimeoutOpt = 5.0,
+    file: FileOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """The chain rule: the backward pass edge by edge (with values) and the derivation rule by
+    rule, each checked against autograd and SymPy.
+
+    Example: gradcli steps "sin(x**2)" --x 4
+    """
+    with reporting(debug):
+        from . import api
+
+        if json_out and latex:
+            raise UsageError("--json and --latex cannot be used together")
+        expression, raw = expression_and_values(ctx, args, file)
+        names = [n.strip() for n in wrt.split(",") if n.strip()] if wrt else None
+        result = api.steps(expression, raw, wrt=names, dtype=dtype.value, timeout=timeout or None)
+        if json_out:
+            from .render import json_doc
+
+            sys.stdout.write(json_doc.dumps(result.to_dict()))
+        elif latex:
+            from .render import steps as steps_renderer
+
+            sys.stdout.write(steps_renderer.latex(result))
+        else:
+            from .render import steps as steps_renderer
+
+            console().print(steps_renderer.render(result))
+        failed = [d.wrt for d in result.derivations.values() if d.verified is False]
+        if result.backward is not None:
+            failed += [a.variable for a in result.backward.gradients if not a.agrees]
+        if failed:
+            warn(f"the steps for {', '.join(failed)} do not match (see the check lines)")
+    if failed:
+        raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
 def expression_and_values(
     ctx: typer.Context, args: list[str] | None, file: str | None
 ) -> tuple[str, dict[str, str]]:

@@ -50,6 +50,12 @@ class InputError(GradcliError):
     """A value given for a variable is not acceptable (not a finite number, bad name, ...)."""
 
 
+class TimeLimitError(GradcliError):
+    """Symbolic work did not finish within the time limit."""
+
+    exit_code = ExitCode.CHECK_TIMEOUT
+
+
 class ParseError(GradcliError):
     """The expression text is not in gradcli's language. ``start``/``end`` are 0-based offsets."""
 

@@ -8,7 +8,7 @@ come from the tree and the op table alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 
 from .models import GraphEdge, GraphNode, GraphResult, TorchNode
 from .nodes import Expr, substitute, tidy, to_text
@@ -16,7 +16,7 @@ from .ops import OPS
 from .parser import parse
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template(text: str) -> Expr:
     return parse(text)
 

@@ -86,8 +86,6 @@ class Destination:
             ["dot", f"-T{self.picture}"], input=dot_text.encode(), capture_output=True, timeout=60
         )
         if proc.returncode != 0:
-            message = proc.stderr.decode(errors="replace").strip().splitlines()
-            raise UsageError(
-                f"Graphviz could not draw the graph: {safe_text(message[0]) if message else 'unknown error'}"
-            )
+            lines = proc.stderr.decode(errors="replace").strip().splitlines() or ["no reason"]
+            raise UsageError(f"Graphviz could not draw the graph: {safe_text(lines[0])}")
         return proc.stdout

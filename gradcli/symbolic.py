@@ -132,6 +132,7 @@ class Symbolic:
     symbols: dict[str, sp.Symbol]
     exact_subs: dict[sp.Symbol, sp.Expr]  #: placeholder -> exact rational of its double
     display_subs: dict[sp.Symbol, sp.Expr]  #: placeholder -> the form the user wrote
+    nodes: tuple[sp.Expr, ...] = ()  #: the SymPy form of every tree node, in post-order
 
     def derivative(self, name: str) -> sp.Expr:
         return sp.diff(self.expr, self.symbols[name])
@@ -191,7 +192,7 @@ def build(expr: Expr, dtype: str = "float64") -> Symbolic:
                     node.start,
                     node.end,
                 ) from None
-    return Symbolic(out[-1], symbols, exact_subs, display_subs)
+    return Symbolic(out[-1], symbols, exact_subs, display_subs, tuple(out))
 
 
 @dataclass(frozen=True)
