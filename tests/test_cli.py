@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -251,3 +253,94 @@ def test_ctrl_c_exits_130_without_traceback() -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert err.strip() == "gradcli: interrupted"
+
+
+# ---- graph and steps ---------------------------------------------------------------------------
+
+
+def test_graph_tree_and_grad_with_graph() -> None:
+    r = invoke("graph", "sin(x**2)", "--x", "4")
+    assert r.exit_code == 0
+    assert r.stdout.splitlines()[0].rstrip() == "sin(x**2)  sin  = -0.287903  grad 1"
+    r = invoke("grad", "x*y + sin(x)", "--x", "2", "--y", "3", "--graph")
+    assert r.exit_code == 0
+    assert "x  leaf, requires_grad, 2 uses  = 2  grad 2.58385 (accumulated)" in r.stdout
+    r = invoke("grad", "x", "--x", "2", "--graph", "--json")
+    assert r.exit_code == 2 and "--graph goes with the table" in r.stderr
+
+
+def test_graph_formats(tmp_path: Path) -> None:
+    r = invoke("graph", "x*y", "--x", "2", "--y", "3", "--format", "json")
+    assert json.loads(r.stdout)["kind"] == "graph"
+    r = invoke("graph", "x*y", "--format", "mermaid")
+    assert r.stdout.startswith("flowchart LR\n")
+    target = tmp_path / "g.dot"
+    r = invoke("graph", "x*y", "--x", "2", "--y", "3", "--output", str(target))
+    assert r.exit_code == 0 and r.stdout == ""
+    assert target.read_text().startswith("digraph gradcli {")
+    assert [p.name for p in tmp_path.iterdir()] == ["g.dot"]  # no temporary file left
+    r = invoke("graph", "x*y", "--torch", "--x", "2", "--y", "3", "--format", "json")
+    assert [t["name"] for t in json.loads(r.stdout)["torch"]] == [
+        "MulBackward0",
+        "AccumulateGrad",
+        "AccumulateGrad",
+    ]
+
+
+def test_graph_picture_needs_graphviz(tmp_path: Path) -> None:
+    target = tmp_path / "g.svg"
+    r = invoke("graph", "x*y", "--x", "2", "--y", "3", "--output", str(target))
+    if shutil.which("dot"):
+        assert r.exit_code == 0
+        assert "<svg" in target.read_text()
+    else:
+        assert r.exit_code == 2
+        assert "needs Graphviz's 'dot'" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["graph", "x", "--output", "/no/such/dir/g.dot"], "no such directory"),
+        (["graph", "x", "--output", "g.xyz"], "cannot tell the format"),
+        (["graph", "x*y", "--torch"], "the torch graph needs a value for every variable"),
+        (["graph", "x*y", "--x", "1"], "no value for y"),
+        (["steps", "x*y", "--wrt", "z"], "--wrt z: the expression does not use z"),
+        (["steps", "x", "--json", "--latex"], "--json and --latex cannot be used together"),
+    ],
+)
+def test_graph_and_steps_errors(args: list[str], message: str) -> None:
+    r = invoke(*args)
+    assert r.exit_code == 2
+    assert message in r.stderr
+    assert r.stdout == ""
+
+
+def test_bad_output_fails_before_any_work() -> None:
+    # The destination is checked first: even an expression that would not parse is not read.
+    r = invoke("graph", "x**", "--output", "/no/such/dir/g.dot")
+    assert r.exit_code == 2
+    assert "no such directory" in r.stderr
+
+
+def test_steps_json_and_latex() -> None:
+    r = invoke("steps", "x*y + sin(x)", "--x", "2", "--y", "3", "--json")
+    assert r.exit_code == 0
+    doc = json.loads(r.stdout)
+    assert doc["kind"] == "steps"
+    assert doc["backward"]["gradients"]["x"]["agrees"] is True
+    assert len(doc["backward"]["gradients"]["x"]["contributions"]) == 2
+    assert doc["derivations"]["x"]["verified"] is True
+    r = invoke("steps", "sin(x**2)", "--latex", "--wrt", "x")
+    assert r.stdout.startswith("\\begin{align*}")
+
+
+def test_graph_without_values_does_not_import_torch() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", HEAVY_PROBE, "graph", "x**2*y"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "HEAVY=\n" in proc.stderr, proc.stderr
+    assert "local ∂parent/∂this = 2*x" in proc.stdout

@@ -48,11 +48,13 @@ def describe(graph: GraphResult, torch_view: bool = False) -> tuple[list[Box], l
         fields = [n.expression, str(what)]
         if has_values:
             fields.append(f"value {num(n.value)}")
-            fields.append(f"grad {num(n.grad)}")
+            fields.append(f"grad {num(n.grad)}" if n.requires_grad else "no grad")
         boxes.append(Box(f"n{n.id}", tuple(fields), n.kind != "op"))
     arrows = []
     for e in graph.edges:
-        label = e.local if e.local_value is None else f"{e.local} = {num(e.local_value)}"
+        label = ""
+        if graph.node(e.child).requires_grad:  # no gradient flows into constants
+            label = e.local if e.local_value is None else f"{e.local} = {num(e.local_value)}"
         arrows.append(Arrow(f"n{e.child}", f"n{e.parent}", label))
     return boxes, arrows
 

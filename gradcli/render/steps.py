@@ -54,7 +54,7 @@ def backward_view(backward: Backward) -> RenderableType:
     for acc in backward.gradients:
         parts = " + ".join(f"{num(v)} (via {via})" for via, v in acc.parts) or "0 (unused)"
         mark = (
-            Text("✓ = autograd", style="green")
+            Text("✓ matches autograd", style="green")
             if acc.agrees
             else Text(f"✗ autograd has {acc.autograd!r}", style="red")
         )
