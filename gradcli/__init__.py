@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from .api import grad
+from .api import grad, graph, steps
 from .errors import ExitCode, GradcliError, ParseError
 from .models import SCHEMA, Check, GradResult, Status, Verdict
 from .parser import parse
@@ -28,5 +28,7 @@ __all__ = [
     "Verdict",
     "__version__",
     "grad",
+    "graph",
     "parse",
+    "steps",
 ]

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..steps import Backward, Derivation, StepsResult
+from .numbers import fmt
 from .tree import num
 
 
@@ -52,16 +53,20 @@ def backward_view(backward: Backward) -> RenderableType:
         Text("Gradients: what each variable received, summed", style="bold"),
     ]
     for acc in backward.gradients:
-        parts = " + ".join(f"{num(v)} (via {via})" for via, v in acc.parts) or "0 (unused)"
+        head = f"  ∂f/∂{acc.variable} = "
+        sums = ""
+        for k, (via, v) in enumerate(acc.parts):
+            sign = "" if k == 0 else (" - " if v < 0 else " + ")
+            shown = num(abs(v)) if k else num(v)
+            sums += f"{sign}{shown} (via {via})"
         mark = (
             Text("✓ matches autograd", style="green")
             if acc.agrees
             else Text(f"✗ autograd has {acc.autograd!r}", style="red")
         )
+        lines.append(Text(head + (sums or "0 (the variable is not used)")))
         lines.append(
-            Text.assemble(
-                f"  ∂f/∂{acc.variable} = {parts} = ", (repr(acc.total), "bold"), "  ", mark
-            )
+            Text.assemble(" " * (len(head) - 2) + "= ", (fmt(acc.total), "bold"), "  ", mark)
         )
     return Group(*lines)
 
