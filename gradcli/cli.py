@@ -155,7 +155,7 @@ def grad(
                 from .render import tree
 
                 out.print()
-                out.print(tree.render(api.graph(expression, raw, dtype=dtype.value)))
+                out.print(tree.render(api.graph(expression, raw, dtype=dtype.value), out.width))
         sys.stdout.flush()
         for note in result.check.notes:  # after the result, where the eye ends up
             warn(note)
@@ -219,9 +219,11 @@ def graph(
         else:
             from .render import tree
 
-            view = tree.render_torch(result) if torch_view else tree.render(result)
+            out = console()
+            width = out.width if dest.path is None else _FILE_WIDTH
+            view = tree.render_torch(result) if torch_view else tree.render(result, width)
             if dest.path is None:
-                console().print(view)
+                out.print(view)
             else:
                 dest.write_text(_plain_text(view))
 
@@ -291,11 +293,14 @@ def expression_and_values(
     return split_arguments(free, _option_names(ctx))
 
 
+_FILE_WIDTH = 100  # columns of text written to a file
+
+
 def _plain_text(renderable: object) -> str:
-    """A Rich renderable as plain text, 100 columns wide, for a file."""
+    """A Rich renderable as plain text, for a file."""
     from rich.console import Console
 
-    out = Console(width=100, color_system=None, record=True, file=io.StringIO())
+    out = Console(width=_FILE_WIDTH, color_system=None, record=True, file=io.StringIO())
     out.print(renderable)
     return out.export_text()
 

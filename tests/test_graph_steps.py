@@ -256,3 +256,21 @@ def test_steps_verified_over_the_oracle_corpus(case: dict[str, object]) -> None:
         total = next(a.total for a in result.backward.gradients if a.variable == name)
         assert total == pytest.approx(float(expected), rel=1e-9, abs=1e-12)
     assert all(d.verified for d in result.derivations.values())
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_deep_graphs_fit_the_terminal(width: int) -> None:
+    expression = "sin(" * 60 + "x" + ")" * 60
+    lines = text_of(tree.render(graph(expression, x=0.5), width), width)
+    assert max(len(line) for line in lines) <= width
+    assert any("more nodes below: too deep" in line for line in lines)
+
+
+def test_large_graph_renders_every_node() -> None:
+    expression = "+".join(f"sin({i}*x)*y" for i in range(1, 84))
+    g = graph(expression, x=0.3, y=0.7)
+    assert len(g.nodes) == 416
+    lines = text_of(tree.render(g, 80), 80)
+    assert "(83 terms)" in lines[0]  # the chain of sums is shown flat, not 83 levels deep
+    assert sum("  sin  =" in line for line in lines) == 83
+    assert max(len(line) for line in lines) <= 80

@@ -20,9 +20,19 @@ def num(x: float | None) -> str:
     return "-" if x is None else f"{x:.6g}"
 
 
-def _label(node: GraphNode, edge: GraphEdge | None, seen: bool, has_values: bool) -> Text:
+def clip(text: str, width: int = 48) -> str:
+    """A long sub-expression shortened in the middle (DOT, Mermaid and JSON have it whole)."""
+    if len(text) <= width:
+        return text
+    half = (width - 1) // 2
+    return f"{text[:half]}…{text[-(width - 1 - half) :]}"
+
+
+def _label(
+    node: GraphNode, edge: GraphEdge | None, seen: bool, has_values: bool, terms: int = 0
+) -> Text:
     text = Text()
-    text.append(node.expression, style="bold cyan" if node.kind == "op" else "bold")
+    text.append(clip(node.expression), style="bold cyan" if node.kind == "op" else "bold")
     if node.kind == "op":
         op = OPS[node.op]
         text.append(f"  {op.symbol if op.symbol else op.name}", style="magenta")
@@ -32,6 +42,8 @@ def _label(node: GraphNode, edge: GraphEdge | None, seen: bool, has_values: bool
             text.append(f", {node.uses} uses")
     else:
         text.append("  constant", style="dim")
+    if terms > 2:
+        text.append(f"  ({terms} terms)", style="dim")
     if seen:
         text.append("  (shown above)", style="dim")
     elif has_values:
@@ -44,33 +56,91 @@ def _label(node: GraphNode, edge: GraphEdge | None, seen: bool, has_values: bool
                 text.append(" (accumulated)", style="dim")
     if edge is not None and node.requires_grad:  # nothing flows into constants
         text.append("\n")
-        local = f"local ∂parent/∂this = {edge.local}"
+        local = f"local ∂parent/∂this = {clip(edge.local)}"
         if edge.local_value is not None:
             local += f" = {num(edge.local_value)}"
         text.append(local, style="dim")
     return text
 
 
-def render(graph: GraphResult) -> Tree:
-    """The graph as a Rich tree, built with an explicit stack (graphs can be deep)."""
+def max_depth_for(width: int) -> int:
+    """How many levels fit: each level indents by 4 columns, and a label needs about 36."""
+    return max(3, (width - 36) // 4)
+
+
+def render(graph: GraphResult, width: int = 80) -> Tree:
+    """The graph as a Rich tree, built with an explicit stack (graphs can be deep).
+
+    Levels that would not fit in ``width`` columns are summarised in one line; the DOT, Mermaid
+    and JSON formats always hold the whole graph.
+    """
     has_values = graph.point is not None
     edge_of = {(e.parent, e.operand): e for e in graph.edges}
     root = graph.node(graph.root)
-    tree = Tree(_label(root, None, False, has_values), guide_style="dim")
+    limit = max_depth_for(width)
+    terms = len(_operands(graph, root, edge_of)) if _is_sum(root) else 0
+    tree = Tree(_label(root, None, False, has_values, terms), guide_style="dim")
     shown: set[int] = {root.id}
-    stack = [(root, tree)]
+    stack = [(root, tree, 0)]
     while stack:
-        node, branch = stack.pop()
+        node, branch, depth = stack.pop()
+        if depth >= limit and node.operands:
+            hidden = _subtree_size(graph, node.id) - 1
+            branch.add(
+                Text(
+                    f"… {hidden} more node{'s' * (hidden != 1)} below: too deep for "
+                    f"{width} columns (use --format dot or json)",
+                    style="dim",
+                )
+            )
+            continue
         children = []
-        for k, child_id in enumerate(node.operands):
-            child = graph.node(child_id)
+        for child, edge in _operands(graph, node, edge_of):
             seen = child.id in shown
             shown.add(child.id)
-            sub = branch.add(_label(child, edge_of[(node.id, k)], seen, has_values))
+            terms = len(_operands(graph, child, edge_of)) if _is_sum(child) else 0
+            sub = branch.add(_label(child, edge, seen, has_values, terms))
             if not seen:
-                children.append((child, sub))
+                children.append((child, sub, depth + 1))
         stack.extend(reversed(children))  # so the first operand is expanded first
     return tree
+
+
+def _is_sum(node: GraphNode) -> bool:
+    return node.op in ("add", "sub")
+
+
+def _operands(
+    graph: GraphResult, node: GraphNode, edge_of: dict[tuple[int, int], GraphEdge]
+) -> list[tuple[GraphNode, GraphEdge]]:
+    """The operands to show under ``node``. A chain of sums (a+b+c+..., parsed as
+    ((a+b)+c)+...) is shown flat, all terms under the last +, instead of one level per term;
+    the partial sums in between are skipped (their gradient is that of the whole sum)."""
+    if not _is_sum(node):
+        return [(graph.node(c), edge_of[(node.id, k)]) for k, c in enumerate(node.operands)]
+    out: list[tuple[GraphNode, GraphEdge]] = []
+    current = node
+    while True:
+        left = graph.node(current.operands[0])
+        out.append((graph.node(current.operands[1]), edge_of[(current.id, 1)]))
+        if _is_sum(left) and left.uses == 1:
+            current = left
+            continue
+        out.append((left, edge_of[(current.id, 0)]))
+        break
+    out.reverse()
+    return out
+
+
+def _subtree_size(graph: GraphResult, node_id: int) -> int:
+    seen = {node_id}
+    stack = [node_id]
+    while stack:
+        for child in graph.node(stack.pop()).operands:
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return len(seen)
 
 
 def render_torch(graph: GraphResult) -> Tree:
