@@ -20,10 +20,11 @@ to the dtype always agrees. The verdicts are decided in this order:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import mpmath
+import numpy as np
 
 from .models import Check, Status, Verdict, worst
 from .nodes import Expr
@@ -51,37 +52,49 @@ class Kink:
     note: str
 
 
-def find_kinks(expr: Expr, node_values: list[float]) -> list[Kink]:
-    """Every node whose operation is not differentiable at its operands' values."""
+def find_kinks(expr: Expr, node_values: Sequence[np.ndarray]) -> list[Kink]:
+    """Every node whose operation is not differentiable at (some element of) its operands."""
     kinks = []
     for i, node in enumerate(expr.nodes):
         if node.kind != "op":
             continue
         op = OPS[node.op]
-        if op.kink is not None and op.kink(*(node_values[a] for a in node.args)):
-            args = ", ".join(_short(node_values[a]) for a in node.args)
-            kinks.append(
-                Kink(
-                    i,
-                    f"{op.name} at column {node.start + 1} is evaluated at its kink "
-                    f"({args}), where it is not differentiable; {op.kink_note}",
+        if op.kink is None:
+            continue
+        operands = np.broadcast_arrays(*(node_values[a] for a in node.args))
+        for index in np.ndindex(operands[0].shape):
+            elements = [float(o[index]) for o in operands]
+            if op.kink(*elements):
+                args = ", ".join(_short(e) for e in elements)
+                kinks.append(
+                    Kink(
+                        i,
+                        f"{op.name} at column {node.start + 1} is evaluated at its "
+                        f"kink ({args}), where it is not differentiable; "
+                        f"{op.kink_note}",
+                    )
                 )
-            )
+                break
     return kinks
 
 
-def nonfinite_origin(expr: Expr, node_values: list[float]) -> tuple[str, bool] | None:
+def nonfinite_origin(expr: Expr, node_values: Sequence[np.ndarray]) -> tuple[str, bool] | None:
     """Where torch's forward pass first left the finite numbers: (description, is_domain).
 
     ``is_domain`` is true when a NaN came from finite operands (sqrt(-1), log(-1), 0/0).
     """
     for node, v in zip(expr.nodes, node_values, strict=True):
-        if math.isfinite(v) or node.kind != "op":
+        if node.kind != "op" or np.isfinite(v).all():
             continue
-        if all(math.isfinite(node_values[a]) for a in node.args):
-            args = ", ".join(_short(node_values[a]) for a in node.args)
+        if all(np.isfinite(node_values[a]).all() for a in node.args):
+            scalars = all(node_values[a].ndim == 0 for a in node.args)
+            args = (
+                ", ".join(_short(float(node_values[a])) for a in node.args)
+                if scalars
+                else "its operands"
+            )
             where = f"{node.op} at column {node.start + 1} ({args})"
-            if math.isnan(v):
+            if np.isnan(v).any():
                 return f"{where} is outside its real domain", True
             return f"{where} overflows float64", False
     return None
@@ -89,16 +102,20 @@ def nonfinite_origin(expr: Expr, node_values: list[float]) -> tuple[str, bool] |
 
 def judge(
     expr: Expr,
-    point: Mapping[str, float],
+    elements: Mapping[str, tuple[str, float]],
     dtype: str,
     value: float,
     gradient: Mapping[str, float],
-    node_values: list[float],
+    node_values: Sequence[np.ndarray],
     exact_value: Exact,
     exact_gradient: Mapping[str, Exact],
     spread: Spread,
 ) -> Check:
-    """The verdicts for the value and every gradient component, and the overall status."""
+    """The verdicts for the value and every gradient component, and the overall status.
+
+    Components are keyed by label (``x``, or ``x[0]``, ``W[1,0]`` for vector and matrix
+    variables); ``elements`` maps each label to its variable's name and its value.
+    """
     tol = TOLERANCES[dtype]
     fmax = FLOAT_MAX[dtype]
     origin = nonfinite_origin(expr, node_values)
@@ -180,7 +197,8 @@ def judge(
         grads: dict[str, Verdict] = {}
         for name, t in gradient.items():
             exact = exact_gradient[name]
-            hit = [k for k in kinks if name in depends[k.node]]
+            variable, x = elements[name]
+            hit = [k for k in kinks if variable in depends[k.node]]
             if value_verdict.status is Status.UNDEFINED and not exact_value.finite:
                 grads[name] = Verdict(
                     Status.UNDEFINED,
@@ -199,7 +217,7 @@ def judge(
                     f"{hit[0].note}; torch gives {_short(t)}, SymPy's formula gives {shown}",
                 )
             else:
-                allowance = tol.abs * abs(f_scale) / max(1.0, abs(point[name]))
+                allowance = tol.abs * abs(f_scale) / max(1.0, abs(x))
                 grads[name] = verdict(
                     t,
                     exact,

@@ -117,6 +117,23 @@ def grad(
     dtype: DTypeOpt = DType.float64,
     no_check: NoCheckOpt = False,
     timeout: TimeoutOpt = 5.0,
+    vjp: Annotated[
+        str | None,
+        typer.Option(
+            "--vjp",
+            metavar="V",
+            help="For a vector output: the vector v of y.backward(gradient=v), e.g. 1,1,1.",
+        ),
+    ] = None,
+    max_symbolic: Annotated[
+        int,
+        typer.Option(
+            "--max-symbolic",
+            metavar="N",
+            min=0,
+            help="Skip the SymPy check when the variables have more elements.",
+        ),
+    ] = 10_000,
     show_graph: GraphOpt = False,
     file: FileOpt = None,
     debug: DebugOpt = False,
@@ -136,7 +153,13 @@ def grad(
             )
         expression, raw = expression_and_values(ctx, args, file)
         result = api.grad(
-            expression, raw, dtype=dtype.value, check=not no_check, timeout=timeout or None
+            expression,
+            raw,
+            dtype=dtype.value,
+            check=not no_check,
+            timeout=timeout or None,
+            vjp=vjp,
+            max_symbolic=max_symbolic,
         )
         if json_out:
             from .render import json_doc

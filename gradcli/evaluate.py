@@ -12,11 +12,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from .models import TorchNode
 from .nodes import Expr
 from .ops import CONSTANTS, OPS
+from .values import Array, Value
 
 DTYPES: dict[str, torch.dtype] = {"float64": torch.float64, "float32": torch.float32}
 
@@ -31,9 +33,9 @@ Noise = Callable[[torch.Tensor], torch.Tensor]
 class Autograd:
     """What torch computed: the output, the gradient, and every node's forward value."""
 
-    value: float
-    gradient: dict[str, float]
-    node_values: list[float]
+    value: Value
+    gradient: dict[str, Value]
+    node_values: list[np.ndarray]  #: every node's forward value, as NumPy arrays
 
 
 def forward(
@@ -56,31 +58,62 @@ def forward(
     return out
 
 
-def make_leaves(point: Mapping[str, float], dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """One leaf tensor per variable. The dtype is always explicit: ``torch.tensor(0.1)`` alone
-    would be float32."""
-    return {name: torch.tensor(v, dtype=dtype, requires_grad=True) for name, v in point.items()}
+def as_tensor(value: Value, dtype: torch.dtype, requires_grad: bool = False) -> torch.Tensor:
+    """A float or an Array as a tensor. The dtype is always explicit: ``torch.tensor(0.1)``
+    alone would be float32."""
+    data = value.tolist() if isinstance(value, Array) else value
+    return torch.tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
-def autograd(expr: Expr, point: Mapping[str, float], dtype: str = "float64") -> Autograd:
-    """Value and gradient of ``expr`` at ``point`` by reverse-mode autograd."""
+def make_leaves(point: Mapping[str, Value], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """One leaf tensor with ``requires_grad=True`` per variable."""
+    return {name: as_tensor(v, dtype, requires_grad=True) for name, v in point.items()}
+
+
+def to_value(t: torch.Tensor | None, like: Value | None = None) -> Value:
+    """A tensor as a float (0-d) or an Array; a missing gradient is zeros shaped ``like``."""
+    if t is None:
+        if isinstance(like, Array):
+            return Array(like.shape, (0.0,) * like.size)
+        return 0.0
+    t = t.detach()
+    if t.dim() == 0:
+        return float(t)
+    return Array(tuple(t.shape), tuple(float(v) for v in t.reshape(-1).tolist()))
+
+
+def _backward(root: torch.Tensor, vjp: Value | None) -> None:
+    if not root.requires_grad:  # a constant expression, or one cut off by detach()
+        return
+    if vjp is None:
+        root.backward()  # type: ignore[no-untyped-call]
+    else:  # exactly y.backward(gradient=v): the vector-Jacobian product
+        root.backward(gradient=as_tensor(vjp, root.dtype))  # type: ignore[no-untyped-call]
+
+
+def autograd(
+    expr: Expr, point: Mapping[str, Value], dtype: str = "float64", vjp: Value | None = None
+) -> Autograd:
+    """Value and gradient of ``expr`` at ``point`` by reverse-mode autograd.
+
+    The output must be a scalar, or ``vjp`` gives the vector for ``backward(gradient=v)``.
+    """
     dt = DTYPES[dtype]
     leaves = make_leaves(point, dt)
     values = forward(expr, leaves, dt)
     root = values[-1]
-    if root.requires_grad:  # a constant expression, or one cut off by detach(), has no graph
-        root.backward()  # type: ignore[no-untyped-call]
-    gradient = {name: _item(leaf.grad) for name, leaf in leaves.items()}
-    return Autograd(_item(root), gradient, [_item(v) for v in values])
-
-
-def _item(t: torch.Tensor | None) -> float:
-    """A scalar tensor as a Python float; no gradient (a leaf never reached) is 0."""
-    return 0.0 if t is None else float(t.detach())
+    _backward(root, vjp)
+    gradient = {name: to_value(leaf.grad, point[name]) for name, leaf in leaves.items()}
+    return Autograd(to_value(root), gradient, [v.detach().numpy() for v in values])
 
 
 def noisy_spread(
-    expr: Expr, point: Mapping[str, float], dtype: str, samples: int = 8, ulps: float = 4.0
+    expr: Expr,
+    point: Mapping[str, Value],
+    dtype: str,
+    vjp: Value | None = None,
+    samples: int = 8,
+    ulps: float = 4.0,
 ) -> tuple[float, dict[str, float]]:
     """How much the value and gradient move when every node's result is nudged by a few ulps.
 
@@ -88,14 +121,14 @@ def noisy_spread(
     to ``ulps`` machine epsilons (a fixed pseudo-random sequence, so results are repeatable).
     A result that moves about as much as it differs from the exact value lost its digits to
     rounding (precision loss); one that stays put while being wrong is a mismatch.
-    Returns the largest change of the value and of each gradient component.
+    Returns the largest change of the (scalar) value and of each gradient element, by label.
     """
     dt = DTYPES[dtype]
     eps = torch.finfo(dt).eps
-    base = autograd(expr, point, dtype)
+    base = autograd(expr, point, dtype, vjp)
     gen = torch.Generator().manual_seed(20261123)
     value_spread = 0.0
-    grad_spread = dict.fromkeys(point, 0.0)
+    spread: dict[str, float] = {}
     for _ in range(samples):
 
         def nudge(t: torch.Tensor) -> torch.Tensor:
@@ -104,12 +137,36 @@ def noisy_spread(
 
         leaves = make_leaves(point, dt)
         root = forward(expr, leaves, dt, nudge)[-1]
-        if root.requires_grad:
-            root.backward()  # type: ignore[no-untyped-call]
-        value_spread = max(value_spread, _gap(_item(root), base.value))
+        _backward(root, vjp)
+        value_spread = max(
+            value_spread, _gap(scalar_of(to_value(root), vjp), scalar_of(base.value, vjp))
+        )
         for name, leaf in leaves.items():
-            grad_spread[name] = max(grad_spread[name], _gap(_item(leaf.grad), base.gradient[name]))
-    return value_spread, grad_spread
+            now = flat(to_value(leaf.grad, point[name]))
+            before = flat(base.gradient[name])
+            for label, a, b in zip(labels(name, point[name]), now, before, strict=True):
+                spread[label] = max(spread.get(label, 0.0), _gap(a, b))
+    return value_spread, spread
+
+
+def flat(value: Value) -> tuple[float, ...]:
+    return value.data if isinstance(value, Array) else (value,)
+
+
+def labels(name: str, value: Value) -> list[str]:
+    return value.labels(name) if isinstance(value, Array) else [name]
+
+
+def scalar_of(value: Value, vjp: Value | None) -> float:
+    """The value itself, or with a VJP vector ``v`` the scalar ``sum(v * value)``."""
+    if vjp is None:
+        return value if isinstance(value, float) else float("nan")
+    return math.fsum(a * b for a, b in zip(flat(value), flat(vjp), strict=True))
+
+
+def _item(t: torch.Tensor | None) -> float:
+    """A scalar tensor as a float; no gradient (never reached) is 0."""
+    return 0.0 if t is None else float(t.detach())
 
 
 def _gap(a: float, b: float) -> float:

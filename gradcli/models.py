@@ -113,17 +113,32 @@ class Check:
         }
 
 
+def json_value(x: Any) -> Any:
+    """A number, vector or matrix for JSON: nested lists, non-finite numbers as ``null``."""
+    if hasattr(x, "tolist"):
+        x = x.tolist()
+    if isinstance(x, list):
+        return [json_value(v) for v in x]
+    return json_number(x)
+
+
 @dataclass(frozen=True)
 class GradResult:
-    """The value and gradient of an expression at a point, with its check."""
+    """The value and gradient of an expression at a point, with its check.
+
+    Values are floats, or Arrays for vectors and matrices (``gradcli.values.Array``); a
+    gradient has the shape of its variable. ``symbolic`` and the check's ``gradient`` are keyed
+    by element label: ``x`` for a scalar variable, ``x[0]`` and ``W[1,0]`` for elements.
+    """
 
     expression: str
-    point: dict[str, float]
+    point: dict[str, Any]
     dtype: str
-    value: float
-    gradient: dict[str, float]
-    symbolic: dict[str, str]  #: derivative per variable as SymPy text; empty without the check
+    value: Any
+    gradient: dict[str, Any]
+    symbolic: dict[str, str]  #: derivative per element as SymPy text; empty without the check
     check: Check
+    vjp: Any = None  #: the vector v of backward(gradient=v), for a non-scalar output
 
     @property
     def exit_code(self) -> ExitCode:
@@ -131,16 +146,19 @@ class GradResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``gradcli grad --json``."""
-        return {
+        doc = {
             "schema": SCHEMA,
             "expression": self.expression,
             "dtype": self.dtype,
-            "point": dict(self.point),
-            "value": json_number(self.value),
-            "gradient": {k: json_number(v) for k, v in self.gradient.items()},
+            "point": {k: json_value(v) for k, v in self.point.items()},
+            "value": json_value(self.value),
+            "gradient": {k: json_value(v) for k, v in self.gradient.items()},
             "symbolic": dict(self.symbolic),
             "check": self.check.to_dict(),
         }
+        if self.vjp is not None:
+            doc["vjp"] = json_value(self.vjp)
+        return doc
 
 
 @dataclass(frozen=True)

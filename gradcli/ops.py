@@ -38,6 +38,7 @@ class Op:
     kink: Kink | None = None  #: true when the operands sit where the op is not differentiable
     kink_note: str = ""  #: what torch does there
     fold: Fn | None = None  #: float arithmetic, to size up constant exponents while parsing
+    elementwise: bool = True  #: applies element by element (else it takes whole arrays)
 
 
 def _fold_pow(a: float, b: float) -> float | None:
@@ -70,7 +71,7 @@ _TABLE: tuple[Op, ...] = (
        callable=False, fold=lambda a, b: a / b),
     Op("matmul", 2, lambda T, u, v: T.matmul(u, v), lambda S, u, v: S.matmul(u, v),
        ("v", "u"), r"{0} {1}", "matrix product (vector and matrix values)", symbol="@",
-       precedence=PRODUCT, callable=False),
+       precedence=PRODUCT, callable=False, elementwise=False),
     Op("neg", 1, lambda T, u: T.neg(u), lambda S, u: -u,
        ("-1",), "-{0}", "negation", symbol="-", precedence=SIGN, callable=False,
        fold=lambda a: -a),
@@ -146,9 +147,12 @@ _TABLE: tuple[Op, ...] = (
        kink=lambda u, v: u == v, kink_note="at a tie torch splits the gradient evenly"),
     # ---- tensors and gradient control --------------------------------------------------------
     Op("sum", 1, lambda T, u: T.sum(u), lambda S, u: S.reduce_sum(u),
-       ("1",), r"\sum {0}", "sum of all elements (a scalar stays itself)"),
+       ("1",), r"\sum {0}", "sum of all elements (a scalar stays itself)", elementwise=False),
     Op("mean", 1, lambda T, u: T.mean(u), lambda S, u: S.reduce_mean(u),
-       ("1",), r"\operatorname{{mean}}\left({0}\right)", "mean of all elements"),
+       ("1",), r"\operatorname{{mean}}\left({0}\right)", "mean of all elements",
+       elementwise=False),
+    Op("dot", 2, lambda T, u, v: T.dot(u, v), lambda S, u, v: S.dot(u, v),
+       ("v", "u"), r"{0} \cdot {1}", "dot product of two vectors", elementwise=False),
     Op("detach", 1, lambda T, u: u.detach(), lambda S, u: S.detach(u),
        ("0",), r"\operatorname{{sg}}\left({0}\right)",
        "stop-gradient: the value of u, no gradient flows back"),

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import mpmath
+import numpy as np
 import sympy as sp
 
-from .errors import LimitError, ShapeError
+from .errors import LimitError
 from .limits import MAX_EXPONENT
 from .nodes import Expr
 from .ops import CONSTANTS, OPS
@@ -95,17 +96,39 @@ class _Namespace:
             raise _TooLargeError
         return sp.Pow(base, exponent)
 
+    # The array operations receive whole object arrays (see Op.elementwise).
     @staticmethod
-    def reduce_sum(u: sp.Expr) -> sp.Expr:
-        return u  # scalars only, for now: the sum of one element
+    def reduce_sum(u: np.ndarray) -> np.ndarray:
+        return scalar_array(sp.Add(*u.flat))
 
     @staticmethod
-    def reduce_mean(u: sp.Expr) -> sp.Expr:
-        return u
+    def reduce_mean(u: np.ndarray) -> np.ndarray:
+        return scalar_array(sp.Add(*u.flat) / u.size)
 
     @staticmethod
-    def matmul(u: sp.Expr, v: sp.Expr) -> sp.Expr:
-        raise TypeError("matmul of scalars")  # caught earlier by the shape check
+    def matmul(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        out = np.matmul(u, v)
+        return out if isinstance(out, np.ndarray) else scalar_array(out)
+
+    @staticmethod
+    def dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return scalar_array(sp.Add(*(u * v).flat))
+
+
+def scalar_array(e: Any) -> np.ndarray:
+    """A 0-d object array holding one SymPy expression."""
+    out = np.empty((), dtype=object)
+    out[()] = e
+    return out
+
+
+def elementwise(fn: Any, *arrays: np.ndarray) -> np.ndarray:
+    """``fn`` applied element by element, with torch's broadcasting."""
+    parts = np.broadcast_arrays(*arrays)
+    out = np.empty(parts[0].shape, dtype=object)
+    for index in np.ndindex(out.shape):
+        out[index] = fn(*(p[index] for p in parts))
+    return out
 
 
 _S = _Namespace()
@@ -126,13 +149,32 @@ def exact_rational(value: float) -> sp.Rational:
 
 @dataclass(frozen=True)
 class Symbolic:
-    """The SymPy form of an expression, with what is needed to evaluate and print it."""
+    """The SymPy form of an expression, with what is needed to evaluate and print it.
 
-    expr: sp.Expr
-    symbols: dict[str, sp.Symbol]
+    Every node's value is an object array of SymPy expressions (0-d for scalars), and every
+    element of a vector or matrix variable is its own real symbol, named ``x[0]`` or
+    ``W[1,0]``, so SymPy differentiates exactly the function torch executes.
+    """
+
+    arrays: tuple[np.ndarray, ...]  #: the SymPy form of every tree node, in post-order
+    elements: dict[str, list[tuple[str, sp.Symbol]]]  #: variable -> [(label, symbol), ...]
     exact_subs: dict[sp.Symbol, sp.Expr]  #: placeholder -> exact rational of its double
     display_subs: dict[sp.Symbol, sp.Expr]  #: placeholder -> the form the user wrote
-    nodes: tuple[sp.Expr, ...] = ()  #: the SymPy form of every tree node, in post-order
+
+    @property
+    def expr(self) -> sp.Expr:
+        """The output, which must be a scalar."""
+        return self.arrays[-1].item()
+
+    @property
+    def nodes(self) -> tuple[sp.Expr, ...]:
+        """Every node as one SymPy expression (expressions with scalar values only)."""
+        return tuple(a.item() for a in self.arrays)
+
+    @property
+    def symbols(self) -> dict[str, sp.Symbol]:
+        """Each scalar variable's symbol."""
+        return {name: elems[0][1] for name, elems in self.elements.items() if len(elems) == 1}
 
     def derivative(self, name: str) -> sp.Expr:
         return sp.diff(self.expr, self.symbols[name])
@@ -142,13 +184,26 @@ class Symbolic:
         return str(sp.sstr(e.xreplace(self.display_subs), full_prec=False))
 
 
-def build(expr: Expr, dtype: str = "float64") -> Symbolic:
+def build(
+    expr: Expr, dtype: str = "float64", shapes: Mapping[str, tuple[int, ...]] | None = None
+) -> Symbolic:
     """Translate the tree into SymPy, node by node through the op table."""
-    symbols = {name: sp.Symbol(name, real=True) for name in expr.variables}
+    shapes = shapes or {}
+    elements: dict[str, list[tuple[str, sp.Symbol]]] = {}
+    variables: dict[str, np.ndarray] = {}
+    for name in expr.variables:
+        shape = tuple(shapes.get(name, ()))
+        arr = np.empty(shape, dtype=object)
+        elements[name] = []
+        for index in np.ndindex(shape):
+            label = name if not shape else f"{name}[{','.join(map(str, index))}]"
+            arr[index] = sp.Symbol(label, real=True)
+            elements[name].append((label, arr[index]))
+        variables[name] = arr
     exact_subs: dict[sp.Symbol, sp.Expr] = {}
     display_subs: dict[sp.Symbol, sp.Expr] = {}
     placeholders: dict[tuple[str, str], sp.Symbol] = {}
-    out: list[sp.Expr] = []
+    out: list[np.ndarray] = []
 
     def placeholder(kind: str, text: str, exact: sp.Expr, shown: sp.Expr) -> sp.Symbol:
         key = (kind, text)
@@ -164,20 +219,25 @@ def build(expr: Expr, dtype: str = "float64") -> Symbolic:
             stored = round_to(node.value, dtype)
             exact = exact_rational(stored)
             if exact == sp.Rational(node.text):
-                out.append(exact)  # 2, 0.5, 1e3: the literal is exactly what torch stores
+                out.append(scalar_array(exact))  # 2, 0.5, 1e3: exactly what torch stores
             else:
                 digits = max(15, sum(c.isdigit() for c in node.text))
-                out.append(placeholder("n", node.text, exact, sp.Float(node.text, digits)))
+                shown = sp.Float(node.text, digits)
+                out.append(scalar_array(placeholder("n", node.text, exact, shown)))
         elif node.kind == "constant":
             stored = round_to(CONSTANTS[node.name], dtype)
             shown = sp.pi if node.name == "pi" else sp.E
-            out.append(placeholder("c", node.name, exact_rational(stored), shown))
+            out.append(scalar_array(placeholder("c", node.name, exact_rational(stored), shown)))
         elif node.kind == "variable":
-            out.append(symbols[node.name])
+            out.append(variables[node.name])
         else:
             op = OPS[node.op]
+            operands = [out[a] for a in node.args]
             try:
-                out.append(op.sympy(_S, *(out[a] for a in node.args)))
+                if op.elementwise:
+                    out.append(elementwise(lambda *a, op=op: op.sympy(_S, *a), *operands))
+                else:
+                    out.append(op.sympy(_S, *operands))
             except _TooLargeError:
                 raise LimitError(
                     f"exponent is too large for an exact check; the limit is {MAX_EXPONENT:,}",
@@ -185,14 +245,7 @@ def build(expr: Expr, dtype: str = "float64") -> Symbolic:
                     node.start,
                     node.end,
                 ) from None
-            except TypeError:
-                raise ShapeError(
-                    f"'{op.symbol}' needs vector or matrix operands",
-                    expr.source,
-                    node.start,
-                    node.end,
-                ) from None
-    return Symbolic(out[-1], symbols, exact_subs, display_subs, tuple(out))
+    return Symbolic(tuple(out), elements, exact_subs, display_subs)
 
 
 @dataclass(frozen=True)
@@ -215,12 +268,20 @@ def elementary(e: sp.Expr) -> sp.Expr:
     return e
 
 
-def evaluate(sym: Symbolic, e: sp.Expr, point: Mapping[str, float], dtype: str) -> Exact:
-    """``e`` at the exact binary ``point`` (each value rounded to ``dtype`` first)."""
+def point_subs(sym: Symbolic, point: Mapping[str, Any], dtype: str) -> dict[sp.Symbol, sp.Expr]:
+    """Every symbol's exact value: placeholders, and each variable element at the exact binary
+    number torch sees (rounded to ``dtype`` first)."""
     subs: dict[sp.Symbol, sp.Expr] = dict(sym.exact_subs)
     for name, value in point.items():
-        if name in sym.symbols:
-            subs[sym.symbols[name]] = exact_rational(round_to(value, dtype))
+        numbers = value.data if hasattr(value, "data") else (value,)
+        for (_, symbol), number in zip(sym.elements.get(name, ()), numbers, strict=False):
+            subs[symbol] = exact_rational(round_to(number, dtype))
+    return subs
+
+
+def evaluate(sym: Symbolic, e: sp.Expr, point: Mapping[str, Any], dtype: str) -> Exact:
+    """``e`` at the exact binary ``point`` (each value rounded to ``dtype`` first)."""
+    subs = point_subs(sym, point, dtype)
     at = elementary(e).xreplace(subs)
     if at.has(sp.nan):
         return Exact(None, "undefined (0/0 or similar)")

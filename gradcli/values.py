@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from .errors import InputError, UsageError, safe_text
 from .ops import CONSTANTS, FUNCTIONS
@@ -37,6 +39,134 @@ def parse_number(text: str, name: str) -> float:
     return value
 
 
+@dataclass(frozen=True)
+class Array:
+    """A vector or matrix value: its shape and its numbers in row-major order."""
+
+    shape: tuple[int, ...]
+    data: tuple[float, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def tolist(self) -> list[Any]:
+        """Nested lists, as JSON shows them."""
+        if len(self.shape) == 1:
+            return list(self.data)
+        rows, cols = self.shape
+        return [list(self.data[r * cols : (r + 1) * cols]) for r in range(rows)]
+
+    def labels(self, name: str) -> list[str]:
+        """``x[0]``, ``x[1]``... or ``W[0,0]``, ``W[0,1]``... in row-major order."""
+        if len(self.shape) == 1:
+            return [f"{name}[{i}]" for i in range(self.shape[0])]
+        return [f"{name}[{r},{c}]" for r in range(self.shape[0]) for c in range(self.shape[1])]
+
+    @classmethod
+    def from_nested(cls, rows: Sequence[Any], name: str) -> Array:
+        """A vector from a list of numbers, a matrix from a list of equal-length lists."""
+        if rows and all(isinstance(r, (list, tuple)) for r in rows):
+            width = len(rows[0])
+            for i, row in enumerate(rows):
+                if len(row) != width:
+                    raise InputError(
+                        f"value for {name}: row {i + 1} has {len(row)} number"
+                        f"{'s' * (len(row) != 1)} but row 1 has {width}",
+                        hint="a matrix needs rows of the same length",
+                    )
+            data = tuple(_number(v, name) for row in rows for v in row)
+            shape: tuple[int, ...] = (len(rows), width)
+        else:
+            data = tuple(_number(v, name) for v in rows)
+            shape = (len(rows),)
+        if not data:
+            raise InputError(f"value for {name} is empty", hint="give at least one number")
+        if len(data) > MAX_ELEMENTS:
+            raise InputError(
+                f"value for {name} has {len(data):,} numbers; the limit is {MAX_ELEMENTS:,}"
+            )
+        return cls(shape, data)
+
+
+Value = float | Array
+
+#: numbers in one vector or matrix value
+MAX_ELEMENTS = 1_000_000
+
+
+def _number(raw: object, name: str) -> float:
+    if isinstance(raw, str):
+        return parse_number(raw, name)
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise InputError(f"value for {name} must contain numbers, got {type(raw).__name__}")
+    try:
+        number = float(raw)
+    except OverflowError:
+        raise InputError(f"value for {name} is too large for float64") from None
+    if not math.isfinite(number):
+        raise InputError(f"value for {name} must be finite, got {number}")
+    return number
+
+
+_TOKEN = re.compile(r"\s*(?:(\[)|(\])|(,)|([^\s\[\],]+))")
+
+
+def parse_value(text: str, name: str) -> Value:
+    """A value from the command line: ``2``, ``1,2,3``, ``[1, 2, 3]`` or ``[[1, 2], [3, 4]]``."""
+    stripped = text.strip()
+    if not stripped.startswith("[") and "," not in stripped:
+        return parse_number(text, name)
+    if not stripped.startswith("["):
+        stripped = f"[{stripped}]"
+    # A tiny parser for nested lists (two levels at most), with positions in errors.
+    stack: list[list[Any]] = []
+    result: list[Any] | None = None
+    pos = 0
+    expect_item = True
+    while pos < len(stripped):
+        m = _TOKEN.match(stripped, pos)
+        if m is None:  # only trailing white space is left
+            break
+        pos = m.end()
+        opening, closing, comma, item = m.groups()
+        where = f"at character {m.start(m.lastindex or 0) + 1}"
+        if result is not None:
+            raise InputError(f"value for {name}: unexpected text after the closing ']' {where}")
+        if opening:
+            if not expect_item or len(stack) == 2:
+                raise InputError(
+                    f"value for {name}: unexpected '[' {where}",
+                    hint="vectors are [1, 2], matrices [[1, 2], [3, 4]]",
+                )
+            stack.append([])
+        elif closing:
+            if not stack or (expect_item and stack[-1]):
+                raise InputError(f"value for {name}: unexpected ']' {where}")
+            done = stack.pop()
+            if stack:
+                stack[-1].append(done)
+            else:
+                result = done
+            expect_item = False
+        elif comma:
+            if expect_item or not stack:
+                raise InputError(f"value for {name}: unexpected ',' {where}")
+            expect_item = True
+        else:
+            if not expect_item or not stack:
+                raise InputError(
+                    f"value for {name}: missing ',' before '{safe_text(item)}' {where}"
+                )
+            stack[-1].append(parse_number(item, name))
+            expect_item = False
+    if result is None:
+        raise InputError(
+            f"value for {name}: missing ']'", hint="vectors are [1, 2], matrices [[1, 2], [3, 4]]"
+        )
+    return Array.from_nested(result, name)
+
+
 def check_name(name: str) -> str:
     """``name`` if it can be a variable, else :class:`InputError`."""
     if not _IDENT.fullmatch(name):
@@ -53,23 +183,25 @@ def check_name(name: str) -> str:
     return name
 
 
-def coerce_values(values: Mapping[str, object]) -> dict[str, float]:
-    """Check names and turn values (numbers or numeric strings) into floats."""
-    out: dict[str, float] = {}
+def coerce_values(values: Mapping[str, object]) -> dict[str, Value]:
+    """Check names and turn values into floats (scalars) or Arrays (vectors and matrices).
+
+    Accepted: numbers, numeric strings (``"2"``, ``"1,2,3"``, ``"[[1, 2], [3, 4]]"``), and
+    sequences such as lists, tuples, NumPy arrays or torch tensors (via ``tolist()``).
+    """
+    out: dict[str, Value] = {}
     for name, raw in values.items():
         check_name(name)
-        if isinstance(raw, bool):
-            raise InputError(f"value for {name} is a boolean, not a number")
+        if hasattr(raw, "tolist") and not isinstance(raw, (int, float)):
+            raw = raw.tolist()  # numpy arrays and torch tensors; their scalars become numbers
         if isinstance(raw, str):
-            out[name] = parse_number(raw, name)
+            out[name] = parse_value(raw, name)
+        elif isinstance(raw, (list, tuple)):
+            out[name] = Array.from_nested(raw, name)
+        elif isinstance(raw, bool):
+            raise InputError(f"value for {name} is a boolean, not a number")
         elif isinstance(raw, (int, float)):
-            try:
-                number = float(raw)
-            except OverflowError:
-                raise InputError(f"value for {name} is too large for float64") from None
-            if not math.isfinite(number):
-                raise InputError(f"value for {name} must be finite, got {number}")
-            out[name] = number
+            out[name] = _number(raw, name)
         else:
             raise InputError(f"value for {name} must be a number, got {type(raw).__name__}")
     return out
@@ -137,7 +269,7 @@ def _add(values: dict[str, str], name: str, value: str) -> None:
     values[name] = value
 
 
-def match_variables(variables: Iterable[str], values: Mapping[str, float]) -> dict[str, float]:
+def match_variables(variables: Iterable[str], values: Mapping[str, Value]) -> dict[str, Value]:
     """The values in the expression's variable order; every variable given, nothing extra."""
     wanted = list(variables)
     missing = [v for v in wanted if v not in values]

@@ -109,7 +109,7 @@ def test_dtype_float32() -> None:
         (
             ["grad", "x @ y", "--x", "1", "--y", "2"],
             2,
-            "gradcli: error: column 1: '@' is the matrix product, but 'x' and 'y' are scalars",
+            "gradcli: error: column 1: '@' cannot multiply 'x' of shape () by 'y' of shape ()",
         ),
         (["grad", "sqrt(x)", "--x", "-1"], 3, "gradcli: warning: the exact value is complex"),
         (["grad", "exp(x)", "--x", "710"], 3, "gradcli: warning: exp at column 1 (710) overflows"),

@@ -63,7 +63,7 @@ def test_bad_input(
         assert proc.returncode == 0 and "Usage:" in proc.stdout
     elif expression.startswith("x @ y"):
         assert proc.returncode == 2
-        assert "scalars (shape ())" in proc.stderr
+        assert "of shape () by 'y' of shape ()" in proc.stderr
     else:
         assert proc.returncode == 2, (proc.stdout, proc.stderr)
         assert proc.stdout == ""

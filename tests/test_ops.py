@@ -34,7 +34,8 @@ POINTS: dict[str, tuple[float, ...]] = {
     "sign": (-0.5,),
     "step": (0.5,),
 }
-SCALAR_OPS = [op for op in OPS.values() if op.name != "matmul"]
+SCALAR_OPS = [op for op in OPS.values() if op.elementwise]
+ARRAY_OPS = [op for op in OPS.values() if not op.elementwise]
 
 
 def expression_for(op: Op) -> str:
@@ -78,7 +79,7 @@ def test_op_gradient_matches_finite_difference(op: Op) -> None:
 
 
 @pytest.mark.parametrize("op", SCALAR_OPS, ids=lambda op: op.name)
-def test_derivative_column_matches_sympy(op: Op) -> None:
+def test_derivative_column_matches_sympy(op: Op) -> None:  # elementwise ops: scalar rules
     """The op table's local derivatives (our own language, in u and v) are SymPy's."""
     u, v = sp.symbols("u v", real=True)
     operands = [u, v][: op.arity]
@@ -117,3 +118,54 @@ def test_constants_are_the_float64_values() -> None:
     r = gradcli.grad("pi + e + 0*x", x=1)
     assert r.value == math.pi + math.e
     assert r.check.status is Status.AGREE
+
+
+# The array operations, with vector and matrix values.
+ARRAY_CASES = {
+    "matmul": ("sum(W @ x)", {"W": [[1.0, 2.0], [3.0, 4.5]], "x": [0.5, -1.5]}),
+    "sum": ("sum(x**2)", {"x": [1.0, 2.0, 3.0]}),
+    "mean": ("mean(x**3)", {"x": [1.0, -2.0, 0.5]}),
+    "dot": ("dot(x, sin(y))", {"x": [1.0, 2.0], "y": [0.3, -0.7]}),
+}
+
+
+def test_every_array_op_has_a_case() -> None:
+    assert set(ARRAY_CASES) == {op.name for op in ARRAY_OPS}
+
+
+@pytest.mark.parametrize("name", sorted(ARRAY_CASES))
+def test_array_op_agrees_with_sympy_and_finite_differences(name: str) -> None:
+    expression, point = ARRAY_CASES[name]
+    result = gradcli.grad(expression, point)
+    assert result.check.status is Status.AGREE, result.check.notes
+    expr = parse(expression)
+    h = 1e-6
+    for var, values in point.items():
+        flat = [v for row in values for v in (row if isinstance(row, list) else [row])]
+        for k in range(len(flat)):
+
+            def f(
+                delta: float,
+                var: str = var,
+                k: int = k,
+                flat: list[float] = flat,
+                values: list = values,
+            ) -> float:  # type: ignore[type-arg]
+                moved = [v + (delta if i == k else 0.0) for i, v in enumerate(flat)]
+                shaped = (
+                    moved
+                    if not isinstance(values[0], list)
+                    else [
+                        moved[r * len(values[0]) : (r + 1) * len(values[0])]
+                        for r in range(len(values))
+                    ]
+                )
+                leaves = {
+                    n: torch.tensor(shaped if n == var else point[n], dtype=torch.float64)
+                    for n in point
+                }
+                return float(evaluate.forward(expr, leaves, torch.float64)[-1])
+
+            estimate = (f(h) - f(-h)) / (2 * h)
+            got = evaluate.flat(result.gradient[var])[k]
+            assert got == pytest.approx(estimate, rel=1e-6, abs=1e-8)

@@ -72,7 +72,7 @@ def test_numbers_refused(text: str, message: str) -> None:
 
 def test_coerce_values_from_python() -> None:
     assert coerce_values({"x": 2, "y": "0.5", "z": 1.5}) == {"x": 2.0, "y": 0.5, "z": 1.5}
-    for bad in (True, float("nan"), float("inf"), [1], None, 10**400):
+    for bad in (True, float("nan"), float("inf"), [[1], [2, 3]], [], None, 10**400):
         with pytest.raises(InputError):
             coerce_values({"x": bad})
 

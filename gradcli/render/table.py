@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..models import GradResult, Status, Verdict
+from ..models import GradResult, Status, worst
+from ..values import Array
 from .numbers import fmt, short_exact
 
 STYLE = {
@@ -27,10 +30,36 @@ def status_text(status: Status) -> Text:
     return Text(f"{mark} {status.value}", style=style)
 
 
+def _grid(cells: list[str], shape: tuple[int, ...]) -> RenderableType:
+    """A vector or matrix as a small borderless table of right-aligned numbers."""
+    cols = shape[-1]
+    grid = Table.grid(padding=(0, 1))
+    for _ in range(cols):
+        grid.add_column(justify="right")
+    for start in range(0, len(cells), cols):
+        grid.add_row(*cells[start : start + cols])
+    return grid
+
+
+def _cell(value: Any, texts: list[str] | None = None) -> RenderableType:
+    """One number as text, or a vector or matrix as a grid (of ``texts`` if given)."""
+    if isinstance(value, Array):
+        shown = texts if texts is not None else [fmt(v) for v in value.data]
+        return _grid(shown, value.shape)
+    return texts[0] if texts else fmt(value)
+
+
 def render(result: GradResult) -> RenderableType:
     """A heading, a table of numbers (value row, then one row per variable), and SymPy's
-    derivatives below it, where long formulas can wrap without squeezing the numbers."""
-    point = ", ".join(f"{k} = {fmt(v)}" for k, v in result.point.items()) or "no variables"
+    derivatives below it, where long formulas can wrap without squeezing the numbers.
+    Vectors and matrices are shown as small grids."""
+    point = (
+        ", ".join(
+            f"{k} = {fmt(v)}" if not isinstance(v, Array) else f"{k} = {_inline(v)}"
+            for k, v in result.point.items()
+        )
+        or "no variables"
+    )
     heading = Text.assemble(
         ("f = ", "bold"),
         (result.expression, "bold cyan"),
@@ -39,6 +68,8 @@ def render(result: GradResult) -> RenderableType:
         point,
         (f"  ({result.dtype})", "dim"),
     )
+    if result.vjp is not None:
+        heading.append(f"\nvector-Jacobian product with v = {_inline(result.vjp)}", style="dim")
     checked = result.check.value is not None
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("", style="bold", no_wrap=True)
@@ -47,19 +78,29 @@ def render(result: GradResult) -> RenderableType:
         table.add_column("exact (SymPy)", justify="right", overflow="fold")
     table.add_column("check", no_wrap=True)
 
-    def row(label: str, number: float, verdict: Verdict | None) -> None:
-        cells: list[RenderableType] = [label, fmt(number)]
-        if checked and verdict is not None:
-            cells.append(short_exact(verdict.exact_text))
-        cells.append(status_text(verdict.status if verdict else result.check.status))
-        table.add_row(*cells)
-
-    row("f", result.value, result.check.value)
+    value_verdict = result.check.value
+    cells: list[RenderableType] = ["f", _cell(result.value)]
+    if checked and value_verdict is not None:
+        exact = short_exact(value_verdict.exact_text)
+        cells.append(exact if result.vjp is None else f"v·f = {exact}")
+    cells.append(status_text(value_verdict.status if value_verdict else result.check.status))
+    table.add_row(*cells)
     for name, g in result.gradient.items():
-        row(f"∂f/∂{name}", g, result.check.gradient.get(name))
+        labels = g.labels(name) if isinstance(g, Array) else [name]
+        verdicts = [result.check.gradient.get(label) for label in labels]
+        row: list[RenderableType] = [f"∂f/∂{name}", _cell(g)]
+        if checked:
+            row.append(_cell(g, [short_exact(v.exact_text) if v else "" for v in verdicts]))
+        known = [v.status for v in verdicts if v is not None]
+        row.append(status_text(worst(known) if known else result.check.status))
+        table.add_row(*row)
     parts: list[RenderableType] = [heading, Text(""), table]
     if result.symbolic:
         parts.append(Text(""))
-        for name, formula in result.symbolic.items():
-            parts.append(Text.assemble((f"∂f/∂{name} = ", "bold"), formula))
+        for label, formula in result.symbolic.items():
+            parts.append(Text.assemble((f"∂f/∂{label} = ", "bold"), formula))
     return Group(*parts)
+
+
+def _inline(value: Array) -> str:
+    return str(value.tolist()).replace(".0,", ",").replace(".0]", "]")
