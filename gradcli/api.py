@@ -7,9 +7,9 @@ is imported for the evaluation, SymPy only for the check.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .models import Check, GradResult, GraphResult, Status
+from .models import Check, GradResult, GraphResult, MatrixResult, Status
 from .nodes import Expr
 from .parser import parse
 from .shapes import infer_shapes
@@ -33,6 +33,8 @@ def grad(
     timeout: float | None = DEFAULT_TIMEOUT,
     vjp: object = None,
     max_symbolic: int = MAX_SYMBOLIC_ELEMENTS,
+    order: int = 1,
+    wrt: str | None = None,
     **named_values: object,
 ) -> GradResult:
     """Value and gradient of ``expression`` at a point, cross-checked against SymPy.
@@ -51,11 +53,18 @@ def grad(
     ``max_symbolic`` elements in all. The symbolic check gets ``timeout`` seconds (None: no
     limit); past that its status is ``timeout`` and torch's numbers stand unchecked. Raises
     :class:`gradcli.GradcliError` for input that is not acceptable.
+
+    ``order=N`` (N > 1) gives the N-th derivative with respect to one scalar variable (``wrt``,
+    needed when there are several), by repeated autograd with ``create_graph=True``, checked
+    against ``sympy.diff(f, x, N)``.
     """
     _check_dtype(dtype)
     expr = parse(expression)
     point = match_variables(expr.variables, coerce_values({**(values or {}), **named_values}))
     shapes = infer_shapes(expr, shapes_of(point))
+    if order != 1 or wrt is not None:
+        _vjp_vector(None, shapes[-1], expr)
+        return _nth_derivative(expr, point, dtype, order, wrt, check, timeout)
     vector = _vjp_vector(vjp, shapes[-1], expr)
 
     from . import evaluate
@@ -125,6 +134,84 @@ def grad(
             shown = {label: sym.display(d) for label, d in derivatives.items()}
     except CheckTimeout:
         verdicts = checking.timed_out(scalar_value, flat_gradient, timeout or 0)
+        shown = {}
+    return result(shown, verdicts)
+
+
+def _nth_derivative(
+    expr: Expr,
+    point: dict[str, Value],
+    dtype: str,
+    order: int,
+    wrt: str | None,
+    check: bool,
+    timeout: float | None,
+) -> GradResult:
+    from .errors import UsageError
+
+    if order < 1:
+        raise UsageError(f"--order must be 1 or more, not {order}")
+    if wrt is None:
+        if len(point) != 1:
+            raise UsageError(
+                f"--order {order} needs one variable; the expression uses "
+                f"{', '.join(point) or 'none'}",
+                hint="pick one with --wrt NAME",
+            )
+        wrt = next(iter(point))
+    if wrt not in point:
+        raise UsageError(f"--wrt {wrt}: the expression does not use {wrt}")
+    scalar = point[wrt]
+    if isinstance(scalar, Array):
+        raise UsageError(f"--order needs a scalar variable; {wrt} is a vector or matrix")
+
+    from . import higher
+
+    value, derivative, node_values = higher.nth_derivative(expr, point, wrt, order, dtype)
+
+    def result(shown: dict[str, str], verdicts: Check) -> GradResult:
+        return GradResult(
+            expr.source, point, dtype, value, {wrt: derivative}, shown, verdicts, order=order
+        )
+
+    if not check:
+        return result({}, Check(Status.UNCHECKED, None))
+
+    import sympy as sp
+
+    from . import check as checking
+    from . import symbolic
+    from .deadline import CheckTimeout, time_limit
+
+    def moved(noise: object) -> list[float]:
+        v, d, _ = higher.nth_derivative(expr, point, wrt, order, dtype, noise)  # type: ignore[arg-type]
+        return [v, d]
+
+    spreads: list[float] = []
+
+    def spread() -> tuple[float, dict[str, float]]:
+        if not spreads:
+            spreads.extend(higher.spread(moved, dtype))
+        return spreads[0], {wrt: spreads[1]}
+
+    try:
+        with time_limit(timeout):
+            sym = symbolic.build(expr, dtype, shapes_of(point))
+            d = sp.diff(sym.expr, sym.symbols[wrt], order)
+            verdicts = checking.judge(
+                expr,
+                {wrt: (wrt, scalar)},
+                dtype,
+                value,
+                {wrt: derivative},
+                node_values,
+                symbolic.evaluate(sym, sym.expr, point, dtype),
+                {wrt: symbolic.evaluate(sym, d, point, dtype)},
+                spread,
+            )
+            shown = {wrt: sym.display(d)}
+    except CheckTimeout:
+        verdicts = checking.timed_out(value, {wrt: derivative}, timeout or 0)
         shown = {}
     return result(shown, verdicts)
 
@@ -254,3 +341,256 @@ def _check_dtype(dtype: str) -> None:
         from .errors import UsageError
 
         raise UsageError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+
+
+def _row_labels(name: str, value: Value) -> list[str]:
+    if isinstance(value, Array):
+        return value.labels(name)
+    return [name]
+
+
+def _columns(point: Mapping[str, Value]) -> list[tuple[str, str, float]]:
+    """(label, variable, element value) for every variable element, in order."""
+    from .evaluate import flat
+
+    return [
+        (label, name, x)
+        for name, v in point.items()
+        for label, x in zip(_row_labels(name, v), flat(v), strict=True)
+    ]
+
+
+def jacobian(
+    expressions: str,
+    values: Mapping[str, object] | None = None,
+    /,
+    *,
+    dtype: str = "float64",
+    check: bool = True,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    **named_values: object,
+) -> MatrixResult:
+    """The Jacobian of one or more comma-separated expressions (``"x*y, x+y"``): one row per
+    output element, one column per variable element, every cell checked against SymPy."""
+    from . import higher
+    from .parser import parse_list
+
+    _check_dtype(dtype)
+    exprs = parse_list(expressions)
+    names: dict[str, None] = {}
+    for e in exprs:
+        names.update(dict.fromkeys(e.variables))
+    point = match_variables(list(names), coerce_values({**(values or {}), **named_values}))
+    out_shapes = [infer_shapes(e, shapes_of(point))[-1] for e in exprs]
+    computed = higher.jacobian(exprs, point, dtype)
+    row_labels = []
+    for k, value in enumerate(computed.values):
+        base = "f" if len(exprs) == 1 else f"f{k + 1}"
+        row_labels += _row_labels(base, value)
+    columns = _columns(point)
+    del out_shapes
+
+    def recompute(noise: object) -> list[float]:
+        m = higher.jacobian(exprs, point, dtype, noise)  # type: ignore[arg-type]
+        return [x for row in m.rows for x in row]
+
+    cells = None
+    status: Status = Status.UNCHECKED
+    notes: tuple[str, ...] = ()
+    if check:
+        cells, status, notes = _check_cells(
+            exprs,
+            point,
+            dtype,
+            timeout,
+            computed,
+            columns,
+            lambda sym, k: list(sym.arrays[-1].flat),
+            recompute,
+        )
+    return MatrixResult(
+        "jacobian",
+        tuple(e.source for e in exprs),
+        point,
+        dtype,
+        tuple(row_labels),
+        tuple(c[0] for c in columns),
+        tuple(tuple(r) for r in computed.rows),
+        cells,
+        status,
+        notes,
+        tuple(computed.values),
+    )
+
+
+def hessian(
+    expression: str,
+    values: Mapping[str, object] | None = None,
+    /,
+    *,
+    dtype: str = "float64",
+    check: bool = True,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    **named_values: object,
+) -> MatrixResult:
+    """The Hessian of a scalar expression, checked cell by cell, with its symmetry, its
+    eigenvalues and, where the gradient is zero, the kind of point (minimum, maximum,
+    saddle or inconclusive)."""
+    import numpy as np
+
+    from . import higher
+
+    _check_dtype(dtype)
+    expr = parse(expression)
+    point = match_variables(expr.variables, coerce_values({**(values or {}), **named_values}))
+    _vjp_vector(None, infer_shapes(expr, shapes_of(point))[-1], expr)  # scalar output only
+    computed = higher.hessian(expr, point, dtype)
+    columns = _columns(point)
+    h = np.array(computed.rows, dtype=float).reshape(len(columns), len(columns))
+    symmetric_part = (h + h.T) / 2
+    asymmetry = float(np.max(np.abs(h - h.T))) if h.size else 0.0
+    eigenvalues = tuple(float(v) for v in np.linalg.eigvalsh(symmetric_part)) if h.size else ()
+    value = computed.values[0]
+    scale = max(
+        1.0,
+        abs(value) if isinstance(value, float) else 1.0,
+        float(np.max(np.abs(h))) if h.size else 0.0,
+    )
+    stationary = all(abs(g) <= 1e-10 * scale for g in computed.gradient)
+    classification = _classify(eigenvalues) if stationary and eigenvalues else None
+
+    def recompute(noise: object) -> list[float]:
+        m = higher.hessian(expr, point, dtype, noise)  # type: ignore[arg-type]
+        return [x for row in m.rows for x in row]
+
+    def second(sym: Any, k: int) -> list[Any]:
+        import sympy as sp
+
+        f = sym.expr
+        symbols = [s for elems in sym.elements.values() for _, s in elems]
+        return [sp.diff(f, s) for s in symbols]  # rows: the first derivatives
+
+    cells = None
+    status: Status = Status.UNCHECKED
+    notes: tuple[str, ...] = ()
+    if check:
+        cells, status, notes = _check_cells(
+            [expr], point, dtype, timeout, computed, columns, second, recompute
+        )
+    notes_list = list(notes)
+    if asymmetry > 1e-9 * scale:
+        notes_list.append(
+            f"the Hessian is not symmetric: largest |H[i][j] - H[j][i]| is {asymmetry:.3g}"
+        )
+    return MatrixResult(
+        "hessian",
+        (expression,),
+        point,
+        dtype,
+        tuple(c[0] for c in columns),
+        tuple(c[0] for c in columns),
+        tuple(tuple(r) for r in computed.rows),
+        cells,
+        status,
+        tuple(notes_list),
+        (value,),
+        tuple(computed.gradient),
+        asymmetry,
+        eigenvalues,
+        classification,
+    )
+
+
+def _classify(eigenvalues: tuple[float, ...]) -> str:
+    """The kind of stationary point the Hessian's eigenvalues say it is."""
+    tiny = 1e-10 * max(1.0, *(abs(e) for e in eigenvalues))
+    if all(e > tiny for e in eigenvalues):
+        return "minimum"
+    if all(e < -tiny for e in eigenvalues):
+        return "maximum"
+    if any(e > tiny for e in eigenvalues) and any(e < -tiny for e in eigenvalues):
+        return "saddle"
+    return "inconclusive"
+
+
+def _check_cells(
+    exprs: list[Expr],
+    point: Mapping[str, Value],
+    dtype: str,
+    timeout: float | None,
+    computed: Any,
+    columns: list[tuple[str, str, float]],
+    row_functions: Any,
+    recompute: Any,
+) -> tuple[tuple[tuple[Any, ...], ...] | None, Status, tuple[str, ...]]:
+    """Check every cell of a Jacobian-like matrix: row functions (SymPy) differentiated by
+    each column's symbol, evaluated exactly, compared with torch's numbers."""
+    import mpmath
+    import sympy as sp
+
+    from . import higher, symbolic
+    from .check import TOLERANCES, compare, find_kinks, nonfinite_origin
+    from .deadline import CheckTimeout, time_limit
+    from .models import Verdict, worst
+
+    tol = TOLERANCES[dtype]
+    moved: list[float] | None = None
+
+    def spread_at(index: int) -> float:
+        nonlocal moved
+        if moved is None:
+            moved = higher.spread(recompute, dtype)
+        return moved[index]
+
+    rows: list[tuple[Verdict, ...]] = []
+    notes: list[str] = []
+    try:
+        with time_limit(timeout):
+            r = 0
+            for k, expr in enumerate(exprs):
+                sym = symbolic.build(expr, dtype, shapes_of(point))
+                origin = nonfinite_origin(expr, computed.node_values[k])
+                kinks = find_kinks(expr, computed.node_values[k])
+                depends = expr.depends()
+                symbols = {label: sp.Symbol(label, real=True) for label, _, _ in columns}
+                for f in row_functions(sym, k):
+                    exact_f = symbolic.evaluate(sym, f, point, dtype)
+                    row = []
+                    for c, (label, name, x) in enumerate(columns):
+                        t = computed.rows[r][c]
+                        d = sp.diff(f, symbols[label])
+                        exact = symbolic.evaluate(sym, d, point, dtype)
+                        hit = [q for q in kinks if name in depends[q.node]]
+                        if hit:
+                            row.append(
+                                Verdict(Status.NONDIFFERENTIABLE, t, None, exact.text, hit[0].note)
+                            )
+                            continue
+                        with mpmath.workdps(40):
+                            scale = abs(exact_f.value) if exact_f.value is not None else 0
+                            allowance = tol.abs * scale / max(1.0, abs(x))
+                        index = r * len(columns) + c
+                        row.append(
+                            compare(
+                                t,
+                                exact,
+                                dtype,
+                                allowance,
+                                lambda i=index: spread_at(i),  # type: ignore[misc]
+                                f"cell [{r}, {c}]",
+                                origin,
+                            )
+                        )
+                    rows.append(tuple(row))
+                    r += 1
+    except CheckTimeout:
+        note = (
+            f"the symbolic check did not finish within {timeout or 0:g} s; torch's numbers "
+            "are shown unchecked (raise the limit with --timeout)"
+        )
+        return None, Status.TIMEOUT, (note,)
+    cells = [v for checked_row in rows for v in checked_row]
+    for v in cells:
+        if v.note and v.status is not Status.AGREE and v.note not in notes:
+            notes.append(v.note)
+    return tuple(rows), worst([v.status for v in cells]), tuple(notes)

@@ -100,6 +100,76 @@ def nonfinite_origin(expr: Expr, node_values: Sequence[np.ndarray]) -> tuple[str
     return None
 
 
+def compare(
+    t: float,
+    exact: Exact,
+    dtype: str,
+    allowance: mpmath.mpf,
+    spread_of: Callable[[], float],
+    what: str,
+    origin: tuple[str, bool] | None = None,
+) -> Verdict:
+    """The verdict for one number: torch's ``t`` against the exact value (steps 1, 3 and 4 of
+    the order in this module's docstring; kinks are the caller's business).
+
+    ``allowance`` is the absolute part of the tolerance; ``spread_of`` says how far rounding
+    noise moves ``t`` (called only when ``t`` is off); ``origin`` is where torch's forward pass
+    left the finite numbers, if it did.
+    """
+    tol = TOLERANCES[dtype]
+    with mpmath.workdps(DIGITS + 10):
+        r = exact.value
+        if r is None:
+            return Verdict(
+                Status.UNDEFINED, t, None, exact.text, f"the exact {what} is {exact.text}"
+            )
+        rounded = _to_float(r, FLOAT_MAX[dtype], dtype)
+        if not math.isfinite(t):
+            if origin is not None and origin[1]:
+                return Verdict(
+                    Status.UNDEFINED,
+                    t,
+                    rounded,
+                    _text(r),
+                    f"{origin[0]}; the exact {what} exists only through complex or undefined "
+                    "intermediate values",
+                )
+            where = f"{origin[0]}; " if origin else ""
+            return Verdict(
+                Status.OVERFLOW,
+                t,
+                rounded,
+                _text(r),
+                f"{where}float64 gave {t} but the exact {what} is finite",
+            )
+        if rounded is None:
+            return Verdict(
+                Status.OVERFLOW, t, None, _text(r), f"the exact {what} is beyond the float64 range"
+            )
+        err = abs(mpmath.mpf(t) - r)
+        if t == rounded or err <= tol.rel * abs(r) + allowance:
+            return Verdict(Status.AGREE, t, rounded, _text(r))
+        moved = spread_of()
+        rel = f"{float(err / abs(r)):.2g}" if r != 0 else "inf"
+        if moved * 4 >= float(err):
+            return Verdict(
+                Status.PRECISION_LOSS,
+                t,
+                rounded,
+                _text(r),
+                f"torch's {what} is off by {_short(float(err))} (relative {rel}): "
+                "float64 rounding lost the digits; the exact value is stable",
+            )
+        return Verdict(
+            Status.MISMATCH,
+            t,
+            rounded,
+            _text(r),
+            f"torch's {what} is off by {_short(float(err))} (relative {rel}) and "
+            "rounding does not explain it",
+        )
+
+
 def judge(
     expr: Expr,
     elements: Mapping[str, tuple[str, float]],
@@ -138,60 +208,7 @@ def judge(
         def verdict(
             t: float, exact: Exact, allowance: mpmath.mpf, spread_of: Callable[[], float], what: str
         ) -> Verdict:
-            r = exact.value
-            if r is None:
-                return Verdict(
-                    Status.UNDEFINED, t, None, exact.text, f"the exact {what} is {exact.text}"
-                )
-            rounded = _to_float(r, fmax, dtype)
-            if not math.isfinite(t):
-                if origin is not None and origin[1]:
-                    return Verdict(
-                        Status.UNDEFINED,
-                        t,
-                        rounded,
-                        _text(r),
-                        f"{origin[0]}; the exact {what} exists only through "
-                        "complex or undefined intermediate values",
-                    )
-                where = f"{origin[0]}; " if origin else ""
-                return Verdict(
-                    Status.OVERFLOW,
-                    t,
-                    rounded,
-                    _text(r),
-                    f"{where}float64 gave {t} but the exact {what} is finite",
-                )
-            if rounded is None:
-                return Verdict(
-                    Status.OVERFLOW,
-                    t,
-                    None,
-                    _text(r),
-                    f"the exact {what} is beyond the float64 range",
-                )
-            err = abs(mpmath.mpf(t) - r)
-            if t == rounded or err <= tol.rel * abs(r) + allowance:
-                return Verdict(Status.AGREE, t, rounded, _text(r))
-            moved = spread_of()
-            rel = f"{float(err / abs(r)):.2g}" if r != 0 else "inf"
-            if moved * 4 >= float(err):
-                return Verdict(
-                    Status.PRECISION_LOSS,
-                    t,
-                    rounded,
-                    _text(r),
-                    f"torch's {what} is off by {_short(float(err))} (relative {rel}): "
-                    "float64 rounding lost the digits; the exact value is stable",
-                )
-            return Verdict(
-                Status.MISMATCH,
-                t,
-                rounded,
-                _text(r),
-                f"torch's {what} is off by {_short(float(err))} (relative {rel}) "
-                "and rounding does not explain it",
-            )
+            return compare(t, exact, dtype, allowance, spread_of, what, origin)
 
         value_verdict = verdict(value, exact_value, mpmath.mpf(0), lambda: get_spread()[0], "value")
         grads: dict[str, Verdict] = {}

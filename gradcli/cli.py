@@ -134,6 +134,19 @@ def grad(
             help="Skip the SymPy check when the variables have more elements.",
         ),
     ] = 10_000,
+    order: Annotated[
+        int,
+        typer.Option(
+            "--order",
+            metavar="N",
+            min=1,
+            help="The N-th derivative with respect to one scalar variable (see --wrt).",
+        ),
+    ] = 1,
+    wrt: Annotated[
+        str | None,
+        typer.Option("--wrt", metavar="NAME", help="The variable for --order."),
+    ] = None,
     show_graph: GraphOpt = False,
     file: FileOpt = None,
     debug: DebugOpt = False,
@@ -160,6 +173,8 @@ def grad(
             timeout=timeout or None,
             vjp=vjp,
             max_symbolic=max_symbolic,
+            order=order,
+            wrt=wrt,
         )
         if json_out:
             from .render import json_doc
@@ -302,6 +317,85 @@ def steps(
             warn(f"the steps for {', '.join(failed)} do not match (see the check lines)")
     if failed:
         raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
+@app.command(context_settings=_FREE_ARGS)
+def jacobian(
+    ctx: typer.Context,
+    args: ExprAndValues = None,
+    json_out: JsonOpt = False,
+    plain: PlainOpt = False,
+    dtype: DTypeOpt = DType.float64,
+    no_check: NoCheckOpt = False,
+    timeout: TimeoutOpt = 5.0,
+    file: FileOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """The Jacobian: one row per output element, one column per variable element. Several
+    outputs are separated by commas.
+
+    Example: gradcli jacobian "x*y, x+y" --x 2 --y 3
+    """
+    _matrix_command(ctx, args, file, "jacobian", json_out, plain, dtype, no_check, timeout, debug)
+
+
+@app.command(context_settings=_FREE_ARGS)
+def hessian(
+    ctx: typer.Context,
+    args: ExprAndValues = None,
+    json_out: JsonOpt = False,
+    plain: PlainOpt = False,
+    dtype: DTypeOpt = DType.float64,
+    no_check: NoCheckOpt = False,
+    timeout: TimeoutOpt = 5.0,
+    file: FileOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """The Hessian of a scalar expression, with its symmetry, its eigenvalues and, where the
+    gradient is zero, whether the point is a minimum, a maximum or a saddle.
+
+    Example: gradcli hessian "x**2 - y**2" --x 0 --y 0
+    """
+    _matrix_command(ctx, args, file, "hessian", json_out, plain, dtype, no_check, timeout, debug)
+
+
+def _matrix_command(
+    ctx: typer.Context,
+    args: list[str] | None,
+    file: str | None,
+    kind: str,
+    json_out: bool,
+    plain: bool,
+    dtype: DType,
+    no_check: bool,
+    timeout: float,
+    debug: bool,
+) -> None:
+    with reporting(debug):
+        from . import api
+        from .render import matrix
+
+        if json_out and plain:
+            raise UsageError("--json and --plain cannot be used together")
+        expression, raw = expression_and_values(ctx, args, file)
+        compute = api.jacobian if kind == "jacobian" else api.hessian
+        result = compute(
+            expression, raw, dtype=dtype.value, check=not no_check, timeout=timeout or None
+        )
+        if json_out:
+            from .render import json_doc
+
+            sys.stdout.write(json_doc.dumps(result.to_dict()))
+        elif plain:
+            sys.stdout.write(matrix.plain(result))
+        else:
+            console().print(matrix.render(result))
+        sys.stdout.flush()
+        for note in result.notes:
+            warn(note)
+        code = int(result.exit_code)
+    if code:
+        raise typer.Exit(code)
 
 
 def expression_and_values(

@@ -65,6 +65,34 @@ def parse(source: str) -> Expr:
     return _Parser(source).run()
 
 
+def parse_list(source: str) -> list[Expr]:
+    """Several expressions separated by top-level commas (``"x*y, x+y"``), each parsed on its
+    own; error columns refer to the whole text."""
+    tokens = tokenize(source)
+    depth, cuts = 0, []
+    for tok in tokens:
+        if tok.kind == "(":
+            depth += 1
+        elif tok.kind == ")":
+            depth -= 1
+        elif tok.kind == "," and depth == 0:
+            cuts.append(tok.start)
+    out = []
+    start = 0
+    for end in [*cuts, len(source)]:
+        piece = source[start:end]
+        lead = len(piece) - len(piece.lstrip(" "))
+        try:
+            out.append(parse(piece.strip(" ")))
+        except ParseError as e:
+            kind = type(e)
+            raise kind(
+                e.message, source, e.start + start + lead, e.end + start + lead, hint=e.hint
+            ) from None
+        start = end + 1
+    return out
+
+
 def suggest_function(name: str) -> str | None:
     """The function the user probably meant by ``name``, or None."""
     if name in ALIASES:

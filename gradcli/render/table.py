@@ -85,10 +85,11 @@ def render(result: GradResult) -> RenderableType:
         cells.append(exact if result.vjp is None else f"v·f = {exact}")
     cells.append(status_text(value_verdict.status if value_verdict else result.check.status))
     table.add_row(*cells)
+    power = "".join("⁰¹²³⁴⁵⁶⁷⁸⁹"[int(c)] for c in str(result.order)) if result.order > 1 else ""
     for name, g in result.gradient.items():
         labels = g.labels(name) if isinstance(g, Array) else [name]
         verdicts = [result.check.gradient.get(label) for label in labels]
-        row: list[RenderableType] = [f"∂f/∂{name}", _cell(g)]
+        row: list[RenderableType] = [f"∂{power}f/∂{name}{power}", _cell(g)]
         if checked:
             row.append(_cell(g, [short_exact(v.exact_text) if v else "" for v in verdicts]))
         known = [v.status for v in verdicts if v is not None]
@@ -98,7 +99,7 @@ def render(result: GradResult) -> RenderableType:
     if result.symbolic:
         parts.append(Text(""))
         for label, formula in result.symbolic.items():
-            parts.append(Text.assemble((f"∂f/∂{label} = ", "bold"), formula))
+            parts.append(Text.assemble((f"∂{power}f/∂{label}{power} = ", "bold"), formula))
     return Group(*parts)
 
 

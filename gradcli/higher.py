@@ -1,0 +1,137 @@
+"""Jacobians, Hessians and higher derivatives with torch autograd.
+
+Rows of a Jacobian come from one ``torch.autograd.grad`` call per output element; a Hessian
+differentiates the gradient again (``create_graph=True``); the N-th derivative repeats that.
+Every function takes an optional ``noise`` that perturbs each node's result, so the checker
+can tell rounding (precision loss) from a wrong derivative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .evaluate import DTYPES, Noise, flat, forward, make_leaves, to_value
+from .nodes import Expr
+from .values import Value
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Numbers computed by torch for a Jacobian or a Hessian."""
+
+    values: list[Value]  #: each output's value
+    rows: list[list[float]]
+    node_values: list[list[np.ndarray]]  #: per expression, every node's forward value
+    gradient: list[float]  #: for a Hessian: the gradient, flattened (else empty)
+
+
+def _grads(
+    out: torch.Tensor, leaves: Sequence[torch.Tensor], create_graph: bool = False
+) -> list[torch.Tensor | None]:
+    if not out.requires_grad:
+        return [None] * len(leaves)
+    return list(
+        torch.autograd.grad(
+            out, list(leaves), retain_graph=True, create_graph=create_graph, allow_unused=True
+        )
+    )
+
+
+def _flatten(
+    parts: Sequence[torch.Tensor | None], leaves: Sequence[torch.Tensor]
+) -> list[torch.Tensor]:
+    """One flat tensor per leaf (zeros where autograd found no path)."""
+    return [
+        p.reshape(-1) if p is not None else torch.zeros_like(leaf).reshape(-1)
+        for p, leaf in zip(parts, leaves, strict=True)
+    ]
+
+
+def jacobian(
+    exprs: Sequence[Expr],
+    point: Mapping[str, Value],
+    dtype: str = "float64",
+    noise: Noise | None = None,
+) -> Matrix:
+    """Rows: every element of every output in turn; columns: every variable element."""
+    dt = DTYPES[dtype]
+    leaves = make_leaves(point, dt)
+    order = list(leaves.values())
+    values, rows, node_values = [], [], []
+    for expr in exprs:
+        tensors = forward(expr, leaves, dt, noise)
+        out = tensors[-1]
+        values.append(to_value(out))
+        node_values.append([t.detach().numpy() for t in tensors])
+        for element in out.reshape(-1):
+            row = torch.cat(_flatten(_grads(element, order), order))
+            rows.append([float(v) for v in row.tolist()])
+    return Matrix(values, rows, node_values, [])
+
+
+def hessian(
+    expr: Expr, point: Mapping[str, Value], dtype: str = "float64", noise: Noise | None = None
+) -> Matrix:
+    """Second derivatives of a scalar output with respect to every pair of variable elements."""
+    dt = DTYPES[dtype]
+    leaves = make_leaves(point, dt)
+    order = list(leaves.values())
+    tensors = forward(expr, leaves, dt, noise)
+    f = tensors[-1]
+    first = torch.cat(_flatten(_grads(f, order, create_graph=True), order))
+    rows = []
+    for g in first:
+        rows.append([float(v) for v in torch.cat(_flatten(_grads(g, order), order)).tolist()])
+    return Matrix(
+        [to_value(f)],
+        rows,
+        [[t.detach().numpy() for t in tensors]],
+        [float(v) for v in first.detach().tolist()],
+    )
+
+
+def nth_derivative(
+    expr: Expr,
+    point: Mapping[str, Value],
+    name: str,
+    n: int,
+    dtype: str = "float64",
+    noise: Noise | None = None,
+) -> tuple[float, float, list[np.ndarray]]:
+    """The value and the ``n``-th derivative with respect to the scalar variable ``name``."""
+    dt = DTYPES[dtype]
+    leaves = make_leaves(point, dt)
+    tensors = forward(expr, leaves, dt, noise)
+    d = tensors[-1]
+    for _ in range(n):
+        (d_next,) = _grads(d, [leaves[name]], create_graph=True)
+        d = d_next if d_next is not None else torch.zeros_like(leaves[name])
+    return float(tensors[-1].detach()), float(d.detach()), [t.detach().numpy() for t in tensors]
+
+
+def spread(
+    compute: Callable[[Noise | None], list[float]], dtype: str, samples: int = 8, ulps: float = 4.0
+) -> list[float]:
+    """How far each number of ``compute`` moves when every intermediate result is nudged by a
+    few ulps (see ``evaluate.noisy_spread``)."""
+    dt = DTYPES[dtype]
+    eps = torch.finfo(dt).eps
+    gen = torch.Generator().manual_seed(20261123)
+
+    def nudge(t: torch.Tensor) -> torch.Tensor:
+        return t * (1 + (torch.rand(t.shape, generator=gen, dtype=dt) * 2 - 1) * (ulps * eps))
+
+    base = compute(None)
+    moved = [0.0] * len(base)
+    for _ in range(samples):
+        for k, (a, b) in enumerate(zip(compute(nudge), base, strict=True)):
+            gap = abs(a - b) if a != b else 0.0
+            moved[k] = max(moved[k], gap if gap == gap else float("inf"))
+    return moved
+
+
+__all__ = ["Matrix", "flat", "hessian", "jacobian", "nth_derivative", "spread"]
