@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from .api import grad, graph, steps
+from .api import grad, graph, hessian, jacobian, steps
 from .errors import ExitCode, GradcliError, ParseError
 from .models import SCHEMA, Check, GradResult, Status, Verdict
 from .parser import parse
@@ -29,6 +29,8 @@ __all__ = [
     "__version__",
     "grad",
     "graph",
+    "hessian",
+    "jacobian",
     "parse",
     "steps",
 ]
