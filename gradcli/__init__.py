@@ -1,6 +1,7 @@
 """gradcli: gradients of math expressions with PyTorch autograd, checked exactly with SymPy.
 
-``import gradcli`` is cheap: torch and SymPy are imported on first use.
+``import gradcli`` is cheap: the public names load on first use, torch on the first
+computation and SymPy on the first check.
 
     >>> import gradcli
     >>> r = gradcli.grad("x**2*y", x=2, y=3)
@@ -10,19 +11,60 @@
 
 from __future__ import annotations
 
-from .api import grad, graph, hessian, jacobian, steps
-from .errors import ExitCode, GradcliError, ParseError
-from .models import SCHEMA, Check, GradResult, Status, Verdict
-from .parser import parse
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# Public name -> the module that defines it. Loaded on first access (PEP 562), so that the
+# command line's fast paths (--help, --version, TAB completion) import almost nothing.
+_EXPORTS = {
+    "grad": "api",
+    "graph": "api",
+    "hessian": "api",
+    "jacobian": "api",
+    "steps": "api",
+    "ExitCode": "errors",
+    "GradcliError": "errors",
+    "ParseError": "errors",
+    "SCHEMA": "models",
+    "Check": "models",
+    "GradResult": "models",
+    "GraphResult": "models",
+    "MatrixResult": "models",
+    "Status": "models",
+    "Verdict": "models",
+    "parse": "parser",
+    "Array": "values",
+}
+
+if TYPE_CHECKING:
+    from .api import grad, graph, hessian, jacobian, steps
+    from .errors import ExitCode, GradcliError, ParseError
+    from .models import SCHEMA, Check, GradResult, GraphResult, MatrixResult, Status, Verdict
+    from .parser import parse
+    from .values import Array
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'gradcli' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
 __all__ = [
     "SCHEMA",
+    "Array",
     "Check",
     "ExitCode",
     "GradResult",
     "GradcliError",
+    "GraphResult",
+    "MatrixResult",
     "ParseError",
     "Status",
     "Verdict",
