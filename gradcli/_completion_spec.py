@@ -13,7 +13,7 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                    'choices': None},
              '--help': {'help': 'Show this message and exit', 'value': False, 'choices': None}},
  'commands': {'grad': {'help': "Value and gradient at a point, with SymPy's derivatives and an "
-                               'exact cross-check',
+                               'exact cross-check; or at',
                        'options': {'--json': {'help': 'Print one JSON document (schema gradcli/1)',
                                               'value': False,
                                               'choices': None},
@@ -58,6 +58,44 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                   'stdin) instead of the arguments',
                                           'value': True,
                                           'choices': None},
+                                   '--input': {'help': 'Batch: read points from a CSV, TSV, JSON '
+                                                       "Lines or Parquet file ('-' for stdin), "
+                                                       'one row per point',
+                                               'value': True,
+                                               'choices': None},
+                                   '-i': {'help': 'Batch: read points from a CSV, TSV, JSON Lines '
+                                                  "or Parquet file ('-' for stdin), one row per "
+                                                  'point',
+                                          'value': True,
+                                          'choices': None},
+                                   '--input-format': {'help': "Batch: the input's format "
+                                                              '(default: from the extension; csv '
+                                                              'for stdin)',
+                                                      'value': True,
+                                                      'choices': ['csv',
+                                                                  'tsv',
+                                                                  'jsonl',
+                                                                  'parquet']},
+                                   '--output': {'help': 'Batch: write here instead of stdout '
+                                                        '(atomically)',
+                                                'value': True,
+                                                'choices': None},
+                                   '-o': {'help': 'Batch: write here instead of stdout '
+                                                  '(atomically)',
+                                          'value': True,
+                                          'choices': None},
+                                   '--format': {'help': "Batch: the output's format (default: "
+                                                        "from --output's extension, else csv)",
+                                                'value': True,
+                                                'choices': ['csv', 'tsv', 'jsonl', 'parquet']},
+                                   '--on-bad-row': {'help': 'Batch: stop at a bad row (error), '
+                                                            'skip it, or write nulls',
+                                                    'value': True,
+                                                    'choices': ['error', 'skip', 'null']},
+                                   '--check': {'help': 'Batch: check a sample of rows or all of '
+                                                       'them',
+                                               'value': True,
+                                               'choices': ['sample', 'all']},
                                    '--debug': {'help': 'Show a traceback for internal errors',
                                                'value': False,
                                                'choices': None},

@@ -6,13 +6,14 @@ Only Typer (with Click and Rich) is imported here; torch and SymPy load inside t
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -98,6 +99,128 @@ FileOpt = Annotated[
 ]
 
 
+class BatchFormat(str, Enum):
+    csv = "csv"
+    tsv = "tsv"
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+class BadRow(str, Enum):
+    error = "error"
+    skip = "skip"
+    null = "null"
+
+
+class CheckMode(str, Enum):
+    sample = "sample"
+    all = "all"
+
+
+def _batch(
+    expression: str,
+    raw: dict[str, str],
+    grids: dict[str, Any],
+    input_path: str | None,
+    input_format: BatchFormat | None,
+    output: str | None,
+    out_format: BatchFormat | None,
+    on_bad_row: BadRow,
+    check: str | None,
+    dtype: str,
+) -> int:
+    """Batch work: points from a file, stdin or grids; results streamed out chunk by chunk."""
+    from . import batch
+    from .parser import parse
+    from .shapes import infer_shapes
+    from .values import match_variables, parse_number
+
+    expr = parse(expression)
+    infer_shapes(expr, {})
+    fmt = (out_format.value if out_format else None) or (
+        batch.input_format(output, None) if output and output != "-" else "csv"
+    )
+    if fmt == "parquet" and (output is None or output == "-") and sys.stdout.isatty():
+        raise UsageError("Parquet is binary: write it to a file with --output, or pipe it")
+    writer = batch.Writer(output, fmt)  # checks the destination before any work
+    summary = batch.Summary()
+    ok = False
+    try:
+        if input_path is not None:
+            if grids:
+                raise UsageError("give the points either with --input or as grids, not both")
+            fixed = {k: parse_number(v, k) for k, v in raw.items()}
+            variables = [v for v in expr.variables if v not in fixed]
+            chunks = batch.read_chunks(
+                input_path,
+                batch.input_format(input_path, input_format.value if input_format else None),
+                variables,
+                on_bad_row.value,
+                summary,
+            )
+            if fixed:
+                chunks = _with_constants(chunks, fixed)
+        else:
+            values: dict[str, Any] = {
+                k: grids.get(k) if k in grids else parse_number(v, k) for k, v in raw.items()
+            }
+            match_variables(expr.variables, {k: 0.0 for k in values})
+            columns = batch.grid_columns(values)
+            chunks = _frames(columns, batch.CHUNK_ROWS)
+        with _progress() as advance:
+            batch.run(expr, chunks, writer.write, dtype, check, summary, advance)
+        ok = True
+    finally:
+        writer.close(ok)
+    sys.stderr.write(f"gradcli: {summary.describe()}\n")
+    return int(summary.status.exit_code)
+
+
+def _frames(columns: dict[str, Any], size: int) -> Iterator[Any]:
+    import polars as pl
+
+    n = len(next(iter(columns.values()))) if columns else 1
+    frame = pl.DataFrame(columns) if columns else pl.DataFrame({"_": [0.0]}).drop("_")
+    for start in range(0, n, size):
+        yield frame.slice(start, size) if columns else pl.DataFrame()
+
+
+def _with_constants(chunks: Iterator[Any], fixed: dict[str, float]) -> Iterator[Any]:
+    import polars as pl
+
+    for frame in chunks:
+        yield frame.with_columns([pl.lit(v, dtype=pl.Float64).alias(k) for k, v in fixed.items()])
+
+
+@contextmanager
+def _progress() -> Iterator[Any]:
+    """Rows done and rows per second on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    import time
+
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    started = time.monotonic()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.completed:,} rows  {task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("rows", total=None, rate="")
+
+        def advance(n: int) -> None:
+            done = bar.tasks[0].completed + n
+            rate = done / max(time.monotonic() - started, 1e-9)
+            bar.update(task, advance=n, rate=f"{rate:,.0f} rows/s")
+
+        yield advance
+
+
 class GraphFormat(str, Enum):
     tree = "tree"
     dot = "dot"
@@ -149,14 +272,79 @@ def grad(
     ] = None,
     show_graph: GraphOpt = False,
     file: FileOpt = None,
+    input_path: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            "-i",
+            metavar="PATH",
+            help="Batch: read points from a CSV, TSV, "
+            "JSON Lines or Parquet file ('-' for stdin), one row per point.",
+        ),
+    ] = None,
+    input_format: Annotated[
+        BatchFormat | None,
+        typer.Option(
+            "--input-format",
+            help="Batch: the input's format (default: from the extension; csv for stdin).",
+        ),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Batch: write here instead of stdout (atomically).",
+        ),
+    ] = None,
+    out_format: Annotated[
+        BatchFormat | None,
+        typer.Option(
+            "--format",
+            help="Batch: the output's format (default: from --output's extension, else csv).",
+        ),
+    ] = None,
+    on_bad_row: Annotated[
+        BadRow,
+        typer.Option(
+            "--on-bad-row", help="Batch: stop at a bad row (error), skip it, or write nulls."
+        ),
+    ] = BadRow.error,
+    check_mode: Annotated[
+        CheckMode,
+        typer.Option("--check", help="Batch: check a sample of rows or all of them."),
+    ] = CheckMode.sample,
     debug: DebugOpt = False,
 ) -> int:
-    """Value and gradient at a point, with SymPy's derivatives and an exact cross-check.
+    """Value and gradient at a point, with SymPy's derivatives and an exact cross-check; or at
+    many points (--input FILE, or grids such as --x 0:1:11) as CSV, TSV, JSON Lines or Parquet.
 
     Example: gradcli grad "x**2*y" --x 2 --y 3
     """
     with reporting(debug):
         from . import api
+
+        expression, raw = expression_and_values(ctx, args, file)
+        from .values import parse_grid
+
+        grids = {k: g for k, v in raw.items() if (g := parse_grid(v, k)) is not None}
+        if input_path is not None or grids or out_format is not None:
+            code = _batch(
+                expression,
+                raw,
+                grids,
+                input_path,
+                input_format,
+                output,
+                out_format,
+                on_bad_row,
+                None if no_check else check_mode.value,
+                dtype.value,
+            )
+            if code:
+                raise typer.Exit(code)
+            return 0
 
         if json_out and plain:
             raise UsageError("--json and --plain cannot be used together")
@@ -164,7 +352,11 @@ def grad(
             raise UsageError(
                 "--graph goes with the table; for JSON use 'gradcli graph --format json'"
             )
-        expression, raw = expression_and_values(ctx, args, file)
+        if output is not None:
+            raise UsageError(
+                "--output goes with batch work (--input or a grid)",
+                hint="for one point, redirect stdout",
+            )
         result = api.grad(
             expression,
             raw,
@@ -434,8 +626,17 @@ def reporting(debug: bool = False) -> Iterator[None]:
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         raise typer.Exit(_interrupted()) from None
-    except BrokenPipeError:
-        raise
+    except OSError as exc:
+        if exc.errno == errno.EPIPE or "Broken pipe" in str(exc):  # also from native writers
+            # The reader went away (| head): stop quietly, and keep Python's final flush of
+            # stdout from failing again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(ExitCode.BROKEN_PIPE) from None
+        if debug:
+            raise
+        _stderr("error", f"{exc.strerror or exc}", "31")
+        raise typer.Exit(ExitCode.USAGE) from None
     except Exception as exc:
         if debug:
             raise

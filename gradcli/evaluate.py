@@ -39,9 +39,17 @@ class Autograd:
 
 
 def forward(
-    expr: Expr, leaves: Mapping[str, torch.Tensor], dtype: torch.dtype, noise: Noise | None = None
+    expr: Expr,
+    leaves: Mapping[str, torch.Tensor],
+    dtype: torch.dtype,
+    noise: Noise | None = None,
+    rowwise: bool = False,
 ) -> list[torch.Tensor]:
-    """The tensor of every node, in post-order. ``noise`` may perturb each node's output."""
+    """The tensor of every node, in post-order. ``noise`` may perturb each node's output.
+
+    With ``rowwise``, every leaf is a column of independent scalar points (batch work): the
+    reductions ``sum`` and ``mean`` of a scalar are the scalar itself, row by row.
+    """
     out: list[torch.Tensor] = []
     for node in expr.nodes:
         if node.kind == "number":
@@ -50,6 +58,8 @@ def forward(
             t = torch.tensor(CONSTANTS[node.name], dtype=dtype)
         elif node.kind == "variable":
             t = leaves[node.name]
+        elif rowwise and node.op in ("sum", "mean"):
+            t = out[node.args[0]]
         else:
             t = OPS[node.op].torch(torch, *(out[a] for a in node.args))
         if noise is not None and node.kind != "variable":
@@ -281,3 +291,30 @@ def _describe(value: Any) -> str:
             return repr(float(value.detach()))
         return f"tensor of shape {tuple(value.shape)}"
     return repr(value)
+
+
+def batch_gradients(
+    expr: Expr, columns: Mapping[str, np.ndarray], dtype: str = "float64"
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Value and gradient at every row of ``columns`` (one float64 array per variable) in one
+    autograd pass: the rows are independent, so the gradient of the sum of the outputs is every
+    row's gradient."""
+    dt = DTYPES[dtype]
+    n = len(next(iter(columns.values()))) if columns else 1
+    leaves = {
+        name: torch.from_numpy(np.array(col, dtype=np.float64)).to(dt).requires_grad_(True)
+        for name, col in columns.items()
+    }
+    out = forward(expr, leaves, dt, rowwise=True)[-1]
+    if out.dim() == 0:  # an expression that uses no variable is the same at every row
+        out = out.expand(n)
+    if out.requires_grad:
+        out.sum().backward()  # type: ignore[no-untyped-call]
+    value = out.detach().to(torch.float64).numpy().copy()
+    grads = {
+        name: leaf.grad.to(torch.float64).numpy()
+        if leaf.grad is not None
+        else np.zeros(n, dtype=np.float64)
+        for name, leaf in leaves.items()
+    }
+    return value, grads

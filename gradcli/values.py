@@ -167,6 +167,24 @@ def parse_value(text: str, name: str) -> Value:
     return Array.from_nested(result, name)
 
 
+_GRID = re.compile(r"^(?P<start>[^:]+):(?P<stop>[^:]+):(?P<count>\d+)$")
+MAX_GRID = 10_000_000  #: points in one grid, and in a product of grids
+
+
+def parse_grid(text: str, name: str) -> tuple[float, float, int] | None:
+    """``start:stop:count`` (``count`` evenly spaced points from start to stop, inclusive), or
+    None when ``text`` is not a grid."""
+    m = _GRID.match(text.strip())
+    if m is None:
+        return None
+    start = parse_number(m["start"], name)
+    stop = parse_number(m["stop"], name)
+    count = int(m["count"])
+    if not 1 <= count <= MAX_GRID:
+        raise InputError(f"grid for {name} needs 1 to {MAX_GRID:,} points, got {count:,}")
+    return start, stop, count
+
+
 def check_name(name: str) -> str:
     """``name`` if it can be a variable, else :class:`InputError`."""
     if not _IDENT.fullmatch(name):
