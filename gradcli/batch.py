@@ -301,11 +301,7 @@ def read_chunks(
             if fmt == "jsonl":
                 frame = pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
             else:
-                frame = pl.read_csv(
-                    io.BytesIO(header + block),
-                    separator="," if fmt == "csv" else "\t",
-                    infer_schema=False,
-                )
+                frame = _read_csv_block(header + block, "," if fmt == "csv" else "\t", variables)
         except Exception as e:
             raise InputError(
                 f"cannot read the {fmt.upper()} input near line {line}: {str(e).splitlines()[0]}"
@@ -314,6 +310,21 @@ def read_chunks(
             yield _clean(
                 frame.slice(start, CHUNK_ROWS), variables, on_bad_row, line + start, summary, fmt
             )
+
+
+def _read_csv_block(data: bytes, separator: str, variables: list[str]) -> Any:
+    """One block of CSV: the variable columns parsed as float64 natively (the fast path); if
+    a field is not a number, everything as text, so the bad field can be named."""
+    import polars as pl
+
+    header = data[: data.find(b"\n")].decode("utf-8", "replace").split(separator)
+    floats = {name: pl.Float64 for name in variables if name in header}
+    try:
+        return pl.read_csv(
+            io.BytesIO(data), separator=separator, infer_schema=False, schema_overrides=floats
+        )
+    except pl.exceptions.ComputeError:
+        return pl.read_csv(io.BytesIO(data), separator=separator, infer_schema=False)
 
 
 def _clean(
@@ -331,26 +342,31 @@ def _clean(
         )
     bad = np.zeros(frame.height, dtype=bool)
     casted = {}
+    first_wrong: tuple[int, str] | None = None  # (row, variable) of the earliest bad field
     for name in variables:
         raw = frame[name]
         numbers = raw.cast(pl.Float64, strict=False) if raw.dtype != pl.Float64 else raw
         values = numbers.to_numpy().astype(np.float64, copy=False)
         wrong = ~np.isfinite(values)  # null (missing or not a number), nan or inf
-        if wrong.any() and on_bad_row == "error":
-            i = int(np.flatnonzero(wrong)[0])
-            field_text = raw[i]
-            what = (
-                "is missing"
-                if field_text is None or str(field_text).strip() == ""
-                else f"is not a finite number: {safe_text(str(field_text))!r}"
-            )
-            unit = "line" if fmt != "parquet" else "row"
-            raise InputError(
-                f"{unit} {first_line + i}: field {name} {what}",
-                hint="fix the row, or pass --on-bad-row skip or --on-bad-row null",
-            )
+        if wrong.any():
+            row = int(np.flatnonzero(wrong)[0])
+            if first_wrong is None or row < first_wrong[0]:
+                first_wrong = (row, name)
         bad |= wrong
         casted[name] = values
+    if first_wrong is not None and on_bad_row == "error":
+        row, name = first_wrong
+        field_text = frame[name][row]
+        what = (
+            "is missing"
+            if field_text is None or str(field_text).strip() == ""
+            else f"is not a finite number: {safe_text(str(field_text))!r}"
+        )
+        unit = "line" if fmt != "parquet" else "row"
+        raise InputError(
+            f"{unit} {first_line + row}: field {name} {what}",
+            hint="fix the row, or pass --on-bad-row skip or --on-bad-row null",
+        )
     frame = frame.with_columns([pl.Series(n, v) for n, v in casted.items()])
     if bad.any():
         if on_bad_row == "skip":

@@ -1,0 +1,98 @@
+"""Batch gradients: gradcli against the hand-written baselines, whole processes, same input.
+
+    pip install -e ".[bench]"
+    python benchmarks/batch.py                 # 1,000,000 rows (the goals' size)
+    python benchmarks/batch.py --rows 10000000 --stream   # steady state and memory
+
+The baselines are ``shared/bench/baseline_batch.py`` (pandas and polars versions of what a
+skilled user writes by hand: the same function, float64 autograd in 64K-row chunks, CSV in and
+out). Every command is a whole process, start-up included, run --repeat times; the table shows
+medians and the ratio to the pandas baseline. ``--stream`` also measures gradcli reading stdin
+and writing stdout, its rows per second and its peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE = ROOT.parent / "shared" / "bench" / "baseline_batch.py"
+EXPRESSION = "sin(x**2)*exp(-y)/(1+x*y**2) + log(1+x**2)"
+
+# Run one command and report its peak resident memory: the children's ru_maxrss of a wrapper
+# that runs nothing else.
+PEAK = (
+    "import resource, subprocess, sys\n"
+    "stdin = open(sys.argv[1], 'rb') if sys.argv[1] != '-' else None\n"
+    "r = subprocess.run(sys.argv[2:], stdin=stdin, stdout=subprocess.DEVNULL)\n"
+    "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
+
+
+def timed(command: list[str], stdin: str = "-") -> tuple[float, float, int]:
+    """Wall seconds, peak MiB and exit code of one run."""
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", PEAK, stdin, *command], capture_output=True,
+                         text=True, check=True).stdout.split()
+    return time.perf_counter() - start, int(out[1]) / 1024, int(out[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--stream", action="store_true",
+                        help="also gradcli stdin -> stdout, for rows/s and peak memory")
+    args = parser.parse_args()
+    if not BASELINE.exists():
+        sys.exit(f"baseline not found: {BASELINE}")
+    work = Path(tempfile.mkdtemp(prefix="gradcli-bench-"))
+    points = work / "points.csv"
+    subprocess.run([sys.executable, str(BASELINE), "--make", str(args.rows), str(points)],
+                   check=True)
+    gradcli = [sys.executable, "-m", "gradcli", "grad", EXPRESSION]
+    commands = {
+        "baseline pandas": [sys.executable, str(BASELINE), "--io", "pandas", str(points),
+                            str(work / "pandas.csv")],
+        "baseline polars": [sys.executable, str(BASELINE), "--io", "polars", str(points),
+                            str(work / "polars.csv")],
+        "gradcli": [*gradcli, "--input", str(points), "--output", str(work / "gradcli.csv")],
+        "gradcli --no-check": [*gradcli, "--input", str(points), "--output",
+                               str(work / "nocheck.csv"), "--no-check"],
+    }
+    results: dict[str, list[tuple[float, float, int]]] = {k: [] for k in commands}
+    for _ in range(args.repeat):  # interleaved, so drift hits every command alike
+        for name, command in commands.items():
+            results[name].append(timed(command))
+    if args.stream:
+        results["gradcli stdin->stdout"] = [
+            timed([*gradcli, "--input", "-"], stdin=str(points)) for _ in range(args.repeat)
+        ]
+    base = statistics.median(r[0] for r in results["baseline pandas"])
+    print(f"{args.rows:,} rows, {args.repeat} runs each, median wall time (start-up included)")
+    print(f"{'command':<24}{'seconds':>9}{'rows/s':>14}{'peak MiB':>10}{'vs pandas':>11}")
+    for name, runs in results.items():
+        wall = statistics.median(r[0] for r in runs)
+        peak = max(r[1] for r in runs)
+        codes = {r[2] for r in runs}
+        flag = "" if codes == {0} else f"  exit {sorted(codes)}"
+        print(f"{name:<24}{wall:>9.2f}{args.rows / wall:>14,.0f}{peak:>10.0f}"
+              f"{base / wall:>10.2f}x{flag}")
+    for name in ("gradcli", "gradcli --no-check"):
+        ratio = statistics.median(r[0] for r in results["baseline polars"]) / \
+            statistics.median(r[0] for r in results[name])
+        print(f"{name} vs polars baseline: {ratio:.2f}x (above 1 is faster)")
+    for f in work.iterdir():
+        f.unlink()
+    os.rmdir(work)
+
+
+if __name__ == "__main__":
+    main()

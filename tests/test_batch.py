@@ -1,0 +1,190 @@
+"""Batch work: every format in and out, stdin and stdout, grids, bad rows, undefined rows, the
+round trip of floats, and a stream longer than one chunk."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from gradcli.batch import CHUNK_ROWS, grad_batch
+from gradcli.cli import app
+from gradcli.errors import GradcliError
+
+runner = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "80"})
+
+
+def invoke(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), input=stdin)
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    lines = text.strip().splitlines()
+    head = lines[0].split(",")
+    return [dict(zip(head, line.split(","), strict=True)) for line in lines[1:]]
+
+
+def test_api_grad_batch() -> None:
+    out = grad_batch("x**2*y", {"x": [1.0, 2.0, 3.0], "y": np.array([4.0, 5.0, 6.0])})
+    assert out["value"].tolist() == [4.0, 20.0, 54.0]
+    assert out["d_x"].tolist() == [8.0, 20.0, 36.0]
+    assert out["d_y"].tolist() == [1.0, 4.0, 9.0]
+    assert out["status"].tolist() == ["agree"] * 3
+    out = grad_batch("sum(x)*2", {"x": [1.0, 2.0]}, check=None)  # sum of a scalar, per row
+    assert out["d_x"].tolist() == [2.0, 2.0] and "status" not in out
+    with pytest.raises(GradcliError, match="different lengths"):
+        grad_batch("x*y", {"x": [1.0], "y": [1.0, 2.0]})
+
+
+def test_csv_file_in_and_out(tmp_path: Path) -> None:
+    src = tmp_path / "points.csv"
+    src.write_text("x,y,label\n1,2,a\n0.5,-3,b\n")
+    dst = tmp_path / "grads.csv"
+    r = invoke("grad", "x**2*y", "--input", str(src), "--output", str(dst))
+    assert r.exit_code == 0 and r.stdout == ""
+    rows = csv_rows(dst.read_text())
+    assert rows[0] == {
+        "x": "1.0",
+        "y": "2.0",
+        "label": "a",
+        "value": "2.0",
+        "d_x": "4.0",
+        "d_y": "1.0",
+        "status": "agree",
+    }
+    assert rows[1]["label"] == "b" and float(rows[1]["d_x"]) == -3.0
+    assert "gradcli: 2 rows; checked 2" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grads.csv", "points.csv"]
+
+
+def test_stdin_to_stdout_tsv_and_jsonl() -> None:
+    r = invoke(
+        "grad",
+        "x*y",
+        "--input",
+        "-",
+        "--input-format",
+        "tsv",
+        "--format",
+        "jsonl",
+        stdin="x\ty\n2\t3\n",
+    )
+    assert r.exit_code == 0
+    assert json.loads(r.stdout) == {
+        "x": 2.0,
+        "y": 3.0,
+        "value": 6.0,
+        "d_x": 3.0,
+        "d_y": 2.0,
+        "status": "agree",
+    }
+    r = invoke(
+        "grad",
+        "x*y",
+        "--input",
+        "-",
+        "--input-format",
+        "jsonl",
+        "--format",
+        "tsv",
+        stdin='{"x": 2, "y": 3}\n{"x": 1, "y": 1}\n',
+    )
+    assert r.stdout.splitlines()[:2] == [
+        "x\ty\tvalue\td_x\td_y\tstatus",
+        "2.0\t3.0\t6.0\t3.0\t2.0\tagree",
+    ]
+
+
+def test_parquet_round_trip(tmp_path: Path) -> None:
+    src = tmp_path / "in.parquet"
+    pl.DataFrame({"x": [0.1, 0.2], "w": [3.0, 4.0]}).write_parquet(src)
+    dst = tmp_path / "out.parquet"
+    r = invoke("grad", "w*sin(x)", "--input", str(src), "--output", str(dst))
+    assert r.exit_code == 0
+    back = pl.read_parquet(dst)
+    assert back["d_w"].to_list() == [math.sin(0.1), math.sin(0.2)]
+    assert back.columns == ["x", "w", "value", "d_w", "d_x", "status"]  # expression's order
+
+
+def test_floats_round_trip_exactly(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-10, 10, 1000)
+    src = tmp_path / "p.csv"
+    pl.DataFrame({"x": x}).write_csv(src)
+    r = invoke("grad", "exp(x/7)*x", "--input", str(src), "--no-check")
+    back = pl.read_csv(io.StringIO(r.stdout))
+    expected = grad_batch("exp(x/7)*x", {"x": x}, check=None)
+    assert np.array_equal(back["x"].to_numpy(), x)
+    assert np.array_equal(back["value"].to_numpy(), expected["value"])
+    assert np.array_equal(back["d_x"].to_numpy(), expected["d_x"])
+
+
+def test_grids() -> None:
+    r = invoke("grad", "x*y", "--x", "0:1:3", "--y", "0:1:2", "--format", "csv")
+    rows = csv_rows(r.stdout)
+    assert [(row["x"], row["y"]) for row in rows] == [
+        ("0.0", "0.0"),
+        ("0.0", "1.0"),
+        ("0.5", "0.0"),
+        ("0.5", "1.0"),
+        ("1.0", "0.0"),
+        ("1.0", "1.0"),
+    ]
+    assert [row["d_x"] for row in rows] == [row["y"] for row in rows]
+    r = invoke("grad", "sin(x)", "--x", "0:6.28:100", "--format", "csv", "--no-check")
+    assert len(r.stdout.splitlines()) == 101
+    r = invoke("grad", "x*y", "--x", "0:1:3", "--y", "2", "--no-check")  # a number repeats
+    assert [row["d_x"] for row in csv_rows(r.stdout)] == ["2.0"] * 3
+
+
+def test_bad_rows() -> None:
+    data = "x,y\n1,2\n3,oops\n,4\n5,6\n"
+    r = invoke("grad", "x*y", "--input", "-", stdin=data)
+    assert r.exit_code == 2
+    assert "line 3: field y is not a finite number: 'oops'" in r.stderr
+    r = invoke("grad", "x*y", "--input", "-", "--on-bad-row", "skip", stdin=data)
+    assert [row["x"] for row in csv_rows(r.stdout)] == ["1.0", "5.0"]
+    assert "2 bad rows skipped" in r.stderr
+    r = invoke("grad", "x*y", "--input", "-", "--on-bad-row", "null", stdin=data)
+    rows = csv_rows(r.stdout)
+    assert len(rows) == 4  # nothing silently dropped
+    assert rows[1] == {"x": "", "y": "", "value": "", "d_x": "", "d_y": "", "status": ""}
+    assert "2 bad rows written as null" in r.stderr
+    r = invoke("grad", "x*z", "--input", "-", stdin=data)
+    assert r.exit_code == 2 and "the input has no column z" in r.stderr
+
+
+def test_undefined_rows_are_null_with_their_verdict() -> None:
+    r = invoke("grad", "log(x)", "--input", "-", stdin="x\n1\n-1\n0\n")
+    assert r.exit_code == 3  # the worst verdict
+    rows = csv_rows(r.stdout)
+    assert [(row["value"], row["status"]) for row in rows] == [
+        ("0.0", "agree"),
+        ("", "undefined"),
+        ("", "undefined"),
+    ]
+
+
+def test_stream_longer_than_one_chunk() -> None:
+    n = CHUNK_ROWS * 2 + 17
+    data = "x\n" + "\n".join(str(i / n) for i in range(n)) + "\n"
+    r = invoke("grad", "x**2", "--input", "-", "--no-check", stdin=data)
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines()
+    assert lines[0] == "x,value,d_x" and len(lines) == n + 1
+    last = lines[-1].split(",")
+    assert float(last[2]) == 2 * float(last[0])
+    assert f"gradcli: {n:,} rows; not checked" in r.stderr
+
+
+def test_output_destination_is_checked_first() -> None:
+    r = invoke("grad", "x", "--input", "-", "--output", "/no/such/dir/out.csv", stdin="x\n1\n")
+    assert r.exit_code == 2 and "no such directory" in r.stderr
+    r = invoke("grad", "x", "--x", "2", "--output", "out.csv")
+    assert r.exit_code == 2 and "--output goes with batch work" in r.stderr
