@@ -39,8 +39,9 @@ PEAK = (
 def timed(command: list[str], stdin: str = "-") -> tuple[float, float, int]:
     """Wall seconds, peak MiB and exit code of one run."""
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", PEAK, stdin, *command], capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK, stdin, *command], capture_output=True, text=True, check=True
+    ).stdout.split()
     return time.perf_counter() - start, int(out[1]) / 1024, int(out[0])
 
 
@@ -48,24 +49,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--stream", action="store_true",
-                        help="also gradcli stdin -> stdout, for rows/s and peak memory")
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="also gradcli stdin -> stdout, for rows/s and peak memory",
+    )
     args = parser.parse_args()
     if not BASELINE.exists():
         sys.exit(f"baseline not found: {BASELINE}")
     work = Path(tempfile.mkdtemp(prefix="gradcli-bench-"))
     points = work / "points.csv"
-    subprocess.run([sys.executable, str(BASELINE), "--make", str(args.rows), str(points)],
-                   check=True)
+    subprocess.run(
+        [sys.executable, str(BASELINE), "--make", str(args.rows), str(points)], check=True
+    )
     gradcli = [sys.executable, "-m", "gradcli", "grad", EXPRESSION]
     commands = {
-        "baseline pandas": [sys.executable, str(BASELINE), "--io", "pandas", str(points),
-                            str(work / "pandas.csv")],
-        "baseline polars": [sys.executable, str(BASELINE), "--io", "polars", str(points),
-                            str(work / "polars.csv")],
+        "baseline pandas": [
+            sys.executable,
+            str(BASELINE),
+            "--io",
+            "pandas",
+            str(points),
+            str(work / "pandas.csv"),
+        ],
+        "baseline polars": [
+            sys.executable,
+            str(BASELINE),
+            "--io",
+            "polars",
+            str(points),
+            str(work / "polars.csv"),
+        ],
         "gradcli": [*gradcli, "--input", str(points), "--output", str(work / "gradcli.csv")],
-        "gradcli --no-check": [*gradcli, "--input", str(points), "--output",
-                               str(work / "nocheck.csv"), "--no-check"],
+        "gradcli --no-check": [
+            *gradcli,
+            "--input",
+            str(points),
+            "--output",
+            str(work / "nocheck.csv"),
+            "--no-check",
+        ],
     }
     results: dict[str, list[tuple[float, float, int]]] = {k: [] for k in commands}
     for _ in range(args.repeat):  # interleaved, so drift hits every command alike
@@ -83,11 +106,14 @@ def main() -> None:
         peak = max(r[1] for r in runs)
         codes = {r[2] for r in runs}
         flag = "" if codes == {0} else f"  exit {sorted(codes)}"
-        print(f"{name:<24}{wall:>9.2f}{args.rows / wall:>14,.0f}{peak:>10.0f}"
-              f"{base / wall:>10.2f}x{flag}")
+        print(
+            f"{name:<24}{wall:>9.2f}{args.rows / wall:>14,.0f}{peak:>10.0f}"
+            f"{base / wall:>10.2f}x{flag}"
+        )
     for name in ("gradcli", "gradcli --no-check"):
-        ratio = statistics.median(r[0] for r in results["baseline polars"]) / \
-            statistics.median(r[0] for r in results[name])
+        ratio = statistics.median(r[0] for r in results["baseline polars"]) / statistics.median(
+            r[0] for r in results[name]
+        )
         print(f"{name} vs polars baseline: {ratio:.2f}x (above 1 is faster)")
     for f in work.iterdir():
         f.unlink()

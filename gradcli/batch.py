@@ -367,7 +367,9 @@ def _clean(
             f"{unit} {first_line + row}: field {name} {what}",
             hint="fix the row, or pass --on-bad-row skip or --on-bad-row null",
         )
-    frame = frame.with_columns([pl.Series(n, v) for n, v in casted.items()])
+    recast = [n for n in variables if frame[n].dtype != pl.Float64]
+    if recast:  # (the common case, numbers parsed natively, needs no copy)
+        frame = frame.with_columns([pl.Series(n, casted[n]) for n in recast])
     if bad.any():
         if on_bad_row == "skip":
             summary.skipped += int(bad.sum())
@@ -426,7 +428,7 @@ def run(
             missing = ~np.isfinite(col) if bad is None else (~np.isfinite(col)) | bad
             series = pl.Series(key, col)
             extra.append(series.scatter(np.flatnonzero(missing), None) if missing.any() else series)
-        frame = frame.with_columns(extra) if extra else frame
+        frame = frame.hstack(extra) if extra else frame  # eager: cheaper than with_columns
         if bad is not None:
             frame = frame.with_columns(
                 [

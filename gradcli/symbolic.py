@@ -263,7 +263,7 @@ class Exact:
 def elementary(e: sp.Expr) -> sp.Expr:
     """``e`` with gradcli's own functions written out in SymPy's, ready to evaluate."""
     for fn, form in _ELEMENTARY.items():
-        if e.has(fn):
+        while e.has(fn):  # nested calls, detach(detach(x)), need more than one pass
             e = e.replace(fn, form)
     return e
 

@@ -1,0 +1,75 @@
+"""Properties over random expressions from the grammar (a fast budget here; the long run is
+benchmarks/fuzz_oracle.py): autograd, the SymPy-exact derivative and an independent 50-digit
+finite difference agree wherever the function is smooth; printing and re-parsing a tree gives
+the same tree; arbitrary text gives a tree or a ParseError, nothing else."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+import gradcli
+from gradcli.errors import GradcliError
+from gradcli.models import Status
+from gradcli.nodes import to_text
+from gradcli.parser import parse
+
+from .properties import cases, expressions, finite_difference
+
+FAST = settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@FAST
+@given(cases(max_leaves=10))
+# Shrunk counterexamples found while building this test are kept here as regular cases.
+@example(("log10(2 + (x)**2)", {"x": 0.0}))
+@example(("(1 + (x)**2) ** ((y)/4)", {"x": -2.0, "y": 2.0}))
+@example(("detach(x) * (x)", {"x": 1.5}))
+@example(("detach(detach(x))", {"x": 0.0}))  # found here: nested detach was not evaluated
+def test_autograd_sympy_and_finite_differences_agree(case: tuple[str, dict[str, float]]) -> None:
+    text, point = case
+    r = gradcli.grad(text, point, timeout=30)
+    assert r.check.status in (Status.AGREE, Status.PRECISION_LOSS), (text, point, r.check.notes)
+    expr = parse(text)
+    for name, g in r.gradient.items():
+        fd = float(finite_difference(expr, point, name))
+        assert math.isclose(g, fd, rel_tol=1e-7, abs_tol=1e-9 * max(1.0, abs(r.value))), (
+            text,
+            point,
+            name,
+            g,
+            fd,
+        )
+
+
+@FAST
+@given(expressions(["x", "y", "z"], max_leaves=16))
+def test_print_and_parse_round_trip(text: str) -> None:
+    tree = parse(text)
+    printed = to_text(tree)
+    assert parse(printed) == tree
+    assert to_text(parse(printed)) == printed
+
+
+ALPHABET = st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Z", "Cc"])
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(
+    st.one_of(
+        st.text(ALPHABET, max_size=40),
+        st.text(st.sampled_from(list("xy12.e+-*/^()@, _sinlog")), max_size=40),
+    )
+)
+def test_arbitrary_text_is_a_tree_or_a_parse_error(text: str) -> None:
+    try:
+        tree = parse(text)
+    except GradcliError as e:
+        report = e.report()
+        assert report.isascii() and "\x1b" not in report
+    else:
+        assert tree.nodes
