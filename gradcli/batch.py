@@ -71,37 +71,106 @@ class Summary:
 # ---- the computation -----------------------------------------------------------------------
 
 
+def _exact_points(
+    sym: Any, derivatives: Mapping[str, Any], points: list[dict[str, float]], dtype: str
+) -> list[tuple[Any, dict[str, Any]]]:
+    """The exact value and derivatives at each point (SymPy, 30 digits)."""
+    from . import symbolic
+
+    return [
+        (
+            symbolic.evaluate(sym, sym.expr, p, dtype),
+            {n: symbolic.evaluate(sym, d, p, dtype) for n, d in derivatives.items()},
+        )
+        for p in points
+    ]
+
+
+_WORKER: tuple[Any, Any, str] | None = None  # in the helper process: (sym, derivatives, dtype)
+
+
+def _worker_init(source: str, dtype: str) -> None:
+    global _WORKER
+    from . import symbolic
+    from .parser import parse
+
+    expr = parse(source)
+    sym = symbolic.build(expr, dtype)
+    _WORKER = (sym, {n: sym.derivative(n) for n in expr.variables}, dtype)
+
+
+def _worker_exact(points: list[dict[str, float]]) -> list[tuple[Any, dict[str, Any]]]:
+    assert _WORKER is not None
+    sym, derivatives, dtype = _WORKER
+    return _exact_points(sym, derivatives, points, dtype)
+
+
 class Checker:
-    """The exact check of single rows, with the symbolic work done once."""
+    """The exact check of single rows.
+
+    The symbolic side (importing SymPy, differentiating, evaluating the sampled rows at 30
+    digits) runs in a helper process started at once, so on a 2-core machine it overlaps with
+    importing torch and computing the chunk instead of adding to it. Where processes cannot be
+    forked it runs here.
+    """
 
     def __init__(self, expr: Expr, dtype: str, mode: str) -> None:
-        from . import symbolic
+        import multiprocessing
 
         self.expr, self.dtype, self.mode = expr, dtype, mode
-        self.sym = symbolic.build(expr, dtype)
-        self.derivatives = {name: self.sym.derivative(name) for name in expr.variables}
         self.sample = DEFAULT_SAMPLE if mode == "sample" else 0
         self.nonfinite_budget = MAX_NONFINITE_CHECKS
         self.rng = random.Random(20261123)
+        self.pool: Any = None
+        self.local: tuple[Any, Any] | None = None
+        if "fork" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("fork")
+            self.pool = context.Pool(1, initializer=_worker_init, initargs=(expr.source, dtype))
 
-    def rows_to_check(self, value: np.ndarray, grads: Mapping[str, np.ndarray]) -> list[int]:
-        """Every row with ``all``; else the sample still due (drawn from the first chunk) and
-        the rows that are not finite, while the budget for those lasts."""
-        n = len(value)
+    def _local(self) -> tuple[Any, Any]:
+        if self.local is None:
+            from . import symbolic
+
+            sym = symbolic.build(self.expr, self.dtype)
+            self.local = (sym, {n: sym.derivative(n) for n in self.expr.variables})
+        return self.local
+
+    def exact(self, points: list[dict[str, float]]) -> Callable[[], list[Any]]:
+        """Start the exact evaluation of ``points``; the returned function waits for it."""
+        if not points:
+            return lambda: []
+        if self.pool is not None:
+            pending = self.pool.apply_async(_worker_exact, (points,))
+            return lambda: list(pending.get())
+        sym, derivatives = self._local()
+        done = _exact_points(sym, derivatives, points, self.dtype)
+        return lambda: done
+
+    def sample_rows(self, n: int) -> list[int]:
+        """Rows to check whatever their results: every row with ``all``, else the random
+        sample, drawn from the first chunk."""
         if self.mode == "all":
             return list(range(n))
+        picked = sorted(self.rng.sample(range(n), min(self.sample, n)))
+        self.sample = 0
+        return picked
+
+    def nonfinite_rows(
+        self, value: np.ndarray, grads: Mapping[str, np.ndarray], already: set[int]
+    ) -> list[int]:
+        """Rows whose value or gradient is not finite, while the budget for them lasts."""
         finite = np.isfinite(value)
         for g in grads.values():
             finite &= np.isfinite(g)
-        bad = np.flatnonzero(~finite)[: self.nonfinite_budget].tolist()
-        self.nonfinite_budget -= len(bad)
-        picked = set(bad) | set(self.rng.sample(range(n), min(self.sample, n)))
-        self.sample = 0  # the random sample comes from the first chunk only
-        return sorted(picked)
+        rows = [i for i in np.flatnonzero(~finite).tolist() if i not in already]
+        rows = rows[: self.nonfinite_budget]
+        self.nonfinite_budget -= len(rows)
+        return rows
 
-    def check_row(self, point: dict[str, float]) -> Status:
+    def verdict(self, point: dict[str, float], exact: tuple[Any, dict[str, Any]]) -> Status:
+        """Torch's numbers at one row against the exact ones."""
         from . import check as checking
-        from . import evaluate, symbolic
+        from . import evaluate
 
         computed = evaluate.autograd(self.expr, point, self.dtype)
         gradient = {name: evaluate.flat(g)[0] for name, g in computed.gradient.items()}
@@ -112,14 +181,16 @@ class Checker:
             evaluate.flat(computed.value)[0],
             gradient,
             computed.node_values,
-            symbolic.evaluate(self.sym, self.sym.expr, point, self.dtype),
-            {
-                n: symbolic.evaluate(self.sym, d, point, self.dtype)
-                for n, d in self.derivatives.items()
-            },
+            exact[0],
+            exact[1],
             lambda: evaluate.noisy_spread(self.expr, point, self.dtype),
         )
         return verdicts.status
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
 
 
 def compute(
@@ -134,21 +205,32 @@ def compute(
     marked ``bad`` (unreadable input written as nulls) are not checked."""
     from .evaluate import batch_gradients
 
+    def point(i: int) -> dict[str, float]:
+        return {name: float(col[i]) for name, col in columns.items()}
+
+    n = len(next(iter(columns.values()))) if columns else 1
+    early: list[int] = []
+    if checker is not None:  # start the exact side before torch works on the chunk
+        early = [i for i in checker.sample_rows(n) if bad is None or not bad[i]]
+        early_exact = checker.exact([point(i) for i in early])
     value, grads = batch_gradients(expr, columns, dtype)
     out: dict[str, np.ndarray] = {"value": value}
     for name in expr.variables:
         out[f"d_{name}"] = grads[name]
     if checker is not None:
         status = np.full(len(value), Status.UNCHECKED.value, dtype=object)
-        for i in checker.rows_to_check(value, grads):
-            if bad is not None and bad[i]:
-                status[i] = None
-                continue
-            point = {name: float(col[i]) for name, col in columns.items()}
-            verdict = checker.check_row(point).value
-            status[i] = verdict
-            summary.statuses[verdict] += 1
-            summary.checked += 1
+        late = [
+            i for i in checker.nonfinite_rows(value, grads, set(early)) if bad is None or not bad[i]
+        ]
+        late_exact = checker.exact([point(i) for i in late])
+        for rows, results in ((early, early_exact()), (late, late_exact())):
+            for i, exact in zip(rows, results, strict=True):
+                verdict = checker.verdict(point(i), exact).value
+                status[i] = verdict
+                summary.statuses[verdict] += 1
+                summary.checked += 1
+        if bad is not None:
+            status[bad] = None
         out["status"] = status
     summary.rows += len(value)
     return out
@@ -191,9 +273,13 @@ def grad_batch(
     summary = Summary()
     n = lengths.pop() if lengths else 1
     parts: list[dict[str, np.ndarray]] = []
-    for start in range(0, n, CHUNK_ROWS):
-        chunk = {k: v[start : start + CHUNK_ROWS] for k, v in arrays.items()}
-        parts.append(compute(expr, chunk, dtype, checker, summary))
+    try:
+        for start in range(0, n, CHUNK_ROWS):
+            chunk = {k: v[start : start + CHUNK_ROWS] for k, v in arrays.items()}
+            parts.append(compute(expr, chunk, dtype, checker, summary))
+    finally:
+        if checker is not None:
+            checker.close()
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -404,41 +490,49 @@ def run(
             else f"{DEFAULT_SAMPLE} random rows of the first {CHUNK_ROWS:,}, and up to "
             f"{MAX_NONFINITE_CHECKS} rows whose result is not finite"
         )
-    reserved = {"value", "status", *(f"d_{v}" for v in expr.variables)}
-    for frame in chunks:
-        clash = reserved & set(frame.columns)
-        if clash:
-            raise InputError(
-                f"the input already has a column named {sorted(clash)[0]}",
-                hint="rename it: gradcli adds value, d_<variable> and status",
-            )
-        bad = frame["__bad__"].to_numpy() if "__bad__" in frame.columns else None
-        if bad is not None:
-            frame = frame.drop("__bad__")
-        columns = {v: frame[v].to_numpy().astype(np.float64, copy=False) for v in expr.variables}
-        if bad is not None:  # compute on a harmless stand-in, then null the row's results
-            columns = {k: np.where(bad, 1.0, c) for k, c in columns.items()}
-        result = compute(expr, columns, dtype, checker, summary, bad) if frame.height else {}
-        extra = []
-        for key, col in result.items():
-            if key == "status":
-                extra.append(pl.Series(key, col.tolist(), dtype=pl.String))
-                continue
-            # Not a finite float64 (undefined, overflow) and unreadable rows: null, not NaN.
-            missing = ~np.isfinite(col) if bad is None else (~np.isfinite(col)) | bad
-            series = pl.Series(key, col)
-            extra.append(series.scatter(np.flatnonzero(missing), None) if missing.any() else series)
-        frame = frame.hstack(extra) if extra else frame  # eager: cheaper than with_columns
-        if bad is not None:
-            frame = frame.with_columns(
-                [
-                    pl.when(pl.Series(bad)).then(None).otherwise(pl.col(c)).alias(c)
-                    for c in expr.variables
-                ]
-            )
-        write(frame)
-        if progress is not None:
-            progress(frame.height)
+    try:
+        reserved = {"value", "status", *(f"d_{v}" for v in expr.variables)}
+        for frame in chunks:
+            clash = reserved & set(frame.columns)
+            if clash:
+                raise InputError(
+                    f"the input already has a column named {sorted(clash)[0]}",
+                    hint="rename it: gradcli adds value, d_<variable> and status",
+                )
+            bad = frame["__bad__"].to_numpy() if "__bad__" in frame.columns else None
+            if bad is not None:
+                frame = frame.drop("__bad__")
+            columns = {
+                v: frame[v].to_numpy().astype(np.float64, copy=False) for v in expr.variables
+            }
+            if bad is not None:  # compute on a harmless stand-in, then null the row's results
+                columns = {k: np.where(bad, 1.0, c) for k, c in columns.items()}
+            result = compute(expr, columns, dtype, checker, summary, bad) if frame.height else {}
+            extra = []
+            for key, col in result.items():
+                if key == "status":
+                    extra.append(pl.Series(key, col.tolist(), dtype=pl.String))
+                    continue
+                # Not a finite float64 (undefined, overflow) and unreadable rows: null, not NaN.
+                missing = ~np.isfinite(col) if bad is None else (~np.isfinite(col)) | bad
+                series = pl.Series(key, col)
+                extra.append(
+                    series.scatter(np.flatnonzero(missing), None) if missing.any() else series
+                )
+            frame = frame.hstack(extra) if extra else frame  # eager: cheaper than with_columns
+            if bad is not None:
+                frame = frame.with_columns(
+                    [
+                        pl.when(pl.Series(bad)).then(None).otherwise(pl.col(c)).alias(c)
+                        for c in expr.variables
+                    ]
+                )
+            write(frame)
+            if progress is not None:
+                progress(frame.height)
+    finally:
+        if checker is not None:
+            checker.close()
 
 
 class Writer:

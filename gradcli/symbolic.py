@@ -279,16 +279,27 @@ def point_subs(sym: Symbolic, point: Mapping[str, Any], dtype: str) -> dict[sp.S
     return subs
 
 
+def _zero_if_unresolved(x: sp.Expr) -> sp.Expr:
+    """A Float evalf returns with no significant bit (printed like ``0.e-166``) is an exact
+    cancellation that adaptive precision could only bound, not resolve: it is zero."""
+    if isinstance(x, sp.Float) and x._prec <= 1:
+        return sp.S.Zero
+    return x
+
+
 def evaluate(sym: Symbolic, e: sp.Expr, point: Mapping[str, Any], dtype: str) -> Exact:
     """``e`` at the exact binary ``point`` (each value rounded to ``dtype`` first)."""
     subs = point_subs(sym, point, dtype)
-    at = elementary(e).xreplace(subs)
-    if at.has(sp.nan):
+    # evalf with subs evaluates numerically with adaptive precision (the binary inputs are
+    # exact at any precision); substituting the rationals into the expression instead would
+    # let SymPy try exact arithmetic, which can hang (a power with a 53-bit rational exponent
+    # sets it factoring huge integers).
+    number = elementary(e).evalf(DIGITS, subs=subs)
+    if number.has(sp.nan):
         return Exact(None, "undefined (0/0 or similar)")
-    if at.has(sp.zoo, sp.oo, -sp.oo):
+    if number.has(sp.zoo, sp.oo, -sp.oo):
         return Exact(None, "infinite")
-    number = at.evalf(DIGITS)
-    re_part, im_part = number.as_real_imag()
+    re_part, im_part = (_zero_if_unresolved(p) for p in number.as_real_imag())
     if not (re_part.is_Number and im_part.is_Number):
         return Exact(None, "could not be evaluated")
     if im_part != 0:
