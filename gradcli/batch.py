@@ -6,8 +6,8 @@ autograd pass over column tensors. Reading and writing use Polars (its CSV reade
 are native code, and it writes floats as the shortest text that reads back as the same
 float64); torch computes.
 
-The check: every checked row gets the exact verdict of ``gradcli grad`` (about 10 ms a row:
-SymPy at 30 digits). By default 100 random rows of the first chunk are checked, and up to 100
+The check: every checked row gets the exact verdict of ``gradcli grad`` (a few ms a row:
+SymPy at 30 digits). By default 25 random rows of the first chunk are checked, and up to 100
 rows whose value or gradient is not finite; ``check="all"`` checks every row.
 """
 
@@ -32,7 +32,7 @@ from .values import MAX_GRID
 CHUNK_ROWS = 1 << 16  #: rows per chunk: measured faster than one huge tensor, and bounded
 READ_BYTES = 8 << 20  #: bytes read from a stream at a time
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
-DEFAULT_SAMPLE = 100  #: random rows checked by default (from the first chunk)
+DEFAULT_SAMPLE = 25  #: random rows checked by default (from the first chunk)
 MAX_NONFINITE_CHECKS = 100  #: rows that are not finite checked in all, at most
 
 
@@ -246,7 +246,7 @@ def grad_batch(
     """Value and gradient at many points: ``columns`` maps each variable to an array (NumPy,
     torch, or any sequence of numbers). Returns ``value``, ``d_<name>`` for each variable and,
     unless ``check`` is None, ``status`` (a verdict for each checked row, ``unchecked`` for the
-    others; ``check="all"`` checks every row, ``"sample"`` 100 random rows of the first 65,536
+    others; ``check="all"`` checks every row, ``"sample"`` 25 random rows of the first 65,536
     and up to 100 rows whose result is not finite).
     """
     from .parser import parse

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import mpmath
 import numpy as np
 
+from .exact import DIGITS, Exact, round_to
 from .models import Check, Status, Verdict, worst
 from .nodes import Expr
 from .ops import OPS
-from .symbolic import DIGITS, Exact, round_to
 
 
 @dataclass(frozen=True)

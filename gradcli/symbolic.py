@@ -13,7 +13,6 @@ printing, so the derivative reads as the user wrote it.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,11 +22,10 @@ import numpy as np
 import sympy as sp
 
 from .errors import LimitError
+from .exact import DIGITS, Exact, round_to
 from .limits import MAX_EXPONENT
 from .nodes import Expr
 from .ops import CONSTANTS, OPS
-
-DIGITS = 30  # significant digits of every exact value
 
 
 class detach(sp.Function):  # noqa: N801 - named as it is printed
@@ -132,13 +130,6 @@ def elementwise(fn: Any, *arrays: np.ndarray) -> np.ndarray:
 
 
 _S = _Namespace()
-
-
-def round_to(value: float, dtype: str) -> float:
-    """``value`` as torch stores it in ``dtype``."""
-    if dtype == "float32":
-        return float(struct.unpack("f", struct.pack("f", value))[0])
-    return value
 
 
 def exact_rational(value: float) -> sp.Rational:
@@ -246,18 +237,6 @@ def build(
                     node.end,
                 ) from None
     return Symbolic(tuple(out), elements, exact_subs, display_subs)
-
-
-@dataclass(frozen=True)
-class Exact:
-    """An exact value: a real number (``value``), or the reason there is none."""
-
-    value: mpmath.mpf | None
-    text: str  #: 30 significant digits, or "complex", "infinite", "undefined"
-
-    @property
-    def finite(self) -> bool:
-        return self.value is not None
 
 
 def elementary(e: sp.Expr) -> sp.Expr:
