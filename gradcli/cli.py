@@ -10,7 +10,7 @@ import errno
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -368,25 +368,24 @@ def grad(
             order=order,
             wrt=wrt,
         )
-        if json_out:
-            from .render import json_doc
+        from .render import plain as plain_renderer
+        from .render import table
 
-            sys.stdout.write(json_doc.render(result))
-        elif plain:
-            from .render import plain as plain_renderer
+        def view() -> Any:
+            if not show_graph:
+                return table.render(result)
+            from rich.console import Group
 
-            sys.stdout.write(plain_renderer.render(result))
-        else:
-            from .render import table
+            from .render import tree
 
-            out = console()
-            out.print(table.render(result))
-            if show_graph:
-                from .render import tree
+            graph_view = tree.render(api.graph(expression, raw, dtype=dtype.value), console().width)
+            return Group(table.render(result), "", graph_view)
 
-                out.print()
-                out.print(tree.render(api.graph(expression, raw, dtype=dtype.value), out.width))
-        sys.stdout.flush()
+        emit(
+            result.to_dict() if json_out else None,
+            plain_renderer.render(result) if plain else None,
+            view,
+        )
         for note in result.check.notes:  # after the result, where the eye ends up
             warn(note)
         code = int(result.exit_code)
@@ -490,18 +489,13 @@ def steps(
         expression, raw = expression_and_values(ctx, args, file)
         names = [n.strip() for n in wrt.split(",") if n.strip()] if wrt else None
         result = api.steps(expression, raw, wrt=names, dtype=dtype.value, timeout=timeout or None)
-        if json_out:
-            from .render import json_doc
+        from .render import steps as steps_renderer
 
-            sys.stdout.write(json_doc.dumps(result.to_dict()))
-        elif latex:
-            from .render import steps as steps_renderer
-
-            sys.stdout.write(steps_renderer.latex(result))
-        else:
-            from .render import steps as steps_renderer
-
-            console().print(steps_renderer.render(result))
+        emit(
+            result.to_dict() if json_out else None,
+            steps_renderer.latex(result) if latex else None,
+            lambda: steps_renderer.render(result),
+        )
         failed = [d.wrt for d in result.derivations.values() if d.verified is False]
         if result.backward is not None:
             failed += [a.variable for a in result.backward.gradients if not a.agrees]
@@ -574,15 +568,11 @@ def _matrix_command(
         result = compute(
             expression, raw, dtype=dtype.value, check=not no_check, timeout=timeout or None
         )
-        if json_out:
-            from .render import json_doc
-
-            sys.stdout.write(json_doc.dumps(result.to_dict()))
-        elif plain:
-            sys.stdout.write(matrix.plain(result))
-        else:
-            console().print(matrix.render(result))
-        sys.stdout.flush()
+        emit(
+            result.to_dict() if json_out else None,
+            matrix.plain(result) if plain else None,
+            lambda: matrix.render(result),
+        )
         for note in result.notes:
             warn(note)
         code = int(result.exit_code)
@@ -669,6 +659,19 @@ def read_expression(path: str) -> str:
     except UnicodeDecodeError as e:
         raise UsageError(f"the expression file is not UTF-8 text (byte {e.start + 1})") from None
     return text[:-1] if text.endswith("\n") else text
+
+
+def emit(doc: dict[str, Any] | None, text: str | None, view: Callable[[], Any]) -> None:
+    """Print a result: as a JSON document, as plain text, or (by default) as a Rich view."""
+    if doc is not None:
+        from .render import json_doc
+
+        sys.stdout.write(json_doc.dumps(doc))
+    elif text is not None:
+        sys.stdout.write(text)
+    else:
+        console().print(view())
+    sys.stdout.flush()
 
 
 def _option_names(ctx: typer.Context) -> set[str]:
