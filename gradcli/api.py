@@ -132,8 +132,8 @@ def grad(
                 lambda: evaluate.noisy_spread(expr, point, dtype, vector),
             )
             shown = {label: sym.display(d) for label, d in derivatives.items()}
-    except CheckTimeout:
-        verdicts = checking.timed_out(scalar_value, flat_gradient, timeout or 0)
+    except CheckTimeout as stop:
+        verdicts = checking.timed_out(scalar_value, flat_gradient, stop.why)
         shown = {}
     return result(shown, verdicts)
 
@@ -210,8 +210,8 @@ def _nth_derivative(
                 spread,
             )
             shown = {wrt: sym.display(d)}
-    except CheckTimeout:
-        verdicts = checking.timed_out(value, {wrt: derivative}, timeout or 0)
+    except CheckTimeout as stop:
+        verdicts = checking.timed_out(value, {wrt: derivative}, stop.why)
         shown = {}
     return result(shown, verdicts)
 
@@ -329,9 +329,9 @@ def steps(
     try:
         with time_limit(timeout):
             return explain(expr, point, computed, wrt, dtype)
-    except CheckTimeout:
+    except CheckTimeout as stop:
         raise TimeLimitError(
-            f"the derivation did not finish within {timeout:g} s",
+            f"the derivation {stop.why}",
             hint="raise the limit with --timeout, or pick one variable with --wrt",
         ) from None
 
@@ -501,6 +501,12 @@ def hessian(
     )
 
 
+def checking_timed_out_note(why: str) -> tuple[str]:
+    from .check import timed_out
+
+    return (timed_out(0.0, {}, why).notes[0],)
+
+
 def _classify(eigenvalues: tuple[float, ...]) -> str:
     """The kind of stationary point the Hessian's eigenvalues say it is."""
     tiny = 1e-10 * max(1.0, *(abs(e) for e in eigenvalues))
@@ -583,12 +589,8 @@ def _check_cells(
                         )
                     rows.append(tuple(row))
                     r += 1
-    except CheckTimeout:
-        note = (
-            f"the symbolic check did not finish within {timeout or 0:g} s; torch's numbers "
-            "are shown unchecked (raise the limit with --timeout)"
-        )
-        return None, Status.TIMEOUT, (note,)
+    except CheckTimeout as stop:
+        return None, Status.TIMEOUT, checking_timed_out_note(stop.why)
     cells = [v for checked_row in rows for v in checked_row]
     for v in cells:
         if v.note and v.status is not Status.AGREE and v.note not in notes:

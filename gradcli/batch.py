@@ -46,6 +46,7 @@ class Summary:
     checked: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     check_mode: str = ""
+    abandoned: str = ""  #: why the exact check gave up, if it did
 
     @property
     def status(self) -> Status:
@@ -63,6 +64,8 @@ class Summary:
             parts.append("not checked")
         if self.skipped:
             parts.append(f"{self.skipped:,} bad row{'s' * (self.skipped != 1)} skipped")
+        if self.abandoned:
+            parts.append(f"the symbolic check {self.abandoned}")
         if self.nulled:
             parts.append(f"{self.nulled:,} bad row{'s' * (self.nulled != 1)} written as null")
         return "; ".join(parts)
@@ -92,17 +95,33 @@ _WORKER: tuple[Any, Any, str] | None = None  # in the helper process: (sym, deri
 def _worker_init(source: str, dtype: str) -> None:
     global _WORKER
     from . import symbolic
+    from .deadline import CheckTimeout, time_limit
     from .parser import parse
 
     expr = parse(source)
-    sym = symbolic.build(expr, dtype)
-    _WORKER = (sym, {n: sym.derivative(n) for n in expr.variables}, dtype)
+    try:
+        with time_limit(None):  # no clock here: each request has its own budget
+            sym = symbolic.build(expr, dtype)
+            _WORKER = (sym, {n: sym.derivative(n) for n in expr.variables}, dtype)
+    except CheckTimeout as stop:
+        _WORKER = None
+        globals()["_WORKER_WHY"] = stop.why
 
 
-def _worker_exact(points: list[dict[str, float]]) -> list[tuple[Any, dict[str, Any]]]:
-    assert _WORKER is not None
+def _worker_exact(
+    points: list[dict[str, float]], seconds: float | None
+) -> list[tuple[Any, dict[str, Any]]] | str:
+    """Exact values for ``points``, or why there are none (a sentence's end)."""
+    from .deadline import CheckTimeout, time_limit
+
+    if _WORKER is None:
+        return str(globals().get("_WORKER_WHY", "was abandoned"))
     sym, derivatives, dtype = _WORKER
-    return _exact_points(sym, derivatives, points, dtype)
+    try:
+        with time_limit(seconds):
+            return _exact_points(sym, derivatives, points, dtype)
+    except CheckTimeout as stop:
+        return stop.why
 
 
 class Checker:
@@ -114,10 +133,11 @@ class Checker:
     forked it runs here.
     """
 
-    def __init__(self, expr: Expr, dtype: str, mode: str) -> None:
+    def __init__(self, expr: Expr, dtype: str, mode: str, timeout: float | None = 5.0) -> None:
         import multiprocessing
 
-        self.expr, self.dtype, self.mode = expr, dtype, mode
+        self.expr, self.dtype, self.mode, self.timeout = expr, dtype, mode, timeout
+        self.abandoned: str | None = None  #: why the exact side gave up, if it did
         self.sample = DEFAULT_SAMPLE if mode == "sample" else 0
         self.nonfinite_budget = MAX_NONFINITE_CHECKS
         self.rng = random.Random(20261123)
@@ -127,23 +147,40 @@ class Checker:
             context = multiprocessing.get_context("fork")
             self.pool = context.Pool(1, initializer=_worker_init, initargs=(expr.source, dtype))
 
-    def _local(self) -> tuple[Any, Any]:
-        if self.local is None:
-            from . import symbolic
+    def exact(self, points: list[dict[str, float]]) -> Callable[[], list[Any] | str]:
+        """Start the exact evaluation of ``points``; the returned function waits for the
+        results, or says why there are none (the time limit, too deep for SymPy)."""
+        import multiprocessing
 
-            sym = symbolic.build(self.expr, self.dtype)
-            self.local = (sym, {n: sym.derivative(n) for n in self.expr.variables})
-        return self.local
+        from .deadline import CheckTimeout, time_limit
 
-    def exact(self, points: list[dict[str, float]]) -> Callable[[], list[Any]]:
-        """Start the exact evaluation of ``points``; the returned function waits for it."""
-        if not points:
-            return lambda: []
+        if not points or self.abandoned:
+            why = self.abandoned
+            return lambda: why if why else []
+        # The budget grows with the number of rows (--check all sends whole chunks).
+        budget = None if not self.timeout else self.timeout * max(1.0, len(points) / 25)
         if self.pool is not None:
-            pending = self.pool.apply_async(_worker_exact, (points,))
-            return lambda: list(pending.get())
-        sym, derivatives = self._local()
-        done = _exact_points(sym, derivatives, points, self.dtype)
+            pending = self.pool.apply_async(_worker_exact, (points, budget))
+
+            def wait() -> list[Any] | str:
+                try:  # the first request also waits for SymPy's import in the helper
+                    got: list[Any] | str = pending.get(None if budget is None else budget + 60)
+                    return got
+                except multiprocessing.TimeoutError:
+                    return "did not finish in time"
+
+            return wait
+        try:
+            with time_limit(budget):
+                if self.local is None:
+                    from . import symbolic
+
+                    sym = symbolic.build(self.expr, self.dtype)
+                    self.local = (sym, {n: sym.derivative(n) for n in self.expr.variables})
+                sym, derivatives = self.local
+                done: list[Any] | str = _exact_points(sym, derivatives, points, self.dtype)
+        except CheckTimeout as stop:
+            done = stop.why
         return lambda: done
 
     def sample_rows(self, n: int) -> list[int]:
@@ -224,6 +261,13 @@ def compute(
         ]
         late_exact = checker.exact([point(i) for i in late])
         for rows, results in ((early, early_exact()), (late, late_exact())):
+            if isinstance(results, str):  # the exact side gave up on these rows
+                checker.abandoned = results
+                summary.abandoned = results
+                for i in rows:
+                    status[i] = Status.TIMEOUT.value
+                    summary.statuses[Status.TIMEOUT.value] += 1
+                continue
             for i, exact in zip(rows, results, strict=True):
                 verdict = checker.verdict(point(i), exact).value
                 status[i] = verdict
@@ -242,6 +286,7 @@ def grad_batch(
     *,
     dtype: str = "float64",
     check: str | None = "sample",
+    timeout: float | None = 5.0,
 ) -> dict[str, np.ndarray]:
     """Value and gradient at many points: ``columns`` maps each variable to an array (NumPy,
     torch, or any sequence of numbers). Returns ``value``, ``d_<name>`` for each variable and,
@@ -269,7 +314,7 @@ def grad_batch(
                 f"column {name} has a value that is not finite "
                 f"(row {int(np.flatnonzero(~np.isfinite(a))[0])})"
             )
-    checker = Checker(expr, dtype, check) if check else None
+    checker = Checker(expr, dtype, check, timeout) if check else None
     summary = Summary()
     n = lengths.pop() if lengths else 1
     parts: list[dict[str, np.ndarray]] = []
@@ -477,12 +522,13 @@ def run(
     check: str | None,
     summary: Summary,
     progress: Callable[[int], None] | None = None,
+    timeout: float | None = 5.0,
 ) -> None:
     """Compute every chunk and hand the result frame (input columns, value, d_*, status) to
     ``write``."""
     import polars as pl
 
-    checker = Checker(expr, dtype, check) if check else None
+    checker = Checker(expr, dtype, check, timeout) if check else None
     if checker is not None:
         summary.check_mode = (
             "every row"

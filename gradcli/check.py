@@ -250,13 +250,13 @@ def judge(
     return Check(worst(statuses), value_verdict, grads, tuple(notes))
 
 
-def timed_out(value: float, gradient: Mapping[str, float], seconds: float) -> Check:
-    """The check of a result whose symbolic side did not finish in ``seconds``."""
-    note = (
-        f"the symbolic check did not finish within {seconds:g} s; torch's numbers are shown "
-        "unchecked (raise the limit with --timeout)"
+def timed_out(value: float, gradient: Mapping[str, float], why: str) -> Check:
+    """The check of a result whose symbolic side was abandoned (``why`` ends the sentence
+    "the symbolic check ...")."""
+    note = f"the symbolic check {why}; torch's numbers are shown unchecked" + (
+        " (raise the limit with --timeout)" if "within" in why else ""
     )
-    unknown = "not computed (time limit)"
+    unknown = "not computed"
     return Check(
         Status.TIMEOUT,
         Verdict(Status.TIMEOUT, value, None, unknown, note),

@@ -128,6 +128,7 @@ def _batch(
     on_bad_row: BadRow,
     check: str | None,
     dtype: str,
+    timeout: float | None = 5.0,
 ) -> int:
     """Batch work: points from a file, stdin or grids; results streamed out chunk by chunk."""
     from . import batch
@@ -168,7 +169,7 @@ def _batch(
             columns = batch.grid_columns(values)
             chunks = _frames(columns, batch.CHUNK_ROWS)
         with _progress() as advance:
-            batch.run(expr, chunks, writer.write, dtype, check, summary, advance)
+            batch.run(expr, chunks, writer.write, dtype, check, summary, advance, timeout)
         ok = True
     finally:
         writer.close(ok)
@@ -341,6 +342,7 @@ def grad(
                 on_bad_row,
                 None if no_check else check_mode.value,
                 dtype.value,
+                timeout or None,
             )
             if code:
                 raise typer.Exit(code)

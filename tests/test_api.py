@@ -282,3 +282,27 @@ def test_time_limit_restores_the_signal_handler() -> None:
             pass
     assert signal.getsignal(signal.SIGALRM) == before
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_deep_nesting_is_abandoned_cleanly() -> None:
+    """SymPy differentiates recursively; 199 nested functions (within the nesting limit) must
+    give a verdict, never a RecursionError."""
+    import sys
+
+    before = sys.getrecursionlimit()
+    r = gradcli.grad("sin(" * 199 + "x" + ")" * 199, x=0.5, timeout=1)
+    assert r.check.status is Status.TIMEOUT
+    assert r.exit_code is ExitCode.CHECK_TIMEOUT
+    assert r.gradient["x"] == pytest.approx(0.0127398623252125, rel=1e-12)
+    assert sys.getrecursionlimit() == before
+
+
+def test_recursion_in_symbolic_work_becomes_a_verdict() -> None:
+    from gradcli.deadline import CheckTimeout, time_limit
+
+    def deep(n: int) -> int:
+        return n if n == 0 else 1 + deep(n - 1)
+
+    with pytest.raises(CheckTimeout) as info, time_limit(None):
+        deep(100_000)
+    assert info.value.why == "was abandoned: the expression is nested too deeply for SymPy"

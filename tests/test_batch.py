@@ -188,3 +188,11 @@ def test_output_destination_is_checked_first() -> None:
     assert r.exit_code == 2 and "no such directory" in r.stderr
     r = invoke("grad", "x", "--x", "2", "--output", "out.csv")
     assert r.exit_code == 2 and "--output goes with batch work" in r.stderr
+
+
+def test_abandoned_check_marks_rows_timeout() -> None:
+    deep = "sin(" * 199 + "x" + ")" * 199
+    r = invoke("grad", deep, "--input", "-", "--timeout", "1", stdin="x\n0.5\n0.6\n")
+    assert r.exit_code == 4
+    assert [row["status"] for row in csv_rows(r.stdout)] == ["timeout", "timeout"]
+    assert "the symbolic check did not finish within 1 s" in r.stderr
