@@ -13,7 +13,7 @@ from .models import Check, GradResult, GraphResult, MatrixResult, Status
 from .nodes import Expr
 from .parser import parse
 from .shapes import infer_shapes
-from .values import Array, Value, coerce_values, match_variables
+from .values import Array, Value, coerce_values, flat, labels, match_variables
 
 if TYPE_CHECKING:
     from .steps import StepsResult
@@ -73,9 +73,9 @@ def grad(
     flat_gradient = {
         label: g
         for name, value in computed.gradient.items()
-        for label, g in zip(evaluate.labels(name, value), evaluate.flat(value), strict=True)
+        for label, g in zip(labels(name, value), flat(value), strict=True)
     }
-    size = sum(len(evaluate.flat(v)) for v in point.values())
+    size = sum(len(flat(v)) for v in point.values())
 
     def result(shown: dict[str, str], verdicts: Check) -> GradResult:
         return GradResult(
@@ -100,7 +100,7 @@ def grad(
     elements = {
         label: (name, x)
         for name, value in point.items()
-        for label, x in zip(evaluate.labels(name, value), evaluate.flat(value), strict=True)
+        for label, x in zip(labels(name, value), flat(value), strict=True)
     }
     scalar_value = evaluate.scalar_of(computed.value, vector)
     try:
@@ -110,7 +110,7 @@ def grad(
             if vector is None:
                 f = output.item()
             else:  # the scalar whose gradient is the VJP: sum(v * f)
-                weights = (symbolic.exact_rational(c) for c in evaluate.flat(vector))
+                weights = (symbolic.exact_rational(c) for c in flat(vector))
                 f = sp.Add(*(c * e for c, e in zip(weights, output.flat, strict=True)))
             derivatives = {
                 label: sp.diff(f, symbol)
@@ -343,20 +343,12 @@ def _check_dtype(dtype: str) -> None:
         raise UsageError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
 
 
-def _row_labels(name: str, value: Value) -> list[str]:
-    if isinstance(value, Array):
-        return value.labels(name)
-    return [name]
-
-
 def _columns(point: Mapping[str, Value]) -> list[tuple[str, str, float]]:
     """(label, variable, element value) for every variable element, in order."""
-    from .evaluate import flat
-
     return [
         (label, name, x)
         for name, v in point.items()
-        for label, x in zip(_row_labels(name, v), flat(v), strict=True)
+        for label, x in zip(labels(name, v), flat(v), strict=True)
     ]
 
 
@@ -386,7 +378,7 @@ def jacobian(
     row_labels = []
     for k, value in enumerate(computed.values):
         base = "f" if len(exprs) == 1 else f"f{k + 1}"
-        row_labels += _row_labels(base, value)
+        row_labels += labels(base, value)
     columns = _columns(point)
     del out_shapes
 

@@ -27,7 +27,7 @@ import numpy as np
 from .errors import GradcliError, InputError, UsageError, safe_text
 from .models import Status, worst
 from .nodes import Expr
-from .values import MAX_GRID
+from .values import MAX_GRID, flat
 
 CHUNK_ROWS = 1 << 16  #: rows per chunk: measured faster than one huge tensor, and bounded
 READ_BYTES = 8 << 20  #: bytes read from a stream at a time
@@ -210,12 +210,12 @@ class Checker:
         from . import evaluate
 
         computed = evaluate.autograd(self.expr, point, self.dtype)
-        gradient = {name: evaluate.flat(g)[0] for name, g in computed.gradient.items()}
+        gradient = {name: flat(g)[0] for name, g in computed.gradient.items()}
         verdicts = checking.judge(
             self.expr,
             {name: (name, x) for name, x in point.items()},
             self.dtype,
-            evaluate.flat(computed.value)[0],
+            flat(computed.value)[0],
             gradient,
             computed.node_values,
             exact[0],

@@ -18,7 +18,7 @@ import torch
 from .models import TorchNode
 from .nodes import Expr
 from .ops import CONSTANTS, OPS
-from .values import Array, Value
+from .values import Array, Value, flat, labels
 
 DTYPES: dict[str, torch.dtype] = {"float64": torch.float64, "float32": torch.float32}
 
@@ -157,14 +157,6 @@ def noisy_spread(
             for label, a, b in zip(labels(name, point[name]), now, before, strict=True):
                 spread[label] = max(spread.get(label, 0.0), _gap(a, b))
     return value_spread, spread
-
-
-def flat(value: Value) -> tuple[float, ...]:
-    return value.data if isinstance(value, Array) else (value,)
-
-
-def labels(name: str, value: Value) -> list[str]:
-    return value.labels(name) if isinstance(value, Array) else [name]
 
 
 def scalar_of(value: Value, vjp: Value | None) -> float:

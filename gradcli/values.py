@@ -91,6 +91,17 @@ class Array:
 
 Value = float | Array
 
+
+def flat(value: Value) -> tuple[float, ...]:
+    """The numbers of a value in row-major order (one for a scalar)."""
+    return value.data if isinstance(value, Array) else (value,)
+
+
+def labels(name: str, value: Value) -> list[str]:
+    """Element labels: ``x`` for a scalar, ``x[0]`` or ``W[1,0]`` for elements."""
+    return value.labels(name) if isinstance(value, Array) else [name]
+
+
 #: numbers in one vector or matrix value
 MAX_ELEMENTS = 1_000_000
 
