@@ -24,6 +24,7 @@ _EXPORTS = {
     "hessian": "api",
     "jacobian": "api",
     "steps": "api",
+    "grad_batch": "batch",
     "ExitCode": "errors",
     "GradcliError": "errors",
     "ParseError": "errors",
@@ -40,6 +41,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from .api import grad, graph, hessian, jacobian, steps
+    from .batch import grad_batch
     from .errors import ExitCode, GradcliError, ParseError
     from .models import SCHEMA, Check, GradResult, GraphResult, MatrixResult, Status, Verdict
     from .parser import parse
@@ -70,6 +72,7 @@ __all__ = [
     "Verdict",
     "__version__",
     "grad",
+    "grad_batch",
     "graph",
     "hessian",
     "jacobian",

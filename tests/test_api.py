@@ -306,3 +306,11 @@ def test_recursion_in_symbolic_work_becomes_a_verdict() -> None:
     with pytest.raises(CheckTimeout) as info, time_limit(None):
         deep(100_000)
     assert info.value.why == "was abandoned: the expression is nested too deeply for SymPy"
+
+
+def test_public_names_resolve_lazily() -> None:
+    assert set(gradcli.__all__) == set(gradcli._EXPORTS) | {"__version__"}
+    for name in gradcli.__all__:
+        assert getattr(gradcli, name) is not None
+    with pytest.raises(AttributeError):
+        _ = gradcli.no_such_name  # type: ignore[attr-defined]

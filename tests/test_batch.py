@@ -31,6 +31,9 @@ def csv_rows(text: str) -> list[dict[str, str]]:
 
 
 def test_api_grad_batch() -> None:
+    import gradcli
+
+    assert gradcli.grad_batch is grad_batch
     out = grad_batch("x**2*y", {"x": [1.0, 2.0, 3.0], "y": np.array([4.0, 5.0, 6.0])})
     assert out["value"].tolist() == [4.0, 20.0, 54.0]
     assert out["d_x"].tolist() == [8.0, 20.0, 36.0]
