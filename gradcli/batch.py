@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import GradcliError, InputError, UsageError, safe_text
+from .errors import InputError, UsageError, safe_text
 from .models import Status, worst
 from .nodes import Expr
 from .values import MAX_GRID, flat
@@ -640,7 +640,6 @@ class Writer:
 
 __all__ = [
     "FORMATS",
-    "GradcliError",
     "Summary",
     "Writer",
     "grad_batch",

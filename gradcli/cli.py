@@ -166,6 +166,11 @@ def _batch(
                 k: grids.get(k) if k in grids else parse_number(v, k) for k, v in raw.items()
             }
             match_variables(expr.variables, {k: 0.0 for k in values})
+            if not values:
+                raise UsageError(
+                    "batch work needs a variable to vary",
+                    hint="give it as a grid (--x 0:1:11) or in an --input file",
+                )
             columns = batch.grid_columns(values)
             chunks = _frames(columns, batch.CHUNK_ROWS)
         with _progress() as advance:
@@ -180,10 +185,9 @@ def _batch(
 def _frames(columns: dict[str, Any], size: int) -> Iterator[Any]:
     import polars as pl
 
-    n = len(next(iter(columns.values()))) if columns else 1
-    frame = pl.DataFrame(columns) if columns else pl.DataFrame({"_": [0.0]}).drop("_")
-    for start in range(0, n, size):
-        yield frame.slice(start, size) if columns else pl.DataFrame()
+    frame = pl.DataFrame(columns)
+    for start in range(0, frame.height, size):
+        yield frame.slice(start, size)
 
 
 def _with_constants(chunks: Iterator[Any], fixed: dict[str, float]) -> Iterator[Any]:

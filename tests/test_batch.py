@@ -199,3 +199,8 @@ def test_abandoned_check_marks_rows_timeout() -> None:
     assert r.exit_code == 4
     assert [row["status"] for row in csv_rows(r.stdout)] == ["timeout", "timeout"]
     assert "the symbolic check did not finish within 1 s" in r.stderr
+
+
+def test_batch_needs_a_variable() -> None:
+    r = invoke("grad", "2*pi", "--format", "csv")
+    assert r.exit_code == 2 and "batch work needs a variable to vary" in r.stderr
