@@ -1,9 +1,9 @@
 """Size limits of the expression language. Each one has its own error message (README: Limits)."""
 
 #: characters in one expression
-MAX_LENGTH = 100_000
+MAX_LENGTH = 200_000
 #: nodes in the parsed tree (numbers, variables, constants, operations)
-MAX_NODES = 50_000
+MAX_NODES = 100_000
 #: open parentheses, function calls, unary signs and chained powers pending at one time
 MAX_DEPTH = 200
 #: characters in one number literal

@@ -95,6 +95,10 @@ class Verdict:
         }
 
 
+SYMBOLIC = "symbolic"  #: the check used SymPy's derivative of the whole expression
+NODE_BY_NODE = "node-by-node"  #: the check used the linear-time reference (large expressions)
+
+
 @dataclass(frozen=True)
 class Check:
     """The cross-check of a whole result."""
@@ -103,10 +107,12 @@ class Check:
     value: Verdict | None  #: None when the check was skipped
     gradient: dict[str, Verdict] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  #: warnings for the user (non-differentiable points, ...)
+    method: str = SYMBOLIC  #: how the exact numbers were found: SYMBOLIC or NODE_BY_NODE
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status.value,
+            "method": self.method if self.value is not None else None,
             "value": self.value.to_dict() if self.value else None,
             "gradient": {k: v.to_dict() for k, v in self.gradient.items()},
             "notes": list(self.notes),

@@ -56,6 +56,13 @@ class Expr:
         node = self.nodes[index]
         return self.source[node.start : node.end]
 
+    def height(self) -> int:
+        """Operations on the longest path from a leaf to the root."""
+        heights: list[int] = []
+        for node in self.nodes:
+            heights.append(1 + max((heights[a] for a in node.args), default=-1))
+        return heights[-1] if heights else 0
+
     def depends(self) -> list[frozenset[str]]:
         """For every node, the variables its value depends on (through any path)."""
         out: list[frozenset[str]] = []
