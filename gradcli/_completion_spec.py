@@ -92,10 +92,12 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                             'skip it, or write nulls',
                                                     'value': True,
                                                     'choices': ['error', 'skip', 'null']},
-                                   '--check': {'help': 'Batch: check a sample of rows or all of '
-                                                       'them',
+                                   '--check': {'help': 'Batch: check every row (all: extended '
+                                                       'precision, doubtful rows exactly) or N '
+                                                       'random rows exactly with SymPy (sample:N; '
+                                                       'sample is sample:25)',
                                                'value': True,
-                                               'choices': ['sample', 'all']},
+                                               'choices': None},
                                    '--debug': {'help': 'Show a traceback for internal errors',
                                                'value': False,
                                                'choices': None},

@@ -112,11 +112,6 @@ class BadRow(str, Enum):
     null = "null"
 
 
-class CheckMode(str, Enum):
-    sample = "sample"
-    all = "all"
-
-
 def _batch(
     expression: str,
     raw: dict[str, str],
@@ -131,7 +126,7 @@ def _batch(
     timeout: float | None = 5.0,
 ) -> int:
     """Batch work: points from a file, stdin or grids; results streamed out chunk by chunk."""
-    from . import batch
+    from . import batch, batchcheck
     from .parser import parse
     from .shapes import infer_shapes
     from .values import match_variables, parse_number
@@ -143,6 +138,8 @@ def _batch(
     )
     if fmt == "parquet" and (output is None or output == "-") and sys.stdout.isatty():
         raise UsageError("Parquet is binary: write it to a file with --output, or pipe it")
+    if check is not None:
+        batchcheck.parse_mode(check)  # a bad --check is a usage error before any work
     writer = batch.Writer(output, fmt)  # checks the destination before any work
     summary = batch.Summary()
     ok = False
@@ -174,11 +171,14 @@ def _batch(
             columns = batch.grid_columns(values)
             chunks = _frames(columns, batch.CHUNK_ROWS)
         with _progress() as advance:
-            batch.run(expr, chunks, writer.write, dtype, check, summary, advance, timeout)
+            batch.run(expr, chunks, writer, dtype, check, summary, advance, timeout)
         ok = True
     finally:
         writer.close(ok)
     sys.stderr.write(f"gradcli: {summary.describe()}\n")
+    late = summary.late_message()
+    if late:
+        warn(late)
     return int(summary.status.exit_code)
 
 
@@ -317,9 +317,14 @@ def grad(
         ),
     ] = BadRow.error,
     check_mode: Annotated[
-        CheckMode,
-        typer.Option("--check", help="Batch: check a sample of rows or all of them."),
-    ] = CheckMode.sample,
+        str,
+        typer.Option(
+            "--check",
+            metavar="all|sample[:N]",
+            help="Batch: check every row (all: extended precision, doubtful rows exactly) or "
+            "N random rows exactly with SymPy (sample:N; sample is sample:25).",
+        ),
+    ] = "all",
     debug: DebugOpt = False,
 ) -> int:
     """Value and gradient at a point, with SymPy's derivatives and an exact cross-check; or at
@@ -344,7 +349,7 @@ def grad(
                 output,
                 out_format,
                 on_bad_row,
-                None if no_check else check_mode.value,
+                None if no_check else check_mode,
                 dtype.value,
                 timeout or None,
             )

@@ -81,7 +81,7 @@ _TABLE: tuple[Op, ...] = (
     Op("pow", 2, lambda T, u, v: T.pow(u, v), lambda S, u, v: S.Pow(u, v),
        ("v*u**(v-1)", "u**v*log(u)"), "{{{0}}}^{{{1}}}", "power; also written u**v and u^v",
        symbol="**", precedence=POWER,
-       kink=lambda u, v: u == 0 and 0 < v < 1,
+       kink=lambda u, v: (u == 0) & (v > 0) & (v < 1),  # (also works on whole arrays)
        kink_note="a fractional power at 0 has an infinite slope", fold=_fold_pow),
     # ---- elementary functions ----------------------------------------------------------------
     Op("sin", 1, lambda T, u: T.sin(u), lambda S, u: S.sin(u),

@@ -1,0 +1,362 @@
+"""Batch input and output: CSV, TSV, JSON Lines and Parquet, from files or stdin, to files or
+stdout, one chunk at a time.
+
+Polars does the parsing and writing: its CSV reader and writer are native code, and it writes
+floats as the shortest text that reads back as the same float64. A file is written under a
+temporary name beside its destination and renamed at the end, so a failure (disk full, Ctrl-C)
+leaves no half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any, Protocol
+
+import numpy as np
+
+from .errors import InputError, UsageError, safe_text
+
+CHUNK_ROWS = 1 << 16  #: rows per chunk: measured faster than one huge tensor, and bounded
+READ_BYTES = 8 << 20  #: bytes read from a stream at a time
+FORMATS = ("csv", "tsv", "jsonl", "parquet")
+
+
+class Counts(Protocol):
+    """Where reading counts the bad rows it skipped or wrote as nulls."""
+
+    skipped: int
+    nulled: int
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+
+def input_format(path: str, given: str | None) -> str:
+    if given:
+        return given
+    if path == "-":
+        return "csv"
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    fmt = {
+        "csv": "csv",
+        "tsv": "tsv",
+        "tab": "tsv",
+        "jsonl": "jsonl",
+        "ndjson": "jsonl",
+        "parquet": "parquet",
+    }.get(suffix)
+    if fmt is None:
+        raise UsageError(
+            f"cannot tell the format of {safe_text(path)!r} from its extension",
+            hint="add --input-format csv|tsv|jsonl|parquet",
+        )
+    return fmt
+
+
+def _open(path: str) -> IO[bytes]:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise UsageError(f"cannot read {safe_text(path)!r}: {e.strerror}") from None
+
+
+def _text_blocks(stream: IO[bytes]) -> Iterator[tuple[bytes, int]]:
+    """Blocks of whole lines and the 1-based line number of each block's first line."""
+    rest = b""
+    line = 1
+    while True:
+        data = stream.read(READ_BYTES)
+        if not data:
+            if rest.strip():
+                yield rest, line
+            return
+        data = rest + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        block, rest = data[: cut + 1], data[cut + 1 :]
+        yield block, line
+        line += block.count(b"\n")
+
+
+def read_chunks(
+    path: str, fmt: str, variables: list[str], on_bad_row: str, counts: Counts
+) -> Iterator[Any]:
+    """Polars DataFrames of at most CHUNK_ROWS rows, variable columns as float64 (after the
+    bad-row policy), other columns as they came."""
+    import polars as pl
+
+    if fmt == "parquet":
+        try:
+            frame = pl.read_parquet(_open(path) if path == "-" else path)
+        except Exception as e:  # polars raises several kinds for a broken file
+            raise UsageError(f"cannot read Parquet from {safe_text(path)!r}: {e}") from None
+        for start in range(0, frame.height, CHUNK_ROWS):
+            yield _clean(
+                frame.slice(start, CHUNK_ROWS), variables, on_bad_row, start + 1, counts, fmt
+            )
+        return
+    stream = _open(path)
+    header = b""
+    for block, line in _text_blocks(stream):
+        if fmt in ("csv", "tsv") and not header:
+            first, _, block = block.partition(b"\n")
+            header = first + b"\n"
+            line += 1
+            if not block.strip():
+                continue
+        try:
+            if fmt == "jsonl":
+                frame = pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
+            else:
+                frame = _read_csv_block(header + block, "," if fmt == "csv" else "\t", variables)
+        except Exception as e:
+            raise InputError(
+                f"cannot read the {fmt.upper()} input near line {line}: {str(e).splitlines()[0]}"
+            ) from None
+        for start in range(0, frame.height, CHUNK_ROWS):
+            yield _clean(
+                frame.slice(start, CHUNK_ROWS), variables, on_bad_row, line + start, counts, fmt
+            )
+
+
+def _read_csv_block(data: bytes, separator: str, variables: list[str]) -> Any:
+    """One block of CSV: the variable columns parsed as float64 natively (the fast path); if
+    a field is not a number, everything as text, so the bad field can be named."""
+    import polars as pl
+
+    header = data[: data.find(b"\n")].decode("utf-8", "replace").split(separator)
+    floats = {name: pl.Float64 for name in variables if name in header}
+    try:
+        return pl.read_csv(
+            io.BytesIO(data), separator=separator, infer_schema=False, schema_overrides=floats
+        )
+    except pl.exceptions.ComputeError:
+        return pl.read_csv(io.BytesIO(data), separator=separator, infer_schema=False)
+
+
+def _clean(
+    frame: Any, variables: list[str], on_bad_row: str, first_line: int, counts: Counts, fmt: str
+) -> Any:
+    """Variable columns as float64; a missing, non-numeric or non-finite field is an error
+    naming its line, or (by policy) the row is skipped or written with nulls."""
+    import polars as pl
+
+    missing = [v for v in variables if v not in frame.columns]
+    if missing:
+        raise InputError(
+            f"the input has no column {', '.join(missing)}",
+            hint=f"its columns are: {', '.join(frame.columns)}",
+        )
+    bad = np.zeros(frame.height, dtype=bool)
+    casted = {}
+    first_wrong: tuple[int, str] | None = None  # (row, variable) of the earliest bad field
+    for name in variables:
+        raw = frame[name]
+        numbers = raw.cast(pl.Float64, strict=False) if raw.dtype != pl.Float64 else raw
+        values = numbers.to_numpy().astype(np.float64, copy=False)
+        wrong = ~np.isfinite(values)  # null (missing or not a number), nan or inf
+        if wrong.any():
+            row = int(np.flatnonzero(wrong)[0])
+            if first_wrong is None or row < first_wrong[0]:
+                first_wrong = (row, name)
+        bad |= wrong
+        casted[name] = values
+    if first_wrong is not None and on_bad_row == "error":
+        row, name = first_wrong
+        field_text = frame[name][row]
+        what = (
+            "is missing"
+            if field_text is None or str(field_text).strip() == ""
+            else f"is not a finite number: {safe_text(str(field_text))!r}"
+        )
+        unit = "line" if fmt != "parquet" else "row"
+        raise InputError(
+            f"{unit} {first_line + row}: field {name} {what}",
+            hint="fix the row, or pass --on-bad-row skip or --on-bad-row null",
+        )
+    recast = [n for n in variables if frame[n].dtype != pl.Float64]
+    if recast:  # (the common case, numbers parsed natively, needs no copy)
+        frame = frame.with_columns([pl.Series(n, casted[n]) for n in recast])
+    if bad.any():
+        if on_bad_row == "skip":
+            counts.skipped += int(bad.sum())
+            frame = frame.filter(pl.Series(~bad))
+        else:
+            counts.nulled += int(bad.sum())
+            frame = frame.with_columns(pl.Series("__bad__", bad))
+    return frame
+
+
+# ---- writing -----------------------------------------------------------------------------------
+
+
+class Writer:
+    """Writes result frames to stdout or a file, in one format.
+
+    The status column is written only when some row is not ``agree``. Its presence is settled
+    with the first chunk; when a later chunk needs it, a file is rewritten with the column added
+    (the rows before all had the status ``fill``, or the first chunk's own), JSON Lines simply
+    gains the key from there on, and a CSV or TSV stream on stdout, whose header is gone, keeps
+    its columns: those rows are listed in :attr:`late`, for a message on stderr.
+    """
+
+    def __init__(self, path: str | None, fmt: str) -> None:
+        self.fmt = fmt
+        self.path = None if path in (None, "-") else path
+        self.with_status: bool | None = None  #: settled by the first chunk
+        self.written = 0  #: rows written
+        self.first: Any = None  #: the first chunk's status column
+        self.fill = "agree"  #: the status of rows after the first chunk, until one differs
+        self.late: list[tuple[int, str]] = []  #: (row, status) a stdout stream could not carry
+        self.late_count = 0
+        self.parts: list[str] = []  #: Parquet is gathered in Arrow IPC files, then converted
+        self.tmp: str | None = None
+        if self.path is None:
+            self.sink: IO[bytes] = sys.stdout.buffer
+        else:
+            folder = os.path.dirname(os.path.abspath(self.path))
+            if not os.path.isdir(folder):
+                raise UsageError(f"cannot write {safe_text(self.path)!r}: no such directory")
+            if not os.access(folder, os.W_OK):
+                raise UsageError(
+                    f"cannot write {safe_text(self.path)!r}: the directory is not writable"
+                )
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.", dir=folder)
+            self.sink = os.fdopen(fd, "wb")
+        if fmt == "parquet":
+            self.spool = tempfile.mkdtemp(prefix="gradcli-parquet-")
+
+    def write(self, frame: Any, status: Any = None, notable: bool = False) -> None:
+        """Write ``frame``; ``status`` is its status column (None when not checking),
+        ``notable`` whether any of it is not ``agree`` (or, sampling, ``unchecked``)."""
+        if status is not None:
+            if self.with_status is None:
+                self.with_status, self.first = notable, status
+            elif notable and not self.with_status:
+                self._add_status_column(frame.height, status)
+            if self.with_status or self.fmt == "parquet":
+                frame = frame.hstack([status])
+        self._write(frame)
+        self.written += frame.height
+
+    def _write(self, frame: Any) -> None:
+        if self.fmt == "parquet":
+            part = os.path.join(self.spool, f"{len(self.parts):08d}.arrow")
+            frame.write_ipc(part)
+            self.parts.append(part)
+        elif self.fmt == "jsonl":
+            frame.write_ndjson(self.sink)
+        else:
+            frame.write_csv(
+                self.sink,
+                include_header=self.written == 0,
+                separator="," if self.fmt == "csv" else "\t",
+            )
+        if self.path is None:
+            self.sink.flush()
+
+    def _add_status_column(self, rows: int, status: Any) -> None:
+        """A later chunk is the first with a row that is not ``agree``."""
+        if self.fmt == "parquet":  # every part has the column; it is dropped at the end if unused
+            self.with_status = True
+            return
+        if self.fmt == "jsonl":
+            self.with_status = True
+            return
+        if self.path is None:  # a CSV or TSV header already went out
+            wanted = np.flatnonzero(status.to_numpy() != self.fill)
+            self.late_count += len(wanted)
+            self.late.extend(
+                (self.written + int(i) + 1, str(status[int(i)]))
+                for i in wanted[: max(0, 10 - len(self.late))]
+            )
+            return
+        self._rewrite_with_status()
+        self.with_status = True
+
+    def _rewrite_with_status(self) -> None:
+        """Copy the temporary file so far into a new one with the status column added."""
+        import polars as pl
+
+        assert self.tmp is not None and self.path is not None
+        self.sink.close()
+        separator = "," if self.fmt == "csv" else "\t"
+        fd, fresh = tempfile.mkstemp(
+            prefix=f".{os.path.basename(self.path)}.",
+            dir=os.path.dirname(os.path.abspath(self.path)),
+        )
+        with open(self.tmp, "rb") as old, os.fdopen(fd, "wb") as new:
+            header = b""
+            row = 0
+            for block, _ in _text_blocks(old):
+                if not header:
+                    first, _, block = block.partition(b"\n")
+                    header = first + b"\n"
+                    if not block:
+                        continue
+                part = pl.read_csv(
+                    io.BytesIO(header + block), separator=separator, infer_schema=False
+                )
+                first_rows = max(0, min(part.height, len(self.first) - row))
+                status = pl.concat(
+                    [
+                        self.first.slice(row, first_rows),
+                        pl.Series(
+                            "status", [self.fill] * (part.height - first_rows), dtype=pl.String
+                        ),
+                    ]
+                )
+                part.hstack([status]).write_csv(new, include_header=row == 0, separator=separator)
+                row += part.height
+        os.unlink(self.tmp)
+        self.tmp = fresh
+        self.sink = open(fresh, "ab")  # noqa: SIM115 - closed by close()
+
+    def close(self, ok: bool) -> None:
+        import shutil
+
+        try:
+            if ok and self.fmt == "parquet":
+                self._finish_parquet()
+            self.sink.flush()
+        finally:
+            if self.fmt == "parquet":
+                shutil.rmtree(self.spool, ignore_errors=True)
+            if self.tmp is not None:
+                self.sink.close()
+                if ok:
+                    os.replace(self.tmp, str(self.path))
+                else:
+                    os.unlink(self.tmp)
+
+    def _finish_parquet(self) -> None:
+        import polars as pl
+
+        if not self.parts:
+            return
+        plan = pl.concat([pl.scan_ipc(p) for p in self.parts])
+        if self.with_status is False:
+            plan = plan.drop("status")
+        if self.tmp is not None:
+            self.sink.close()
+            plan.sink_parquet(self.tmp)
+            self.sink = open(self.tmp, "ab")  # noqa: SIM115 - closed by close()
+        else:
+            target = os.path.join(self.spool, "out.parquet")
+            plan.sink_parquet(target)
+            with open(target, "rb") as done:
+                shutil_copy(done, self.sink)
+
+
+def shutil_copy(source: IO[bytes], sink: IO[bytes]) -> None:
+    import shutil
+
+    shutil.copyfileobj(source, sink, 1 << 20)
