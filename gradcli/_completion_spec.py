@@ -97,7 +97,7 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                        'random rows exactly with SymPy (sample:N; '
                                                        'sample is sample:25)',
                                                'value': True,
-                                               'choices': None},
+                                               'choices': ['all', 'sample', 'sample:100']},
                                    '--debug': {'help': 'Show a traceback for internal errors',
                                                'value': False,
                                                'choices': None},

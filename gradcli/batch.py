@@ -10,9 +10,8 @@ chunk k+1 and chunk k-1 is written, so on two cores it costs little wall time.
 from __future__ import annotations
 
 import math
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,14 +85,15 @@ class Summary:
 
 @dataclass
 class Chunk:
-    """One chunk on its way through: the input frame, torch's results, the pending check."""
+    """One chunk on its way through: the input frame and columns, the pending reference, and
+    (once torch has run) the results."""
 
     frame: Any
     columns: dict[str, np.ndarray]
-    value: np.ndarray
-    grads: dict[str, np.ndarray]
     bad: np.ndarray | None
-    screened: Future[tuple[np.ndarray, np.ndarray]] | None = None
+    reference: Callable[[], batchcheck.Reference] | None = None
+    value: np.ndarray = field(default_factory=lambda: np.empty(0))
+    grads: dict[str, np.ndarray] = field(default_factory=dict)
     sampled: list[tuple[list[int], Callable[[], Any]]] = field(default_factory=list)
 
 
@@ -101,28 +101,33 @@ class Checking:
     """The check of a run, in the mode asked for (see ``batchcheck``)."""
 
     def __init__(
-        self, expr: Expr, dtype: str, mode: str, timeout: float | None, summary: Summary
+        self,
+        expr: Expr,
+        dtype: str,
+        mode: str,
+        timeout: float | None,
+        summary: Summary,
+        process: bool = False,
     ) -> None:
         self.mode, rows = batchcheck.parse_mode(mode)
         self.expr, self.dtype, self.summary = expr, dtype, summary
         self.screen: batchcheck.Screen | None = None
         self.sampler: batchcheck.Sampler | None = None
-        self.pool: ThreadPoolExecutor | None = None
         if self.mode == "all":
-            self.screen = batchcheck.Screen(expr, dtype, timeout)
-            self.pool = ThreadPoolExecutor(1, thread_name_prefix="gradcli-check")
+            self.screen = batchcheck.Screen(expr, dtype, timeout, process)
         else:
             self.sampler = batchcheck.Sampler(expr, dtype, rows, timeout)
         summary.check_mode = batchcheck.describe_mode(self.mode, rows, CHUNK_ROWS)
 
+    def ahead(self, chunk: Chunk) -> None:
+        """Start what needs only the inputs (the reference), as soon as a chunk is read."""
+        if self.screen is not None:
+            chunk.reference = self.screen.submit(chunk.columns)
+
     def start(self, chunk: Chunk) -> None:
-        """Begin checking ``chunk`` (in the background where possible)."""
-        if self.screen is not None and self.pool is not None:
-            chunk.screened = self.pool.submit(
-                self.screen.screen, chunk.columns, chunk.value, chunk.grads, chunk.bad
-            )
+        """Start what needs torch's results (sampling: the rows that are not finite)."""
+        if self.sampler is None:
             return
-        assert self.sampler is not None
         n = len(chunk.value)
         rows = [i for i in self.sampler.sample_rows(n) if chunk.bad is None or not chunk.bad[i]]
         if rows:
@@ -138,8 +143,10 @@ class Checking:
         """Status codes of ``chunk``, and whether any is notable (not agree, or, sampling, not
         unchecked either)."""
         summary = self.summary
-        if chunk.screened is not None and self.screen is not None:
-            codes, doubtful = chunk.screened.result()
+        if self.screen is not None and chunk.reference is not None:
+            codes, doubtful = self.screen.compare(
+                chunk.reference(), chunk.columns, chunk.value, chunk.grads, chunk.bad
+            )
             self.screen.judge(chunk.columns, doubtful, codes)
             summary.over_budget = self.screen.over_budget
             checked = codes != CODE[Status.UNCHECKED]
@@ -176,8 +183,8 @@ class Checking:
         return Status.AGREE.value if self.mode == "all" else Status.UNCHECKED.value
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+        if self.screen is not None:
+            self.screen.close()
         if self.sampler is not None:
             self.sampler.close()
 
@@ -197,6 +204,8 @@ def status_series(codes: np.ndarray, bad: np.ndarray | None) -> Any:
 
 # ---- the whole run -----------------------------------------------------------------------------
 
+READ_AHEAD = 16  #: chunks read (and screened) ahead of torch, while it loads and computes
+
 
 def run(
     expr: Expr,
@@ -209,57 +218,112 @@ def run(
     timeout: float | None = 5.0,
 ) -> None:
     """Compute, check and write every chunk: the input columns, ``value``, ``d_<name>``, and
-    ``status`` when some row is not ``agree``."""
-    from .evaluate import batch_gradients
+    ``status`` when some row is not ``agree``.
 
-    checking = Checking(expr, dtype, check, timeout, summary) if check else None
+    A reader thread parses the input ahead (Polars releases the GIL) and hands each chunk's
+    columns to the check's helper process, forked before torch is imported; so reading,
+    importing torch and the extended-precision reference all overlap.
+    """
+    checking = Checking(expr, dtype, check, timeout, summary, process=True) if check else None
     if checking is not None:
         writer.fill = checking.fill
-    pending: deque[Chunk] = deque()
+    import polars  # noqa: F401 - here, not on the reader thread, where torch's import would stall it
 
-    def finish(chunk: Chunk) -> None:
-        frame = _with_results(expr, chunk)
-        if checking is None:
-            writer.write(frame)
-        else:
-            codes, notable = checking.finish(chunk)
-            writer.write(frame, status_series(codes, chunk.bad), notable)
-        if progress is not None:
-            progress(frame.height)
-
+    reader = _ReadAhead(expr, chunks, checking)
     try:
-        reserved = {"value", "status", *(f"d_{v}" for v in expr.variables)}
-        for frame in chunks:
-            clash = reserved & set(frame.columns)
-            if clash:
-                raise InputError(
-                    f"the input already has a column named {sorted(clash)[0]}",
-                    hint="rename it: gradcli adds value, d_<variable> and status",
-                )
-            bad = frame["__bad__"].to_numpy() if "__bad__" in frame.columns else None
-            if bad is not None:
-                frame = frame.drop("__bad__")
-            columns = {
-                v: frame[v].to_numpy().astype(np.float64, copy=False) for v in expr.variables
-            }
-            if bad is not None:  # compute on a harmless stand-in, then null the row's results
-                columns = {k: np.where(bad, 1.0, c) for k, c in columns.items()}
-            if not frame.height:
-                continue
-            value, grads = batch_gradients(expr, columns, dtype)
-            chunk = Chunk(frame, columns, value, grads, bad)
-            if checking is not None:
+        from .evaluate import batch_gradients  # imports torch, while the reader works
+
+        for chunk in reader:
+            chunk.value, chunk.grads = batch_gradients(expr, chunk.columns, dtype)
+            frame = _with_results(expr, chunk)
+            if checking is None:
+                writer.write(frame)
+            else:
                 checking.start(chunk)
-            pending.append(chunk)
+                codes, notable = checking.finish(chunk)
+                writer.write(frame, status_series(codes, chunk.bad), notable)
             summary.rows += frame.height
-            if len(pending) > 1:  # write the previous chunk while this one is checked
-                finish(pending.popleft())
-        while pending:
-            finish(pending.popleft())
+            if progress is not None:
+                progress(frame.height)
     finally:
+        reader.stop()
         if checking is not None:
             checking.close()
         summary.late, summary.late_count = writer.late, writer.late_count
+
+
+class _ReadAhead:
+    """Chunks from ``chunks``, read on a thread up to :data:`READ_AHEAD` chunks ahead; an
+    error while reading is raised where the chunk would have been."""
+
+    _DONE = object()
+
+    def __init__(self, expr: Expr, chunks: Iterator[Any], checking: Checking | None) -> None:
+        import queue
+        import threading
+
+        self.expr, self.chunks, self.checking = expr, chunks, checking
+        self.queue: queue.Queue[Any] = queue.Queue(READ_AHEAD)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._read, name="gradcli-read", daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        import queue
+
+        try:
+            for frame in self.chunks:
+                chunk = _prepare(self.expr, frame)
+                if chunk is None:
+                    continue
+                if self.checking is not None:
+                    self.checking.ahead(chunk)
+                item: Any = chunk
+                while True:
+                    if self.stopping.is_set():
+                        return
+                    try:
+                        self.queue.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as e:  # handed to the main thread, which raises it
+            self.queue.put(e)
+            return
+        self.queue.put(self._DONE)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        while True:
+            item = self.queue.get()
+            if item is self._DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
+
+
+def _prepare(expr: Expr, frame: Any) -> Chunk | None:
+    """The chunk of one input frame: its variable columns as float64 arrays."""
+    reserved = {"value", "status", *(f"d_{v}" for v in expr.variables)}
+    clash = reserved & set(frame.columns)
+    if clash:
+        raise InputError(
+            f"the input already has a column named {sorted(clash)[0]}",
+            hint="rename it: gradcli adds value, d_<variable> and status",
+        )
+    bad = frame["__bad__"].to_numpy() if "__bad__" in frame.columns else None
+    if bad is not None:
+        frame = frame.drop("__bad__")
+    if not frame.height:
+        return None
+    columns = {v: frame[v].to_numpy().astype(np.float64, copy=False) for v in expr.variables}
+    if bad is not None:  # compute on a harmless stand-in, then null the row's results
+        columns = {k: np.where(bad, 1.0, c) for k, c in columns.items()}
+    return Chunk(frame, columns, bad)
 
 
 def _with_results(expr: Expr, chunk: Chunk) -> Any:
@@ -332,7 +396,8 @@ def grad_batch(
             value, grads = batch_gradients(expr, chunk_columns, dtype)
             out = {"value": value, **{f"d_{name}": grads[name] for name in expr.variables}}
             if checking is not None:
-                chunk = Chunk(None, chunk_columns, value, grads, None)
+                chunk = Chunk(None, chunk_columns, None, value=value, grads=grads)
+                checking.ahead(chunk)
                 checking.start(chunk)
                 codes, _ = checking.finish(chunk)
                 out["status"] = np.array([s.value for s in STATUSES], dtype=object)[codes]

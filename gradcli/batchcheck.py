@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -84,66 +85,138 @@ def row_verdict(expr: Expr, point: dict[str, float], dtype: str, exact: Any) -> 
     return verdicts.status
 
 
-class Screen:
-    """``--check all``: every row against the extended-precision reference."""
+@dataclass(frozen=True)
+class Reference:
+    """The extended-precision reference over a chunk, rounded to float64 (the rounding is
+    10^-16 relative, far inside the tolerance), with what it learnt along the way."""
 
-    def __init__(self, expr: Expr, dtype: str, timeout: float | None) -> None:
-        from . import adjoint
+    value: np.ndarray
+    gradient: dict[str, np.ndarray]
+    kink: np.ndarray  #: a non-smooth operation sits on its kink
+    nan: np.ndarray  #: the reference left the real numbers (its value or a gradient is NaN)
+
+
+def reference(expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str) -> Reference:
+    """The node-by-node reference in ``longdouble`` over whole columns (pure NumPy, no torch:
+    it runs in a helper process or thread)."""
+    from . import adjoint
+    from .ops import OPS
+
+    n = len(next(iter(inputs.values()))) if inputs else 1
+    out = Reference(
+        np.empty(n),
+        {name: np.empty(n) for name in inputs},
+        np.zeros(n, dtype=bool),
+        np.zeros(n, dtype=bool),
+    )
+    step = max(256, SCREEN_ELEMENTS // max(1, len(expr.nodes)))  # bounds the memory
+    for start in range(0, n, step):
+        part = slice(start, min(n, start + step))
+        value, gradient, nodes = adjoint.columns(
+            expr, {k: c[part] for k, c in inputs.items()}, dtype
+        )
+        with np.errstate(all="ignore"):
+            out.value[part] = value
+            nan = np.isnan(value)
+            for name, g in gradient.items():
+                out.gradient[name][part] = g
+                nan |= np.isnan(g)
+            out.nan[part] = nan
+            for node in expr.nodes:
+                at_kink = OPS[node.op].kink if node.kind == "op" else None
+                if at_kink is not None:
+                    out.kink[part] |= np.asarray(at_kink(*(nodes[a] for a in node.args)))
+    return out
+
+
+_SCREEN: tuple[Expr, str] | None = None  # in the helper process: (expression, dtype)
+
+
+def _screen_init(source: str, dtype: str) -> None:
+    global _SCREEN
+    from .parser import parse
+
+    _SCREEN = (parse(source), dtype)
+
+
+def _screen_reference(inputs: dict[str, np.ndarray]) -> Reference:
+    assert _SCREEN is not None
+    return reference(_SCREEN[0], inputs, _SCREEN[1])
+
+
+class Screen:
+    """``--check all``: every row against the extended-precision reference.
+
+    The reference needs only the input columns, not torch's results, so it is computed ahead:
+    in a helper process (forked before torch is imported, so it works while torch loads) or,
+    where that is not wanted, on a thread.
+    """
+
+    def __init__(
+        self, expr: Expr, dtype: str, timeout: float | None, process: bool = False
+    ) -> None:
+        import multiprocessing
+        from concurrent.futures import ThreadPoolExecutor
 
         self.expr, self.dtype, self.timeout = expr, dtype, timeout
         self.exact_left = MAX_EXACT_ROWS
         self.over_budget = 0  #: doubtful rows left unchecked
-        self.supported = adjoint.supports(expr)
+        self.pool: Any = None
+        self.threads: ThreadPoolExecutor | None = None
+        if process and "fork" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("fork")
+            self.pool = context.Pool(1, initializer=_screen_init, initargs=(expr.source, dtype))
+        else:
+            self.threads = ThreadPoolExecutor(1, thread_name_prefix="gradcli-check")
 
-    def screen(
+    def submit(self, inputs: Mapping[str, np.ndarray]) -> Callable[[], Reference]:
+        """Start the reference for a chunk; the returned function waits for it."""
+        if self.pool is not None:
+            pending = self.pool.apply_async(_screen_reference, (dict(inputs),))
+            return lambda: pending.get()
+        assert self.threads is not None
+        future = self.threads.submit(reference, self.expr, inputs, self.dtype)
+        return future.result
+
+    def compare(
         self,
-        columns: Mapping[str, np.ndarray],
+        ref: Reference,
+        inputs: Mapping[str, np.ndarray],
         value: np.ndarray,
         grads: Mapping[str, np.ndarray],
         bad: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Status codes for every row, and the rows that need an exact verdict. Pure NumPy:
-        it may run on another thread while torch works on the next chunk."""
-        from . import adjoint
+        """Status codes for every row, and the rows that need an exact verdict."""
         from .check import TOLERANCES
-        from .ops import OPS
 
-        n = len(value)
-        codes = np.full(n, UNCHECKED, dtype=np.uint8)
-        doubtful = np.zeros(n, dtype=bool)
         tol = TOLERANCES[self.dtype]
-        step = max(256, SCREEN_ELEMENTS // max(1, len(self.expr.nodes)))
-        for start in range(0, n, step):
-            part = slice(start, min(n, start + step))
-            inputs = {k: c[part] for k, c in columns.items()}
-            ref, ref_grads, nodes = adjoint.columns(self.expr, inputs, self.dtype)
-            with np.errstate(all="ignore"):
-                t = value[part]
-                torch_finite = np.isfinite(t)
-                ref_finite = np.isfinite(ref)
-                ref_nan = np.isnan(ref)
-                ok = np.abs(t - ref) <= tol.rel * np.abs(ref)
-                for name, g in grads.items():
-                    tg, rg = g[part], ref_grads[name]
-                    torch_finite &= np.isfinite(tg)
-                    ref_finite &= np.isfinite(rg)
-                    ref_nan |= np.isnan(rg)
-                    scale = np.maximum(1.0, np.abs(inputs[name]))
-                    ok &= np.abs(tg - rg) <= tol.rel * np.abs(rg) + tol.abs * np.abs(ref) / scale
-                kink = np.zeros(len(t), dtype=bool)
-                for node in self.expr.nodes:
-                    at_kink = OPS[node.op].kink if node.kind == "op" else None
-                    if at_kink is not None:
-                        kink |= np.asarray(at_kink(*(nodes[a] for a in node.args)))
-            agree = torch_finite & ref_finite & ok & ~kink
-            undefined = ~torch_finite & ref_nan
-            block = codes[part]
-            block[agree] = AGREE
-            block[undefined & ~agree] = UNDEFINED
-            doubtful[part] = ~agree & ~undefined
+        codes = np.full(len(value), UNCHECKED, dtype=np.uint8)
+        with np.errstate(all="ignore"):
+            torch_finite = np.isfinite(value)
+            ref_finite = np.isfinite(ref.value)
+            ok = np.abs(value - ref.value) <= tol.rel * np.abs(ref.value)
+            f_scale = tol.abs * np.abs(ref.value)
+            for name, g in grads.items():
+                r = ref.gradient[name]
+                torch_finite &= np.isfinite(g)
+                ref_finite &= np.isfinite(r)
+                scale = np.maximum(1.0, np.abs(inputs[name]))
+                ok &= np.abs(g - r) <= tol.rel * np.abs(r) + f_scale / scale
+        agree = torch_finite & ref_finite & ok & ~ref.kink
+        undefined = ~torch_finite & ref.nan & ~agree
+        codes[agree] = AGREE
+        codes[undefined] = UNDEFINED
+        doubtful = ~agree & ~undefined
         if bad is not None:
             doubtful &= ~bad
         return codes, np.flatnonzero(doubtful)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+        if self.threads is not None:
+            self.threads.shutdown(cancel_futures=True)
 
     def judge(self, columns: Mapping[str, np.ndarray], rows: np.ndarray, codes: np.ndarray) -> None:
         """Exact verdicts for the doubtful ``rows`` (in place in ``codes``), within budget."""

@@ -272,7 +272,8 @@ class Writer:
             self.with_status = True
             return
         if self.path is None:  # a CSV or TSV header already went out
-            wanted = np.flatnonzero(status.to_numpy() != self.fill)
+            differs = (status != self.fill).fill_null(False)  # (null: an unreadable row)
+            wanted = np.flatnonzero(differs.to_numpy())
             self.late_count += len(wanted)
             self.late.extend(
                 (self.written + int(i) + 1, str(status[int(i)]))
@@ -338,6 +339,8 @@ class Writer:
                     os.unlink(self.tmp)
 
     def _finish_parquet(self) -> None:
+        import shutil
+
         import polars as pl
 
         if not self.parts:
@@ -353,10 +356,4 @@ class Writer:
             target = os.path.join(self.spool, "out.parquet")
             plan.sink_parquet(target)
             with open(target, "rb") as done:
-                shutil_copy(done, self.sink)
-
-
-def shutil_copy(source: IO[bytes], sink: IO[bytes]) -> None:
-    import shutil
-
-    shutil.copyfileobj(source, sink, 1 << 20)
+                shutil.copyfileobj(done, self.sink, 1 << 20)

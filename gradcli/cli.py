@@ -321,6 +321,7 @@ def grad(
         typer.Option(
             "--check",
             metavar="all|sample[:N]",
+            autocompletion=lambda: ["all", "sample", "sample:100"],
             help="Batch: check every row (all: extended precision, doubtful rows exactly) or "
             "N random rows exactly with SymPy (sample:N; sample is sample:25).",
         ),

@@ -165,7 +165,10 @@ def test_table_golden_text_at_80_columns() -> None:
 # ---- real processes ---------------------------------------------------------------------------
 
 HEAVY_PROBE = (
-    "import sys, runpy; sys.argv = ['gradcli'] + sys.argv[1:]\n"
+    "import os, sys, runpy; sys.argv = ['gradcli'] + sys.argv[1:]\n"
+    # gradcli leaves with os._exit once torch is loaded (it skips the teardown); stay to look.
+    "def stay(code):\n    raise SystemExit(code)\n"
+    "os._exit = stay\n"
     "try:\n    runpy.run_module('gradcli', run_name='__main__')\n"
     "except SystemExit:\n    pass\n"
     "heavy = sorted(m for m in ('torch', 'sympy', 'numpy', 'mpmath') if m in sys.modules)\n"
