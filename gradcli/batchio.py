@@ -9,16 +9,18 @@ leaves no half-written file under the final name.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, Any, Protocol
 
 import numpy as np
 
-from .errors import InputError, UsageError, safe_text
+from .errors import InputError, OutputError, UsageError, safe_text
 
 CHUNK_ROWS = 1 << 16  #: rows per chunk: measured faster than one huge tensor, and bounded
 READ_BYTES = 8 << 20  #: bytes read from a stream at a time
@@ -237,6 +239,26 @@ class Writer:
     def write(self, frame: Any, status: Any = None, notable: bool = False) -> None:
         """Write ``frame``; ``status`` is its status column (None when not checking),
         ``notable`` whether any of it is not ``agree`` (or, sampling, ``unchecked``)."""
+        with self._failures():
+            self._add(frame, status, notable)
+
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        """A failed write (disk full) as an OutputError naming the destination; a closed pipe
+        stays what it is."""
+        try:
+            yield
+        except Exception as e:  # Polars reports I/O failures as its own errors
+            text = str(getattr(e, "strerror", None) or e)
+            if getattr(e, "errno", None) == errno.EPIPE or "Broken pipe" in text:
+                raise
+            if not (isinstance(e, OSError) or "os error" in text or "IO error" in text):
+                raise
+            reason = text.rsplit("error: ", 1)[-1].strip()
+            where = safe_text(self.path) if self.path else "stdout"
+            raise OutputError(f"cannot write {where}: {reason}") from None
+
+    def _add(self, frame: Any, status: Any, notable: bool) -> None:
         if status is not None:
             if self.with_status is None:
                 self.with_status, self.first = notable, status
@@ -325,9 +347,13 @@ class Writer:
         import shutil
 
         try:
-            if ok and self.fmt == "parquet":
-                self._finish_parquet()
-            self.sink.flush()
+            with self._failures():
+                if ok and self.fmt == "parquet":
+                    self._finish_parquet()
+                self.sink.flush()
+        except BaseException:
+            ok = False  # a file that failed at the end is not renamed into place either
+            raise
         finally:
             if self.fmt == "parquet":
                 shutil.rmtree(self.spool, ignore_errors=True)

@@ -20,6 +20,7 @@ class ExitCode(enum.IntEnum):
     UNDEFINED = 3  #: undefined at the point, or no finite float64 answer (overflow)
     CHECK_TIMEOUT = 4  #: the symbolic check did not finish within --timeout
     INTERNAL = 70  #: a bug in gradcli (EX_SOFTWARE); please report it
+    OUTPUT_FAILED = 74  #: the output could not be written (EX_IOERR): disk full, ...
     BROKEN_PIPE = 141  #: stdout was closed by the reader (128 + SIGPIPE)
     INTERRUPTED = 130  #: Ctrl-C
 
@@ -48,6 +49,13 @@ class UsageError(GradcliError):
 
 class InputError(GradcliError):
     """A value given for a variable is not acceptable (not a finite number, bad name, ...)."""
+
+
+class OutputError(GradcliError):
+    """The output could not be written (disk full, quota, I/O error); no partial file is left
+    under the destination's name."""
+
+    exit_code = ExitCode.OUTPUT_FAILED
 
 
 class TimeLimitError(GradcliError):

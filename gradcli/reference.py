@@ -49,6 +49,8 @@ def exit_code_table() -> str:
         ExitCode.CHECK_TIMEOUT: "`timeout`: the symbolic check did not finish within "
         "`--timeout`; torch's numbers are printed unchecked",
         ExitCode.INTERNAL: "a bug in gradcli (please report it; `--debug` shows the traceback)",
+        ExitCode.OUTPUT_FAILED: "the output could not be written (disk full, an I/O error); "
+        "no partial file is left under the output's name",
         ExitCode.INTERRUPTED: "interrupted with Ctrl-C",
         ExitCode.BROKEN_PIPE: "stdout was closed early by the reader (for example `head -c1`)",
     }

@@ -281,3 +281,63 @@ def test_parquet_to_stdout() -> None:
     assert r.exit_code == 0
     back = pl.read_parquet(io.BytesIO(r.stdout_bytes))
     assert back["d_x"].to_list() == [2.0, 2.0, 2.0]
+
+
+def test_disk_full_leaves_no_file_under_the_final_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from gradcli import batchio
+
+    real = batchio.Writer._write
+    calls = []
+
+    def fails_second_time(self: batchio.Writer, frame: object) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, frame)
+
+    monkeypatch.setattr(batchio.Writer, "_write", fails_second_time)
+    data = "x\n" + "0.5\n" * (CHUNK_ROWS + 10)
+    dst = tmp_path / "out.csv"
+    r = invoke("grad", "x**2", "--input", "-", "--output", str(dst), stdin=data)
+    assert r.exit_code == 74
+    assert f"cannot write {dst}: No space left on device" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
+
+
+def test_failure_while_finishing_parquet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gradcli import batchio
+
+    def full(self: batchio.Writer) -> None:
+        raise pl.exceptions.ComputeError(
+            "parquet: File out of specification: underlying IO error: "
+            "No space left on device (os error 28)"
+        )
+
+    monkeypatch.setattr(batchio.Writer, "_finish_parquet", full)
+    dst = tmp_path / "out.parquet"
+    r = invoke("grad", "x", "--x", "0:1:3", "--output", str(dst))
+    assert r.exit_code == 74
+    assert "No space left on device (os error 28)" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_full_stdout_is_a_clear_error() -> None:
+    import subprocess
+    import sys
+
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "gradcli", "grad", "x", "--x", "0:1:5", "--no-check"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 74, proc.stderr
+    assert "cannot write stdout: No space left on device" in proc.stderr
+    assert "Traceback" not in proc.stderr
