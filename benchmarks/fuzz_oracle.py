@@ -4,9 +4,10 @@ parser against arbitrary text. Prints how many were checked and every failure fo
     python benchmarks/fuzz_oracle.py                       # 20,000 expressions, 1,000,000 texts
     python benchmarks/fuzz_oracle.py --expressions 500 --texts 10000     # a quick look
 
-An expression fails when gradcli's verdict is neither agree nor precision_loss, or when
+An expression fails when gradcli's verdict is neither agree nor precision_loss, when
 autograd's gradient differs from an independent 50-digit finite difference (mpmath) by more
-than 1e-7 relative. A text fails when parsing it raises anything but a ParseError.
+than 1e-7 relative, or when the node-by-node reference differs from SymPy's exact numbers in
+the first 25 digits. A text fails when parsing it raises anything but a ParseError.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import mpmath  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import gradcli  # noqa: E402
+from gradcli import adjoint  # noqa: E402
 from gradcli.errors import GradcliError  # noqa: E402
 from gradcli.models import Status  # noqa: E402
 from gradcli.parser import parse  # noqa: E402
@@ -49,6 +52,18 @@ def oracle_run(n: int) -> tuple[int, list[object]]:
             fd = float(finite_difference(expr, point, name))
             if not math.isclose(g, fd, rel_tol=1e-7, abs_tol=1e-9 * max(1.0, abs(r.value))):
                 problems.append(f"d/d{name}: autograd {g!r}, finite difference {fd!r}")
+        # The node-by-node reference must give SymPy's exact numbers too (to 25 digits).
+        value, gradient = adjoint.exact(expr, point, "float64")
+        verdicts = [("value", value, r.check.value)]
+        verdicts += [(f"d/d{n}", gradient[n], r.check.gradient[n]) for n in gradient]
+        for what, ours, verdict in verdicts:
+            if verdict is None or ours.value is None or verdict.exact is None:
+                continue
+            with mpmath.workdps(50):
+                theirs = mpmath.mpf(verdict.exact_text)
+                off = abs(ours.value - theirs) > mpmath.mpf(10) ** -25 * max(abs(theirs), 1e-30)
+            if off:
+                problems.append(f"{what}: node by node {ours.text}, SymPy {verdict.exact_text}")
         if problems:
             failures.append((text, point, problems))
 
