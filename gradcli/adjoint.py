@@ -90,7 +90,7 @@ MP = Numbers(
 _LD = np.longdouble
 
 
-def _ld_power(base: Any, exponent: Any) -> Any:
+def _np_power(base: Any, exponent: Any) -> Any:
     # A general powl costs ~0.5 us an element; the usual constant exponents need none.
     if np.ndim(exponent) == 0:
         k = float(exponent)
@@ -109,41 +109,48 @@ def _ld_power(base: Any, exponent: Any) -> Any:
     return np.power(base, exponent)
 
 
-_ld_erf = np.vectorize(math.erf, otypes=[np.float64])
+_erf64 = np.vectorize(math.erf, otypes=[np.float64])
 
-LONGDOUBLE = Numbers(
-    rational=lambda p, q: _LD(p) / _LD(q),
-    pi=lambda: _LD("3.14159265358979323846264338327950288"),
-    e=lambda: _LD("2.71828182845904523536028747135266250"),
-    power=_ld_power,
-    functions={
-        "sin": np.sin,
-        "cos": np.cos,
-        "tan": np.tan,
-        "asin": np.arcsin,
-        "acos": np.arccos,
-        "atan": np.arctan,
-        "sinh": np.sinh,
-        "cosh": np.cosh,
-        "tanh": np.tanh,
-        "asinh": np.arcsinh,
-        "acosh": np.arccosh,
-        "atanh": np.arctanh,
-        "exp": np.exp,
-        "log": np.log,
-        # NumPy has no erf: libm's, in float64 (its error is far inside the tolerance).
-        "erf": lambda u: _ld_erf(np.asarray(u, dtype=np.float64)).astype(_LD),
-        "Abs": np.abs,
-        "sign": np.sign,
-        "Heaviside": lambda x, at_zero=0: np.where(x > 0, _LD(1), np.where(x == 0, at_zero, 0)),
-        "DiracDelta": lambda x: np.zeros_like(x),
-        "Min": np.minimum,
-        "Max": np.maximum,
-        "sigmoid": lambda u: 1 / (1 + np.exp(-u)),
-        "softplus": lambda u: np.logaddexp(_LD(0), u),
-        "detach": lambda u: u,
-    },
-)
+
+def numpy_numbers(dt: Any) -> Numbers:
+    """Arithmetic over NumPy arrays of type ``dt`` (``longdouble``, or float64)."""
+    return Numbers(
+        rational=lambda p, q: dt(p) / dt(q),
+        pi=lambda: dt("3.14159265358979323846264338327950288"),
+        e=lambda: dt("2.71828182845904523536028747135266250"),
+        power=_np_power,
+        functions={
+            "sin": np.sin,
+            "cos": np.cos,
+            "tan": np.tan,
+            "asin": np.arcsin,
+            "acos": np.arccos,
+            "atan": np.arctan,
+            "sinh": np.sinh,
+            "cosh": np.cosh,
+            "tanh": np.tanh,
+            "asinh": np.arcsinh,
+            "acosh": np.arccosh,
+            "atanh": np.arctanh,
+            "exp": np.exp,
+            "log": np.log,
+            # NumPy has no erf: libm's, in float64 (its error is far inside the tolerance).
+            "erf": lambda u: _erf64(np.asarray(u, dtype=np.float64)).astype(dt),
+            "Abs": np.abs,
+            "sign": np.sign,
+            "Heaviside": lambda x, at_zero=0: np.where(x > 0, dt(1), np.where(x == 0, at_zero, 0)),
+            "DiracDelta": lambda x: np.zeros_like(x),
+            "Min": np.minimum,
+            "Max": np.maximum,
+            "sigmoid": lambda u: 1 / (1 + np.exp(-u)),
+            "softplus": lambda u: np.logaddexp(dt(0), u),
+            "detach": lambda u: u,
+        },
+    )
+
+
+LONGDOUBLE = numpy_numbers(_LD)
+FLOAT64 = numpy_numbers(np.float64)
 
 
 def compile_formula(f: Formula, numbers: Numbers) -> Compiled:
@@ -326,6 +333,14 @@ def _exact(x: Any) -> Exact:
         return Exact(value, mpmath.nstr(value, DIGITS, min_fixed=-4, max_fixed=17))
 
 
+def _settle(low: Any, high: Any) -> Any:
+    if isinstance(low, str) or isinstance(high, str) or _close(low, high):
+        return high
+    if abs(high) < abs(low) * mpmath.mpf(10) ** -15:
+        return mpmath.mpf(0)
+    return high
+
+
 def exact(expr: Expr, point: Mapping[str, float], dtype: str) -> tuple[Exact, dict[str, Exact]]:
     """The exact value and gradient of a scalar expression at ``point`` (scalar variables)."""
     for low, high in PRECISIONS:
@@ -333,24 +348,26 @@ def exact(expr: Expr, point: Mapping[str, float], dtype: str) -> tuple[Exact, di
         second = _pass(expr, point, dtype, high)
         if _close(first[0], second[0]) and all(_close(first[1][n], second[1][n]) for n in point):
             break
-    # Agreement at the highest precision tried, or (for a true zero that leaves a residue
-    # at every precision) the most precise answer there is.
-    value, gradient = second
-    return _exact(value), {name: _exact(g) for name, g in gradient.items()}
+    # Agreement at the highest precision tried; or a number that shrinks as fast as the
+    # precision grows: the residue of a true zero (x - x computed the long way).
+    value = _settle(first[0], second[0])
+    return _exact(value), {n: _exact(_settle(first[1][n], second[1][n])) for n in point}
 
 
 # ---- many points, in extended precision --------------------------------------------------------
 
 
 def columns(
-    expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str
+    expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str, precise: bool = True
 ) -> tuple[np.ndarray, dict[str, np.ndarray], list[np.ndarray]]:
-    """Value, gradient and every node's value over whole columns, in ``longdouble``.
+    """Value, gradient and every node's value over whole columns, in ``longdouble`` (or, with
+    ``precise=False``, in float64: how the same formulas fare with float64's rounding).
 
     Undefined results come out as NaN or inf, as IEEE arithmetic makes them.
     """
-    kernels = Kernels(LONGDOUBLE)
-    point = {name: np.asarray(col, dtype=np.float64).astype(_LD) for name, col in inputs.items()}
+    dt = _LD if precise else np.float64
+    kernels = Kernels(LONGDOUBLE if precise else FLOAT64)
+    point = {name: np.asarray(col, dtype=np.float64).astype(dt) for name, col in inputs.items()}
     n = len(next(iter(point.values()))) if point else 1
     values: list[Any] = []
     with np.errstate(all="ignore"):
@@ -358,10 +375,10 @@ def columns(
             if node.kind == "op":
                 values.append(kernels[node.op][0]([values[a] for a in node.args]))
             else:
-                values.append(_leaf(node, point, dtype, _LD))
+                values.append(_leaf(node, point, dtype, dt))
         live = live_nodes(expr)
         adjoint: list[Any] = [None] * len(values)
-        adjoint[-1] = np.ones(n, dtype=_LD)
+        adjoint[-1] = np.ones(n, dtype=dt)
         for i in range(len(values) - 1, -1, -1):
             node, bar = expr.nodes[i], adjoint[i]
             adjoint[i] = None  # done with: keep memory to what is still needed
@@ -375,12 +392,34 @@ def columns(
                 if live[a]:
                     term = bar * partial(args, values[i])
                     adjoint[a] = term if adjoint[a] is None else adjoint[a] + term
-        gradient = {name: np.zeros(n, dtype=_LD) for name in inputs}
+        gradient = {name: np.zeros(n, dtype=dt) for name in inputs}
         for node, bar in zip(expr.nodes, adjoint, strict=True):
             if node.kind == "variable" and bar is not None:
                 gradient[node.name] = gradient[node.name] + bar
-    value = np.broadcast_to(np.asarray(values[-1], dtype=_LD), (n,))
-    return value, gradient, [np.broadcast_to(np.asarray(v, dtype=_LD), (n,)) for v in values]
+    value = np.broadcast_to(np.asarray(values[-1], dtype=dt), (n,))
+    return value, gradient, [np.broadcast_to(np.asarray(v, dtype=dt), (n,)) for v in values]
+
+
+def rounding_error(
+    expr: Expr,
+    point: Mapping[str, float],
+    dtype: str,
+    exact_value: Exact,
+    exact_gradient: Mapping[str, Exact],
+) -> tuple[float, dict[str, float]]:
+    """How far the same formulas land from the exact numbers in float64 arithmetic: what
+    rounding alone can do at this point, including inside derivative formulas (1 - tanh(u)**2
+    near tanh(u) = 1), which nudging torch's node values cannot show."""
+
+    def off(got: Any, exact: Exact) -> float:
+        if exact.value is None:
+            return 0.0
+        got = float(got[0])
+        return abs(got - float(exact.value)) if math.isfinite(got) else math.inf
+
+    inputs = {name: np.array([x], dtype=np.float64) for name, x in point.items()}
+    value, gradient, _ = columns(expr, inputs, dtype, precise=False)
+    return off(value, exact_value), {n: off(gradient[n], exact_gradient[n]) for n in point}
 
 
 __all__ = ["LONGDOUBLE", "MP", "columns", "exact", "supports"]

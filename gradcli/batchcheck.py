@@ -65,12 +65,20 @@ def describe_mode(mode: str, rows: int, chunk_rows: int) -> str:
 
 def row_verdict(expr: Expr, point: dict[str, float], dtype: str, exact: Any) -> Status:
     """The verdict of ``gradcli grad`` at one row, given the exact (value, gradient)."""
+    from . import adjoint, evaluate
     from . import check as checking
-    from . import evaluate
     from .values import flat
 
     computed = evaluate.autograd(expr, point, dtype)
     gradient = {name: flat(g)[0] for name, g in computed.gradient.items()}
+
+    def spread() -> tuple[float, dict[str, float]]:  # as in api.grad
+        moved, moved_gradient = evaluate.noisy_spread(expr, point, dtype)
+        if not adjoint.supports(expr):
+            return moved, moved_gradient
+        off, off_gradient = adjoint.rounding_error(expr, point, dtype, exact[0], exact[1])
+        return max(moved, off), {k: max(v, off_gradient[k]) for k, v in moved_gradient.items()}
+
     verdicts = checking.judge(
         expr,
         {name: (name, x) for name, x in point.items()},
@@ -80,7 +88,7 @@ def row_verdict(expr: Expr, point: dict[str, float], dtype: str, exact: Any) -> 
         computed.node_values,
         exact[0],
         exact[1],
-        lambda: evaluate.noisy_spread(expr, point, dtype),
+        spread,
     )
     return verdicts.status
 

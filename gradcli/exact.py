@@ -25,6 +25,8 @@ class Exact:
 
     value: mpmath.mpf | None
     text: str  #: 30 significant digits, or "complex", "infinite", "undefined"
+    #: False when the evaluation could only bound the number near zero, not find it
+    resolved: bool = True
 
     @property
     def finite(self) -> bool:

@@ -259,8 +259,9 @@ def point_subs(sym: Symbolic, point: Mapping[str, Any], dtype: str) -> dict[sp.S
 
 
 def _zero_if_unresolved(x: sp.Expr) -> sp.Expr:
-    """A Float evalf returns with no significant bit (printed like ``0.e-166``) is an exact
-    cancellation that adaptive precision could only bound, not resolve: it is zero."""
+    """A Float evalf returns with no significant bit (printed like ``0.e-166``): adaptive
+    precision could only bound it near zero. Usually an exact cancellation, so zero; but it may
+    be a tiny number (the caller marks it unresolved and asks the node-by-node reference)."""
     if isinstance(x, sp.Float) and x._prec <= 1:
         return sp.S.Zero
     return x
@@ -278,7 +279,11 @@ def evaluate(sym: Symbolic, e: sp.Expr, point: Mapping[str, Any], dtype: str) ->
         return Exact(None, "undefined (0/0 or similar)")
     if number.has(sp.zoo, sp.oo, -sp.oo):
         return Exact(None, "infinite")
-    re_part, im_part = (_zero_if_unresolved(p) for p in number.as_real_imag())
+    parts = number.as_real_imag()
+    re_part, im_part = (_zero_if_unresolved(p) for p in parts)
+    # evalf answers 0 both for a true zero and for a number it could not separate from zero
+    # (log(1 + 1e-38) evaluates to an exact 0): either way the caller may look again.
+    resolved = re_part is parts[0] and re_part != 0
     if not (re_part.is_Number and im_part.is_Number):
         return Exact(None, "could not be evaluated")
     if im_part != 0:
@@ -287,4 +292,4 @@ def evaluate(sym: Symbolic, e: sp.Expr, point: Mapping[str, Any], dtype: str) ->
         return Exact(None, "infinite" if re_part is not sp.nan else "undefined")
     with mpmath.workdps(DIGITS + 10):  # mpf() rounds to the working precision
         value = mpmath.mpf(sp.Float(re_part, DIGITS)._mpf_)
-        return Exact(value, mpmath.nstr(value, DIGITS, min_fixed=-4, max_fixed=17))
+        return Exact(value, mpmath.nstr(value, DIGITS, min_fixed=-4, max_fixed=17), resolved)

@@ -342,3 +342,20 @@ def test_public_names_resolve_lazily() -> None:
         assert getattr(gradcli, name) is not None
     with pytest.raises(AttributeError):
         _ = gradcli.no_such_name  # type: ignore[attr-defined]
+
+
+def test_a_number_sympy_cannot_separate_from_zero_is_found() -> None:
+    """Found by the long run: SymPy's evalf gives an exact 0 for log2(1 + 8.1e-39 ...), whose
+    true value is 1.17e-38; float64 says 0 too, which is a precision loss, not agreement."""
+    r = gradcli.grad("log2(1 + (log2(1 + ((y) * (0.25))**2))**2)", y=1e-9)
+    assert r.check.value.exact_text.startswith("1.17296121373316648100935100579e-38")
+    assert r.check.value.status is Status.PRECISION_LOSS
+
+
+def test_lost_digits_in_a_derivative_formula_are_precision_loss() -> None:
+    """Found by the long run: tanh's backward computes 1 - tanh(u)**2, which cancels near
+    tanh(u) = 1; the same formulas in float64 show the rounding, so this is no mismatch."""
+    part = "asin(tanh(acos(tanh(((e) + ({})) * ((1 + (3)**2) ** ((2)/4)))/2)))"
+    r = gradcli.grad(f"{part.format(3)} - {part.format('z')}", z=0.15686276091675433)
+    assert r.check.status in (Status.PRECISION_LOSS, Status.AGREE)
+    assert all(v.status is not Status.MISMATCH for v in r.check.gradient.values())
