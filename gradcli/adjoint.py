@@ -397,7 +397,7 @@ def columns(
             if node.kind == "variable" and bar is not None:
                 gradient[node.name] = gradient[node.name] + bar
     value = np.broadcast_to(np.asarray(values[-1], dtype=dt), (n,))
-    return value, gradient, [np.broadcast_to(np.asarray(v, dtype=dt), (n,)) for v in values]
+    return value, gradient, values  # (a node without variables below it is a 0-d number)
 
 
 def rounding_error(

@@ -82,6 +82,8 @@ class Summary:
 
 # ---- one chunk ---------------------------------------------------------------------------------
 
+READ_AHEAD = 16  #: chunks read (and screened) ahead of torch, while it loads and computes
+
 
 @dataclass
 class Chunk:
@@ -114,7 +116,7 @@ class Checking:
         self.screen: batchcheck.Screen | None = None
         self.sampler: batchcheck.Sampler | None = None
         if self.mode == "all":
-            self.screen = batchcheck.Screen(expr, dtype, timeout, process)
+            self.screen = batchcheck.Screen(expr, dtype, timeout, process, READ_AHEAD)
         else:
             self.sampler = batchcheck.Sampler(expr, dtype, rows, timeout)
         summary.check_mode = batchcheck.describe_mode(self.mode, rows, CHUNK_ROWS)
@@ -203,8 +205,6 @@ def status_series(codes: np.ndarray, bad: np.ndarray | None) -> Any:
 
 
 # ---- the whole run -----------------------------------------------------------------------------
-
-READ_AHEAD = 16  #: chunks read (and screened) ahead of torch, while it loads and computes
 
 
 def run(

@@ -32,6 +32,9 @@ DEFAULT_SAMPLE = 25  #: rows checked by ``--check sample``
 MAX_NONFINITE_CHECKS = 100  #: in sample mode, rows that are not finite checked in all, at most
 MAX_EXACT_ROWS = 1_000  #: in ``all`` mode, doubtful rows judged exactly per run, at most
 SCREEN_ELEMENTS = 1 << 22  #: rows x nodes evaluated at once by the screen (bounds its memory)
+#: rows evaluated at once by the screen: its temporaries then fit under malloc's mmap threshold
+#: and are reused, not page-faulted anew (measured: 28% faster than 65,536 rows at once)
+SCREEN_ROWS = 8192
 
 #: status codes in the status column's arrays: the index into this tuple
 STATUSES: tuple[Status, ...] = tuple(Status)
@@ -104,20 +107,24 @@ class Reference:
     nan: np.ndarray  #: the reference left the real numbers (its value or a gradient is NaN)
 
 
-def reference(expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str) -> Reference:
+def reference(
+    expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str, out: Reference | None = None
+) -> Reference:
     """The node-by-node reference in ``longdouble`` over whole columns (pure NumPy, no torch:
-    it runs in a helper process or thread)."""
+    it runs in a helper process or thread), written into ``out`` if given."""
     from . import adjoint
     from .ops import OPS
 
     n = len(next(iter(inputs.values()))) if inputs else 1
-    out = Reference(
-        np.empty(n),
-        {name: np.empty(n) for name in inputs},
-        np.zeros(n, dtype=bool),
-        np.zeros(n, dtype=bool),
-    )
-    step = max(256, SCREEN_ELEMENTS // max(1, len(expr.nodes)))  # bounds the memory
+    if out is None:
+        out = Reference(
+            np.empty(n),
+            {name: np.empty(n) for name in inputs},
+            np.empty(n, bool),
+            np.empty(n, bool),
+        )
+    out.kink[:] = False
+    step = max(256, min(SCREEN_ROWS, SCREEN_ELEMENTS // max(1, len(expr.nodes))))
     for start in range(0, n, step):
         part = slice(start, min(n, start + step))
         value, gradient, nodes = adjoint.columns(
@@ -137,19 +144,56 @@ def reference(expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str) -> Refer
     return out
 
 
-_SCREEN: tuple[Expr, str] | None = None  # in the helper process: (expression, dtype)
+class _Slots:
+    """Memory shared with the screen's helper process (mapped before it is forked): a slot per
+    chunk in flight holds the chunk's input columns, and the helper writes the reference beside
+    them, so no column is ever pickled through a pipe (measured: that copying cost more system
+    time than the work)."""
+
+    def __init__(self, names: list[str], rows: int, count: int) -> None:
+        import mmap
+
+        self.names, self.rows, self.count = names, rows, count
+        self.floats = rows * (2 * len(names) + 1)  # inputs, value, gradient
+        self.size = 8 * self.floats + 2 * rows  # and two flags a row
+        self.size += -self.size % 8
+        self.buffer = mmap.mmap(-1, self.size * count)
+
+    def views(self, slot: int, n: int) -> tuple[dict[str, np.ndarray], Reference]:
+        base, rows, k = slot * self.size, self.rows, len(self.names)
+        floats = np.frombuffer(self.buffer, np.float64, self.floats, base)
+        flags = np.frombuffer(self.buffer, np.bool_, 2 * rows, base + 8 * self.floats)
+        inputs = {name: floats[i * rows : i * rows + n] for i, name in enumerate(self.names)}
+        gradient = {
+            name: floats[(k + 1 + i) * rows : (k + 1 + i) * rows + n]
+            for i, name in enumerate(self.names)
+        }
+        ref = Reference(
+            floats[k * rows : k * rows + n], gradient, flags[:n], flags[rows : rows + n]
+        )
+        return inputs, ref
+
+
+# In the helper process: the expression, the dtype and the shared slots.
+_SCREEN: tuple[Expr, str, _Slots] | None = None
 
 
 def _screen_init(source: str, dtype: str) -> None:
     global _SCREEN
     from .parser import parse
 
-    _SCREEN = (parse(source), dtype)
+    assert _SLOTS is not None  # inherited from the parent at fork
+    _SCREEN = (parse(source), dtype, _SLOTS)
 
 
-def _screen_reference(inputs: dict[str, np.ndarray]) -> Reference:
+_SLOTS: _Slots | None = None  # in the parent, set just before the helper is forked
+
+
+def _screen_slot(slot: int, n: int) -> None:
     assert _SCREEN is not None
-    return reference(_SCREEN[0], inputs, _SCREEN[1])
+    expr, dtype, slots = _SCREEN
+    inputs, out = slots.views(slot, n)
+    reference(expr, inputs, dtype, out)
 
 
 class Screen:
@@ -161,7 +205,12 @@ class Screen:
     """
 
     def __init__(
-        self, expr: Expr, dtype: str, timeout: float | None, process: bool = False
+        self,
+        expr: Expr,
+        dtype: str,
+        timeout: float | None,
+        process: bool = False,
+        in_flight: int = 16,
     ) -> None:
         import multiprocessing
         from concurrent.futures import ThreadPoolExecutor
@@ -171,17 +220,42 @@ class Screen:
         self.over_budget = 0  #: doubtful rows left unchecked
         self.pool: Any = None
         self.threads: ThreadPoolExecutor | None = None
+        self.slots: _Slots | None = None
+        self.next_slot = 0
         if process and "fork" in multiprocessing.get_all_start_methods():
+            global _SLOTS
+            from .batchio import CHUNK_ROWS
+
+            # A slot for every chunk that can be in flight: read ahead, being computed, and
+            # one the reader holds.
+            self.slots = _SLOTS = _Slots(list(expr.variables), CHUNK_ROWS, in_flight + 2)
             context = multiprocessing.get_context("fork")
             self.pool = context.Pool(1, initializer=_screen_init, initargs=(expr.source, dtype))
         else:
             self.threads = ThreadPoolExecutor(1, thread_name_prefix="gradcli-check")
 
     def submit(self, inputs: Mapping[str, np.ndarray]) -> Callable[[], Reference]:
-        """Start the reference for a chunk; the returned function waits for it."""
-        if self.pool is not None:
-            pending = self.pool.apply_async(_screen_reference, (dict(inputs),))
-            return lambda: pending.get()
+        """Start the reference for a chunk; the returned function waits for it (and returns
+        a copy: the slot is used again once the chunk is done)."""
+        if self.pool is not None and self.slots is not None:
+            n = len(next(iter(inputs.values()))) if inputs else 1
+            slot = self.next_slot % self.slots.count
+            self.next_slot += 1
+            shared, out = self.slots.views(slot, n)
+            for name, column in inputs.items():
+                shared[name][:] = column
+            pending = self.pool.apply_async(_screen_slot, (slot, n))
+
+            def wait() -> Reference:
+                pending.get()
+                return Reference(
+                    out.value.copy(),
+                    {k: g.copy() for k, g in out.gradient.items()},
+                    out.kink.copy(),
+                    out.nan.copy(),
+                )
+
+            return wait
         assert self.threads is not None
         future = self.threads.submit(reference, self.expr, inputs, self.dtype)
         return future.result
