@@ -188,11 +188,15 @@ def compile_formula(f: Formula, numbers: Numbers) -> Compiled:
             if (p, q) == (-1, 1):
                 return lambda a: 1 / base(a)
             if (p, q) == (2, 1):
-                return lambda a: base(a) * base(a)
+                return lambda a: _square(base(a))
             if (p, q) == (-2, 1):
-                return lambda a: 1 / (base(a) * base(a))
+                return lambda a: 1 / _square(base(a))
         return lambda a: numbers.power(base(a), exponent(a))
     raise ValueError(f"unknown formula {f!r}")
+
+
+def _square(x: Any) -> Any:
+    return x * x  # (the base evaluated once: it may be tan(u))
 
 
 def _reuse_value(args: Sequence[Any], result: Any) -> Any:

@@ -13,6 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -241,7 +242,7 @@ def run(
             else:
                 checking.start(chunk)
                 codes, notable = checking.finish(chunk)
-                writer.write(frame, status_series(codes, chunk.bad), notable)
+                writer.write(frame, partial(status_series, codes, chunk.bad), notable)
             summary.rows += frame.height
             if progress is not None:
                 progress(frame.height)

@@ -14,7 +14,7 @@ import io
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any, Protocol
 
@@ -215,7 +215,7 @@ class Writer:
         self.path = None if path in (None, "-") else path
         self.with_status: bool | None = None  #: settled by the first chunk
         self.written = 0  #: rows written
-        self.first: Any = None  #: the first chunk's status column
+        self.first: Callable[[], Any] | None = None  #: makes the first chunk's status column
         self.fill = "agree"  #: the status of rows after the first chunk, until one differs
         self.late: list[tuple[int, str]] = []  #: (row, status) a stdout stream could not carry
         self.late_count = 0
@@ -236,9 +236,12 @@ class Writer:
         if fmt == "parquet":
             self.spool = tempfile.mkdtemp(prefix="gradcli-parquet-")
 
-    def write(self, frame: Any, status: Any = None, notable: bool = False) -> None:
-        """Write ``frame``; ``status`` is its status column (None when not checking),
-        ``notable`` whether any of it is not ``agree`` (or, sampling, ``unchecked``)."""
+    def write(
+        self, frame: Any, status: Callable[[], Any] | None = None, notable: bool = False
+    ) -> None:
+        """Write ``frame``; ``status`` makes its status column (None when not checking; made
+        only when written: most runs never need it), ``notable`` says whether any row is not
+        ``agree`` (or, sampling, ``unchecked``)."""
         with self._failures():
             self._add(frame, status, notable)
 
@@ -258,14 +261,14 @@ class Writer:
             where = safe_text(self.path) if self.path else "stdout"
             raise OutputError(f"cannot write {where}: {reason}") from None
 
-    def _add(self, frame: Any, status: Any, notable: bool) -> None:
+    def _add(self, frame: Any, status: Callable[[], Any] | None, notable: bool) -> None:
         if status is not None:
             if self.with_status is None:
                 self.with_status, self.first = notable, status
             elif notable and not self.with_status:
-                self._add_status_column(frame.height, status)
+                self._add_status_column(frame.height, status())
             if self.with_status or self.fmt == "parquet":
-                frame = frame.hstack([status])
+                frame = frame.hstack([status()])
         self._write(frame)
         self.written += frame.height
 
@@ -312,6 +315,8 @@ class Writer:
         assert self.tmp is not None and self.path is not None
         self.sink.close()
         separator = "," if self.fmt == "csv" else "\t"
+        assert self.first is not None
+        first_status = self.first()
         fd, fresh = tempfile.mkstemp(
             prefix=f".{os.path.basename(self.path)}.",
             dir=os.path.dirname(os.path.abspath(self.path)),
@@ -328,10 +333,10 @@ class Writer:
                 part = pl.read_csv(
                     io.BytesIO(header + block), separator=separator, infer_schema=False
                 )
-                first_rows = max(0, min(part.height, len(self.first) - row))
+                first_rows = max(0, min(part.height, len(first_status) - row))
                 status = pl.concat(
                     [
-                        self.first.slice(row, first_rows),
+                        first_status.slice(row, first_rows),
                         pl.Series(
                             "status", [self.fill] * (part.height - first_rows), dtype=pl.String
                         ),
@@ -350,7 +355,8 @@ class Writer:
             with self._failures():
                 if ok and self.fmt == "parquet":
                     self._finish_parquet()
-                self.sink.flush()
+                if not self.sink.closed:  # (a failed rewrite may have closed it)
+                    self.sink.flush()
         except BaseException:
             ok = False  # a file that failed at the end is not renamed into place either
             raise
