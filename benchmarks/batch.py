@@ -8,7 +8,8 @@ The baselines are ``shared/bench/baseline_batch.py`` (pandas and polars versions
 skilled user writes by hand: the same function, float64 autograd in 64K-row chunks, CSV in and
 out). Every command is a whole process, start-up included, run --repeat times; the table shows
 medians and the ratio to the pandas baseline. ``--stream`` also measures gradcli reading stdin
-and writing stdout, its rows per second and its peak memory.
+and writing stdout (with and without the check), its peak memory, and its steady-state rows
+per second: the rows between a tenth of the input and all of it, over the time between.
 """
 
 from __future__ import annotations
@@ -94,27 +95,42 @@ def main() -> None:
     for _ in range(args.repeat):  # interleaved, so drift hits every command alike
         for name, command in commands.items():
             results[name].append(timed(command))
+    tenth = work / "tenth.csv"
     if args.stream:
-        results["gradcli stdin->stdout"] = [
-            timed([*gradcli, "--input", "-"], stdin=str(points)) for _ in range(args.repeat)
-        ]
+        with open(points) as full, open(tenth, "w") as part:
+            for i, line in enumerate(full):
+                if i > args.rows // 10:
+                    break
+                part.write(line)
+        for name, extra in (("", []), (" --no-check", ["--no-check"])):
+            for label, source in ((f"stdin->stdout{name}", points), (f"(a tenth){name}", tenth)):
+                results[f"gradcli {label}"] = [
+                    timed([*gradcli, "--input", "-", *extra], stdin=str(source))
+                    for _ in range(args.repeat)
+                ]
     base = statistics.median(r[0] for r in results["baseline pandas"])
     print(f"{args.rows:,} rows, {args.repeat} runs each, median wall time (start-up included)")
-    print(f"{'command':<24}{'seconds':>9}{'rows/s':>14}{'peak MiB':>10}{'vs pandas':>11}")
+    print(f"{'command':<32}{'seconds':>9}{'rows/s':>14}{'peak MiB':>10}{'vs pandas':>11}")
     for name, runs in results.items():
         wall = statistics.median(r[0] for r in runs)
         peak = max(r[1] for r in runs)
         codes = {r[2] for r in runs}
         flag = "" if codes == {0} else f"  exit {sorted(codes)}"
+        rows = args.rows // 10 if "tenth" in name else args.rows
         print(
-            f"{name:<24}{wall:>9.2f}{args.rows / wall:>14,.0f}{peak:>10.0f}"
-            f"{base / wall:>10.2f}x{flag}"
+            f"{name:<32}{wall:>9.2f}{rows / wall:>14,.0f}{peak:>10.0f}{base / wall:>10.2f}x{flag}"
         )
     for name in ("gradcli", "gradcli --no-check"):
         ratio = statistics.median(r[0] for r in results["baseline polars"]) / statistics.median(
             r[0] for r in results[name]
         )
         print(f"{name} vs polars baseline: {ratio:.2f}x (above 1 is faster)")
+    if args.stream:  # start-up and the first chunks cancel out: the rows/s of the stream itself
+        for name in ("", " --no-check"):
+            full = statistics.median(r[0] for r in results[f"gradcli stdin->stdout{name}"])
+            part = statistics.median(r[0] for r in results[f"gradcli (a tenth){name}"])
+            steady = (args.rows - args.rows // 10) / max(full - part, 1e-9)
+            print(f"gradcli{name} steady state: {steady:,.0f} rows/s")
     for f in work.iterdir():
         f.unlink()
     os.rmdir(work)
