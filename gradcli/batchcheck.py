@@ -178,10 +178,19 @@ class _Slots:
 _SCREEN: tuple[Expr, str, _Slots] | None = None
 
 
+def _ignore_ctrl_c() -> None:
+    """In a helper process: Ctrl-C reaches the whole process group; the parent handles it
+    (and ends its helpers), so a helper must not print a traceback of its own."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _screen_init(source: str, dtype: str) -> None:
     global _SCREEN
     from .parser import parse
 
+    _ignore_ctrl_c()
     assert _SLOTS is not None  # inherited from the parent at fork
     _SCREEN = (parse(source), dtype, _SLOTS)
 
@@ -345,6 +354,7 @@ def _worker_init(source: str, dtype: str) -> None:
     from .deadline import CheckTimeout, time_limit
     from .parser import parse
 
+    _ignore_ctrl_c()
     expr = parse(source)
     try:
         with time_limit(None):  # no clock here: each request has its own budget

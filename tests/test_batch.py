@@ -341,3 +341,30 @@ def test_full_stdout_is_a_clear_error() -> None:
     assert proc.returncode == 74, proc.stderr
     assert "cannot write stdout: No space left on device" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_during_a_batch_run(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group (gradcli, its reader thread, its helper
+    process): one line, exit 130, no traceback from anyone, and no output file."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    dst = tmp_path / "out.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradcli", "grad", "sin(x)*y", "--input", "-", "-o", str(dst)],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(b"x,y\n" + b"0.5,2\n" * 200_000)  # then the input stays open, waiting
+    proc.stdin.flush()
+    time.sleep(4)  # torch loaded, the first chunks done
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.decode().strip() == "gradcli: interrupted"
+    assert list(tmp_path.iterdir()) == []
