@@ -97,7 +97,22 @@ def grad(
         )
         return result({}, Check(Status.UNCHECKED, None, {}, (note,)))
 
-    from . import adjoint
+    return result(*_cross_check(expr, point, dtype, computed, flat_gradient, vector, timeout))
+
+
+def _cross_check(
+    expr: Expr,
+    point: dict[str, Value],
+    dtype: str,
+    computed: Any,
+    flat_gradient: dict[str, float],
+    vector: Value | None,
+    timeout: float | None,
+) -> tuple[dict[str, str], Check]:
+    """The exact check of ``grad``'s result: SymPy's derivatives of the whole expression,
+    shown and evaluated exactly; or, for what SymPy cannot do in time, the node-by-node
+    reference. Returns the derivatives as text (by element label) and the verdicts."""
+    from . import adjoint, evaluate
     from . import check as checking
     from .deadline import CheckTimeout, time_limit
 
@@ -179,7 +194,7 @@ def grad(
                 verdicts = node_by_node(f"the symbolic check {stop.why}")
             except CheckTimeout as again:
                 verdicts = checking.timed_out(scalar_value, flat_gradient, again.why)
-    return result(shown, verdicts)
+    return shown, verdicts
 
 
 def _symbolic_check(
