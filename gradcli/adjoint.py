@@ -371,7 +371,8 @@ def columns(
     """
     dt = _LD if precise else np.float64
     kernels = Kernels(LONGDOUBLE if precise else FLOAT64)
-    point = {name: np.asarray(col, dtype=np.float64).astype(dt) for name, col in inputs.items()}
+    stored = np.float32 if dtype == "float32" else np.float64  # the inputs as torch holds them
+    point = {name: np.asarray(col).astype(stored).astype(dt) for name, col in inputs.items()}
     n = len(next(iter(point.values()))) if point else 1
     values: list[Any] = []
     with np.errstate(all="ignore"):

@@ -140,7 +140,7 @@ def compare(
                 t,
                 rounded,
                 _text(r),
-                f"{where}float64 gave {t} but the exact {what} is finite",
+                f"{where}{dtype} gave {t} but the exact {what} is finite",
             )
         if rounded is None:
             return Verdict(
@@ -158,7 +158,7 @@ def compare(
                 rounded,
                 _text(r),
                 f"torch's {what} is off by {_short(float(err))} (relative {rel}): "
-                "float64 rounding lost the digits; the exact value is stable",
+                f"{dtype} rounding lost the digits; the exact value is stable",
             )
         return Verdict(
             Status.MISMATCH,

@@ -112,3 +112,11 @@ def test_longdouble_columns_mark_undefined_rows() -> None:
     )
     assert np.isnan(value[0]) and np.isinf(value[1]) and value[2] == pytest.approx(math.log(2))
     assert gradient["x"][2] == pytest.approx(0.5)
+
+
+def test_columns_see_the_inputs_as_torch_stores_them() -> None:
+    # In float32, x = 0.1 and the literal 0.1 are the same float32 number: x - 0.1 is 0.
+    value, _, _ = adjoint.columns(parse("x - 0.1"), {"x": np.array([0.1])}, "float32")
+    assert value[0] == 0
+    value, _, _ = adjoint.columns(parse("x - 0.1"), {"x": np.array([0.1])}, "float64")
+    assert value[0] == 0
