@@ -24,6 +24,7 @@ from .errors import InputError, OutputError, UsageError, safe_text
 
 CHUNK_ROWS = 1 << 16  #: rows per chunk: measured faster than one huge tensor, and bounded
 READ_BYTES = 8 << 20  #: bytes read from a stream at a time
+PAUSE = 0.2  #: seconds a pipe may stay quiet before the rows gathered so far are processed
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
 
 
@@ -68,16 +69,48 @@ def _open(path: str) -> IO[bytes]:
         raise UsageError(f"cannot read {safe_text(path)!r}: {e.strerror}") from None
 
 
+def _reads(stream: IO[bytes]) -> Iterator[bytes]:
+    """The stream's bytes, READ_BYTES at a time; from a pipe or terminal, also whatever has
+    arrived when the input pauses for :data:`PAUSE` seconds, so the results of a slow stream
+    come out as its rows come in, not once 8 MiB have gathered."""
+    import select
+    import stat
+    import time
+
+    try:
+        fd = stream.fileno()
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        regular = True  # (an in-memory stream: read it plainly)
+    if regular or not hasattr(stream, "read1"):
+        while data := stream.read(READ_BYTES):
+            yield data
+        return
+    gathered = bytearray()
+    since = time.monotonic()
+    while True:
+        wait = None if not gathered else max(0.0, PAUSE - (time.monotonic() - since))
+        if select.select([fd], [], [], wait)[0]:
+            data = stream.read1(READ_BYTES - len(gathered))
+            if not data:  # the end of the input
+                if gathered:
+                    yield bytes(gathered)
+                return
+            if not gathered:
+                since = time.monotonic()
+            gathered += data
+            if len(gathered) < READ_BYTES:
+                continue
+        if gathered:  # full, or the input paused
+            yield bytes(gathered)
+            gathered.clear()
+
+
 def _text_blocks(stream: IO[bytes]) -> Iterator[tuple[bytes, int]]:
     """Blocks of whole lines and the 1-based line number of each block's first line."""
     rest = b""
     line = 1
-    while True:
-        data = stream.read(READ_BYTES)
-        if not data:
-            if rest.strip():
-                yield rest, line
-            return
+    for data in _reads(stream):
         data = rest + data
         cut = data.rfind(b"\n")
         if cut < 0:
@@ -86,6 +119,8 @@ def _text_blocks(stream: IO[bytes]) -> Iterator[tuple[bytes, int]]:
         block, rest = data[: cut + 1], data[cut + 1 :]
         yield block, line
         line += block.count(b"\n")
+    if rest.strip():
+        yield rest, line
 
 
 def read_chunks(

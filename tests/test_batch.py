@@ -368,3 +368,32 @@ def test_ctrl_c_during_a_batch_run(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert err.decode().strip() == "gradcli: interrupted"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_slow_stream_gets_its_results_as_rows_arrive() -> None:
+    """Rows that trickle in through a pipe are computed when the input pauses, not once 8 MiB
+    have gathered or the input has ended."""
+    import select
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradcli", "grad", "x**2", "--input", "-", "--no-check"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(b"x\n3\n")
+        proc.stdin.flush()  # and the input stays open
+        ready = select.select([proc.stdout], [], [], 60)[0]
+        assert ready, "no output while the input was still open"
+        assert proc.stdout.readline() == b"x,value,d_x\n"
+        assert proc.stdout.readline() == b"3.0,9.0,6.0\n"
+        proc.stdin.write(b"4\n")
+        proc.stdin.close()
+        assert proc.stdout.read() == b"4.0,16.0,8.0\n"
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
