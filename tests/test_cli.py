@@ -347,3 +347,14 @@ def test_graph_without_values_does_not_import_torch() -> None:
     )
     assert "HEAVY=\n" in proc.stderr, proc.stderr
     assert "local ∂parent/∂this = 2*x" in proc.stdout
+
+
+def test_a_huge_expression_does_not_flood_the_table() -> None:
+    text = "+".join(f"sin({i}*x)" for i in range(1, 2_501))  # node by node: over 2,000 nodes
+    r = invoke("grad", text, "--x", "0.5")
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines()
+    assert len(lines) < 15
+    assert any(line.endswith(f"… ({len(text):,} characters)") for line in lines)
+    assert "exact (node by node)" in r.stdout
+    assert "checked node by node instead" in r.stderr

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..models import MatrixResult, Status, worst
-from .numbers import fmt
+from .numbers import fmt, shorten
 from .table import status_text
 
 
@@ -16,14 +16,14 @@ def render(result: MatrixResult) -> RenderableType:
     title = "Jacobian" if result.kind == "jacobian" else "Hessian"
     heading = Text.assemble(
         (f"{title} of ", "bold"),
-        (", ".join(result.expressions), "bold cyan"),
+        (shorten(", ".join(result.expressions)), "bold cyan"),
         "\n",
         ("at  ", "dim"),
         ", ".join(f"{k} = {_short(v)}" for k, v in result.point.items()),
         (f"  ({result.dtype})", "dim"),
     )
     if len(result.expressions) > 1:
-        legend = ", ".join(f"f{k + 1} = {e}" for k, e in enumerate(result.expressions))
+        legend = shorten(", ".join(f"f{k + 1} = {e}" for k, e in enumerate(result.expressions)))
         heading.append(f"\n{legend}", style="dim")
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     corner = "∂fᵢ/∂xⱼ" if result.kind == "jacobian" else "∂²f/∂xᵢ∂xⱼ"

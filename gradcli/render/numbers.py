@@ -1,4 +1,4 @@
-"""How numbers are written in human and plain output."""
+"""How numbers (and long expressions) are written in human and plain output."""
 
 from __future__ import annotations
 
@@ -31,3 +31,14 @@ def short_exact(text: str, digits: int = 17) -> str:
         head = digits_only[:1] + "." + digits_only[1:digits]
         return f"{sign}{head}e{exponent}" if exponent else text
     return fmt(float(f"{value:.{digits}g}"))
+
+
+LONG_TEXT = 300  #: characters of an expression shown in a heading (a few terminal lines)
+
+
+def shorten(text: str, limit: int = LONG_TEXT) -> str:
+    """``text``, or its start and how long it is, for headings: a 100,000-character sum must not
+    push the result off the screen (JSON keeps it whole)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 40]}… ({len(text):,} characters)"

@@ -9,13 +9,13 @@ from rich.table import Table
 from rich.text import Text
 
 from ..steps import Backward, Derivation, StepsResult
-from .numbers import fmt
+from .numbers import fmt, shorten
 from .tree import num
 
 
 def render(result: StepsResult) -> RenderableType:
     parts: list[RenderableType] = [
-        Text.assemble(("f = ", "bold"), (result.expression, "bold cyan"))
+        Text.assemble(("f = ", "bold"), (shorten(result.expression), "bold cyan"))
     ]
     if result.point is not None:
         point = ", ".join(f"{k} = {num(v)}" for k, v in result.point.items())

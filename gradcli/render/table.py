@@ -9,9 +9,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..models import GradResult, Status, worst
+from ..models import NODE_BY_NODE, GradResult, Status, worst
 from ..values import Array
-from .numbers import fmt, short_exact
+from .numbers import fmt, short_exact, shorten
 
 STYLE = {
     Status.AGREE: ("✓", "green"),
@@ -62,7 +62,7 @@ def render(result: GradResult) -> RenderableType:
     )
     heading = Text.assemble(
         ("f = ", "bold"),
-        (result.expression, "bold cyan"),
+        (shorten(result.expression), "bold cyan"),
         "\n",
         ("at  ", "dim"),
         point,
@@ -75,7 +75,8 @@ def render(result: GradResult) -> RenderableType:
     table.add_column("", style="bold", no_wrap=True)
     table.add_column("autograd", justify="right", overflow="fold")
     if checked:
-        table.add_column("exact (SymPy)", justify="right", overflow="fold")
+        how = "node by node" if result.check.method == NODE_BY_NODE else "SymPy"
+        table.add_column(f"exact ({how})", justify="right", overflow="fold")
     table.add_column("check", no_wrap=True)
 
     value_verdict = result.check.value
