@@ -86,6 +86,12 @@ class Summary:
 READ_AHEAD = 16  #: chunks read (and screened) ahead of torch, while it loads and computes
 
 
+def read_ahead(expr: Expr) -> int:
+    """Chunks to read ahead: :data:`READ_AHEAD`, fewer when there are many variables (each
+    chunk in flight holds its columns, and a slot of memory shared with the check's helper)."""
+    return max(4, min(READ_AHEAD, 48 // max(1, len(expr.variables))))
+
+
 @dataclass
 class Chunk:
     """One chunk on its way through: the input frame and columns, the pending reference, and
@@ -117,7 +123,7 @@ class Checking:
         self.screen: batchcheck.Screen | None = None
         self.sampler: batchcheck.Sampler | None = None
         if self.mode == "all":
-            self.screen = batchcheck.Screen(expr, dtype, timeout, process, READ_AHEAD)
+            self.screen = batchcheck.Screen(expr, dtype, timeout, process, read_ahead(expr))
         else:
             self.sampler = batchcheck.Sampler(expr, dtype, rows, timeout)
         summary.check_mode = batchcheck.describe_mode(self.mode, rows, CHUNK_ROWS)
@@ -254,7 +260,7 @@ def run(
 
 
 class _ReadAhead:
-    """Chunks from ``chunks``, read on a thread up to :data:`READ_AHEAD` chunks ahead; an
+    """Chunks from ``chunks``, read on a thread up to :func:`read_ahead` chunks ahead; an
     error while reading is raised where the chunk would have been."""
 
     _DONE = object()
@@ -264,7 +270,7 @@ class _ReadAhead:
         import threading
 
         self.expr, self.chunks, self.checking = expr, chunks, checking
-        self.queue: queue.Queue[Any] = queue.Queue(READ_AHEAD)
+        self.queue: queue.Queue[Any] = queue.Queue(read_ahead(expr))
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._read, name="gradcli-read", daemon=True)
         self.thread.start()
