@@ -310,7 +310,7 @@ class _ReadAhead:
 
     def stop(self) -> None:
         self.stopping.set()
-        self.thread.join(timeout=5)
+        self.thread.join(timeout=1)  # a reader waiting on a slow pipe is a daemon: let it be
 
 
 def _prepare(expr: Expr, frame: Any) -> Chunk | None:
