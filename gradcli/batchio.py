@@ -332,7 +332,9 @@ class Writer:
             self.with_status = True
             return
         if self.path is None:  # a CSV or TSV header already went out
-            differs = (status != self.fill).fill_null(False)  # (null: an unreadable row)
+            # Rows worth a word: not agree, and not what the header's absence implies either
+            # (null is an unreadable row).
+            differs = ((status != self.fill) & (status != "agree")).fill_null(False)
             wanted = np.flatnonzero(differs.to_numpy())
             self.late_count += len(wanted)
             self.late.extend(

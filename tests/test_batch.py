@@ -397,3 +397,12 @@ def test_a_slow_stream_gets_its_results_as_rows_arrive() -> None:
         assert proc.wait(timeout=60) == 0
     finally:
         proc.kill()
+
+
+def test_a_sampled_stream_reports_only_rows_worth_a_word() -> None:
+    # sample:1 checks one random row of the first chunk (it agrees) and every row that is not
+    # finite: the late undefined row is listed, agreeing rows never are.
+    data = "x\n" + "1.5\n" * CHUNK_ROWS + "2\n-1\n"
+    r = invoke("grad", "log(x)", "--input", "-", "--check", "sample:1", stdin=data)
+    assert r.exit_code == 3
+    assert f"but later rows did not: row {CHUNK_ROWS + 2} undefined\n" in r.stderr
