@@ -373,15 +373,22 @@ def _optional_point(
 ) -> tuple[Expr, dict[str, float] | None]:
     """The parsed expression and its point: all values or none (a constant expression always
     has its point, the empty one)."""
+    from .errors import UsageError
+    from .limits import MAX_DRAWN
+
     expr = parse(expression)
+    if len(expr.nodes) > MAX_DRAWN:
+        raise UsageError(
+            f"the expression has {len(expr.nodes):,} nodes; graph and steps draw at most "
+            f"{MAX_DRAWN:,}",
+            hint="'gradcli grad' computes and checks expressions of any size within the limits",
+        )
     if not given and expr.variables:
         infer_shapes(expr, {})
         return expr, None
     point: dict[str, float] = {}
     for name, value in match_variables(expr.variables, coerce_values(given)).items():
         if isinstance(value, Array):
-            from .errors import UsageError
-
             raise UsageError(
                 "graph and steps show expressions of scalar values for now",
                 hint="use 'gradcli grad' or 'gradcli jacobian' for vectors and matrices",

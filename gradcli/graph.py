@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from functools import cache
 
 from .models import GraphEdge, GraphNode, GraphResult, TorchNode
-from .nodes import Expr, substitute, tidy, to_text
+from .nodes import Expr, substitute, subtree_starts, tidy, to_text
 from .ops import OPS
 from .parser import parse
 
@@ -30,11 +30,14 @@ def graph_ids(expr: Expr) -> list[int]:
     return ids
 
 
-def local_derivatives(expr: Expr, index: int) -> list[str]:
-    """The op's local partial derivatives at node ``index``, written with its operands' text."""
+def local_derivatives(expr: Expr, index: int, starts: list[int] | None = None) -> list[str]:
+    """The op's local partial derivatives at node ``index``, written with its operands' text
+    (``starts``: :func:`~gradcli.nodes.subtree_starts` of ``expr``, if at hand)."""
     node = expr.nodes[index]
     bindings = {name: (expr, a) for name, a in zip(("u", "v"), node.args, strict=False)}
-    return [to_text(tidy(substitute(_template(d), bindings))) for d in OPS[node.op].derivative]
+    return [
+        to_text(tidy(substitute(_template(d), bindings, starts))) for d in OPS[node.op].derivative
+    ]
 
 
 def build_graph(
@@ -46,8 +49,9 @@ def build_graph(
     for node in expr.nodes:
         for a in node.args:
             uses[ids[a]] += 1
+    starts = subtree_starts(expr)
     locals_text = {
-        i: local_derivatives(expr, i) for i, n in enumerate(expr.nodes) if n.kind == "op"
+        i: local_derivatives(expr, i, starts) for i, n in enumerate(expr.nodes) if n.kind == "op"
     }
     # What torch would mark requires_grad: anything computed from a variable, except through
     # detach().

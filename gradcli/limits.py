@@ -13,3 +13,6 @@ MAX_EXPONENT = 10_000
 #: levels of a power tower with variable exponents (x**x**x... ): the exact derivative grows
 #: exponentially with the height (measured: 12 levels add 4 s, 20 levels over 20 s)
 MAX_POWER_TOWER = 10
+#: nodes that ``graph`` and ``steps`` draw: each node shows its sub-expression and local
+#: derivatives, so their text grows with the square of a long chain's length
+MAX_DRAWN = 2_000

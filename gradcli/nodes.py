@@ -137,9 +137,13 @@ def subtree_starts(expr: Expr) -> list[int]:
     return starts
 
 
-def substitute(template: Expr, bindings: dict[str, tuple[Expr, int]]) -> Expr:
+def substitute(
+    template: Expr, bindings: dict[str, tuple[Expr, int]], starts: list[int] | None = None
+) -> Expr:
     """``template`` with each variable named in ``bindings`` replaced by a subtree of another
     expression: ``bindings["u"] = (expr, index)`` puts the subtree rooted at ``index`` there.
+    ``starts`` is :func:`subtree_starts` of that expression, when the caller has it (working it
+    out for every node of a large expression would take quadratic time).
 
     Used to write a local derivative such as ``cos(u)`` in the user's terms: ``cos(x**2)``.
     """
@@ -148,7 +152,7 @@ def substitute(template: Expr, bindings: dict[str, tuple[Expr, int]]) -> Expr:
     for node in template.nodes:
         if node.kind == "variable" and node.name in bindings:
             source, root = bindings[node.name]
-            start = subtree_starts(source)[root]
+            start = (starts if starts is not None else subtree_starts(source))[root]
             offset = len(out) - start
             for copied in source.nodes[start : root + 1]:
                 out.append(

@@ -274,3 +274,17 @@ def test_large_graph_renders_every_node() -> None:
     assert "(83 terms)" in lines[0]  # the chain of sums is shown flat, not 83 levels deep
     assert sum("  sin  =" in line for line in lines) == 83
     assert max(len(line) for line in lines) <= 80
+
+
+def test_graph_and_steps_refuse_what_they_cannot_draw() -> None:
+    from gradcli.errors import UsageError
+    from gradcli.limits import MAX_DRAWN
+
+    text = "+".join(f"sin({i}*x)" for i in range(1, MAX_DRAWN // 4 + 2))
+    for draw in (graph, steps):
+        with pytest.raises(UsageError, match=f"graph and steps draw at most {MAX_DRAWN:,}"):
+            draw(text, x=0.5)
+    # Just under the limit a long chain is drawn (its local derivatives written once each).
+    text = "+".join(f"sin({i}*x)" for i in range(1, MAX_DRAWN // 5))
+    g = graph(text, x=0.5)
+    assert len(g.nodes) > MAX_DRAWN // 2
