@@ -2,9 +2,9 @@
 
 Rows are read, computed, checked and written one chunk at a time (65,536 rows), so memory
 stays bounded however long the input, and the first results appear before the input ends.
-Each chunk is one autograd pass over column tensors (torch, one thread). The check of chunk k
-(``batchcheck.py``: NumPy in extended precision) runs on a second thread while torch computes
-chunk k+1 and chunk k-1 is written, so on two cores it costs little wall time.
+Each chunk is one autograd pass over column tensors (torch, one thread). A reader thread parses
+ahead, and the check's reference (``batchcheck.py``: NumPy in extended precision) is computed
+for each chunk as soon as it is read, in a helper process, while torch loads and works.
 """
 
 from __future__ import annotations
@@ -39,8 +39,6 @@ class Summary:
     check_mode: str = ""
     abandoned: str = ""  #: why the exact check gave up, if it did
     over_budget: int = 0  #: doubtful rows left unchecked (past the exact budget)
-    late: list[tuple[int, str]] = field(default_factory=list)  #: see Writer.late
-    late_count: int = 0
 
     @property
     def status(self) -> Status:
@@ -68,17 +66,6 @@ class Summary:
         if self.nulled:
             parts.append(f"{self.nulled:,} bad row{'s' * (self.nulled != 1)} written as null")
         return "; ".join(parts)
-
-    def late_message(self) -> str | None:
-        """Rows a CSV stream on stdout could not mark, its header having no status column."""
-        if not self.late_count:
-            return None
-        shown = ", ".join(f"row {row} {status}" for row, status in self.late)
-        more = f" and {self.late_count - len(self.late):,} more" if self.late_count > 10 else ""
-        return (
-            "the first rows all agreed, so the output has no status column, "
-            f"but later rows did not: {shown}{more}"
-        )
 
 
 # ---- one chunk ---------------------------------------------------------------------------------
@@ -202,10 +189,13 @@ def _point(chunk: Chunk, i: int) -> dict[str, float]:
     return {name: float(col[i]) for name, col in chunk.columns.items()}
 
 
+_NAMES = np.array([s.value for s in STATUSES], dtype=object)
+
+
 def status_series(codes: np.ndarray, bad: np.ndarray | None) -> Any:
     import polars as pl
 
-    names = np.array([s.value for s in STATUSES], dtype=object)[codes]
+    names = _NAMES[codes]
     if bad is not None:
         names[bad] = None
     return pl.Series("status", names, dtype=pl.String)
@@ -256,7 +246,6 @@ def run(
         reader.stop()
         if checking is not None:
             checking.close()
-        summary.late, summary.late_count = writer.late, writer.late_count
 
 
 class _ReadAhead:
@@ -407,7 +396,7 @@ def grad_batch(
                 checking.ahead(chunk)
                 checking.start(chunk)
                 codes, _ = checking.finish(chunk)
-                out["status"] = np.array([s.value for s in STATUSES], dtype=object)[codes]
+                out["status"] = _NAMES[codes]
             parts.append(out)
     finally:
         if checking is not None:

@@ -68,20 +68,12 @@ def describe_mode(mode: str, rows: int, chunk_rows: int) -> str:
 
 def row_verdict(expr: Expr, point: dict[str, float], dtype: str, exact: Any) -> Status:
     """The verdict of ``gradcli grad`` at one row, given the exact (value, gradient)."""
-    from . import adjoint, evaluate
     from . import check as checking
+    from . import evaluate
     from .values import flat
 
     computed = evaluate.autograd(expr, point, dtype)
     gradient = {name: flat(g)[0] for name, g in computed.gradient.items()}
-
-    def spread() -> tuple[float, dict[str, float]]:  # as in api.grad
-        moved, moved_gradient = evaluate.noisy_spread(expr, point, dtype)
-        if not adjoint.supports(expr):
-            return moved, moved_gradient
-        off, off_gradient = adjoint.rounding_error(expr, point, dtype, exact[0], exact[1])
-        return max(moved, off), {k: max(v, off_gradient[k]) for k, v in moved_gradient.items()}
-
     verdicts = checking.judge(
         expr,
         {name: (name, x) for name, x in point.items()},
@@ -91,7 +83,7 @@ def row_verdict(expr: Expr, point: dict[str, float], dtype: str, exact: Any) -> 
         computed.node_values,
         exact[0],
         exact[1],
-        spread,
+        lambda: evaluate.rounding_spread(expr, point, dtype, exact[0], exact[1]),
     )
     return verdicts.status
 
@@ -302,13 +294,6 @@ class Screen:
             doubtful &= ~bad
         return codes, np.flatnonzero(doubtful)
 
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-        if self.threads is not None:
-            self.threads.shutdown(cancel_futures=True)
-
     def judge(self, columns: Mapping[str, np.ndarray], rows: np.ndarray, codes: np.ndarray) -> None:
         """Exact verdicts for the doubtful ``rows`` (in place in ``codes``), within budget."""
         from . import adjoint
@@ -325,6 +310,13 @@ class Screen:
                     codes[i] = CODE[row_verdict(self.expr, point, self.dtype, exact)]
             except CheckTimeout:
                 codes[i] = CODE[Status.TIMEOUT]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+        if self.threads is not None:
+            self.threads.shutdown(cancel_futures=True)
 
 
 # ---- sample:N, with SymPy in a helper process ------------------------------------------------

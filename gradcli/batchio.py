@@ -345,6 +345,17 @@ class Writer:
         self._rewrite_with_status()
         self.with_status = True
 
+    def late_message(self) -> str | None:
+        """Rows a CSV stream on stdout could not mark, its header having no status column."""
+        if not self.late_count:
+            return None
+        shown = ", ".join(f"row {row} {status}" for row, status in self.late)
+        more = f" and {self.late_count - len(self.late):,} more" if self.late_count > 10 else ""
+        return (
+            "the first rows all agreed, so the output has no status column, "
+            f"but later rows did not: {shown}{more}"
+        )
+
     def _rewrite_with_status(self) -> None:
         """Copy the temporary file so far into a new one with the status column added."""
         import polars as pl

@@ -179,7 +179,7 @@ def _batch(
     finally:
         writer.close(ok)
     sys.stderr.write(f"gradcli: {summary.describe()}\n")
-    late = summary.late_message()
+    late = writer.late_message()
     if late:
         warn(late)
     return int(summary.status.exit_code)

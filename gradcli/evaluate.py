@@ -159,6 +159,31 @@ def noisy_spread(
     return value_spread, spread
 
 
+def rounding_spread(
+    expr: Expr,
+    point: Mapping[str, Value],
+    dtype: str,
+    exact_value: Any,
+    exact_gradient: Mapping[str, Any],
+    vjp: Value | None = None,
+) -> tuple[float, dict[str, float]]:
+    """How far float64 rounding can move torch's value and gradient at this point, for telling
+    precision loss from a mismatch: :func:`noisy_spread`, and for a point of scalars also how
+    far the node-by-node formulas land from the exact numbers when run in plain float64 (that
+    shows digits lost inside a derivative formula, 1 - tanh(u)**2 near tanh(u) = 1, which
+    nudging node values cannot). The larger of the two, number by number."""
+    from . import adjoint
+
+    moved, moved_gradient = noisy_spread(expr, point, dtype, vjp)
+    scalars = {n: v for n, v in point.items() if not isinstance(v, Array)}
+    if vjp is not None or len(scalars) != len(point) or not adjoint.supports(expr):
+        return moved, moved_gradient
+    off, off_gradient = adjoint.rounding_error(
+        expr, {n: float(v) for n, v in scalars.items()}, dtype, exact_value, exact_gradient
+    )
+    return max(moved, off), {k: max(v, off_gradient[k]) for k, v in moved_gradient.items()}
+
+
 def scalar_of(value: Value, vjp: Value | None) -> float:
     """The value itself, or with a VJP vector ``v`` the scalar ``sum(v * value)``."""
     if vjp is None:
