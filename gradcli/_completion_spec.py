@@ -92,8 +92,8 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                             'skip it, or write nulls',
                                                     'value': True,
                                                     'choices': ['error', 'skip', 'null']},
-                                   '--check': {'help': 'Batch: check every row (all: extended '
-                                                       'precision, doubtful rows exactly) or N '
+                                   '--check': {'help': 'Batch: check every row (all: float64 with '
+                                                       'error bounds, doubtful rows exactly) or N '
                                                        'random rows exactly with SymPy (sample:N; '
                                                        'sample is sample:25)',
                                                'value': True,

@@ -4,8 +4,8 @@ propagated backwards through the tree, in time linear in its size.
 SymPy's whole-expression derivative grows badly with the expression (a sum of 10,000 terms, a
 chain of 200 nested functions); this reference does not. Each operation's value and local
 derivatives are formulas SymPy derived one operation at a time (``_local_rules.py``); here they
-are evaluated with arbitrary-precision arithmetic (mpmath, for one point) or with extended
-precision over whole columns (NumPy's ``longdouble``, for batches), and the chain rule is
+are evaluated with arbitrary-precision arithmetic (mpmath, for one point) or over whole columns
+(NumPy, in float64 or 80-bit ``longdouble``; ``bounded.py`` adds bounds), and the chain rule is
 applied by reverse accumulation, exactly as backpropagation does but with different formulas
 and different arithmetic from torch's.
 
@@ -87,25 +87,27 @@ MP = Numbers(
     },
 )
 
-_LD = np.longdouble
+
+def simple_power(
+    base: Any, k: float, sqrt: Callable[[Any], Any], reciprocal: Callable[[Any], Any]
+) -> Any:
+    """``base**k`` for the common constant exponents, which need no general power (a powl
+    costs ~0.5 us an element), or None for the others."""
+    if k == 1:
+        return base
+    if k in (2, 3):
+        return base * base if k == 2 else base * base * base
+    if k in (0.5, -0.5):
+        root = sqrt(base)
+        return root if k == 0.5 else reciprocal(root)
+    return reciprocal(base) if k == -1 else None
 
 
 def _np_power(base: Any, exponent: Any) -> Any:
-    # A general powl costs ~0.5 us an element; the usual constant exponents need none.
     if np.ndim(exponent) == 0:
-        k = float(exponent)
-        if k == 1:
-            return base
-        if k == 2:
-            return base * base
-        if k == 3:
-            return base * base * base
-        if k == 0.5:
-            return np.sqrt(base)
-        if k == -1:
-            return 1 / base
-        if k == -0.5:
-            return 1 / np.sqrt(base)
+        done = simple_power(base, float(exponent), np.sqrt, lambda b: 1 / b)
+        if done is not None:
+            return done
     return np.power(base, exponent)
 
 
@@ -113,7 +115,7 @@ _erf64 = np.vectorize(math.erf, otypes=[np.float64])
 
 
 def numpy_numbers(dt: Any) -> Numbers:
-    """Arithmetic over NumPy arrays of type ``dt`` (``longdouble``, or float64)."""
+    """Arithmetic over NumPy arrays of type ``dt``."""
     return Numbers(
         rational=lambda p, q: dt(p) / dt(q),
         pi=lambda: dt("3.14159265358979323846264338327950288"),
@@ -149,8 +151,8 @@ def numpy_numbers(dt: Any) -> Numbers:
     )
 
 
-LONGDOUBLE = numpy_numbers(_LD)
 FLOAT64 = numpy_numbers(np.float64)
+LONGDOUBLE = numpy_numbers(np.longdouble)
 
 
 def compile_formula(f: Formula, numbers: Numbers) -> Compiled:
@@ -358,51 +360,66 @@ def exact(expr: Expr, point: Mapping[str, float], dtype: str) -> tuple[Exact, di
     return _exact(value), {n: _exact(_settle(first[1][n], second[1][n])) for n in point}
 
 
-# ---- many points, in extended precision --------------------------------------------------------
+# ---- many points, in float64 or extended precision --------------------------------------------
+
+
+def sweep(
+    expr: Expr, kernels: Kernels, leaf: Callable[[Node], Any], seed: Any
+) -> tuple[list[Any], dict[str, Any]]:
+    """Every node's value, and the gradient by reverse accumulation (from ``seed``, the
+    derivative of the output with respect to itself), in the arithmetic of ``kernels``. A
+    variable nothing flows back to is missing from the gradient."""
+    values: list[Any] = []
+    for node in expr.nodes:
+        if node.kind == "op":
+            values.append(kernels[node.op][0]([values[a] for a in node.args]))
+        else:
+            values.append(leaf(node))
+    live = live_nodes(expr)
+    adjoint: list[Any] = [None] * len(values)
+    adjoint[-1] = seed
+    gradient: dict[str, Any] = {}
+    for i in range(len(values) - 1, -1, -1):
+        node, bar = expr.nodes[i], adjoint[i]
+        adjoint[i] = None  # done with: keep memory to what is still needed
+        if bar is None:
+            continue
+        if node.kind == "variable":
+            known = gradient.get(node.name)
+            gradient[node.name] = bar if known is None else known + bar
+            continue
+        if node.kind != "op" or not live[i]:
+            continue
+        args = [values[a] for a in node.args]
+        for a, partial in zip(node.args, kernels[node.op][1], strict=True):
+            if live[a]:
+                term = bar * partial(args, values[i])
+                adjoint[a] = term if adjoint[a] is None else adjoint[a] + term
+    return values, gradient
 
 
 def columns(
-    expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str, precise: bool = True
+    expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str, extended: bool = False
 ) -> tuple[np.ndarray, dict[str, np.ndarray], list[np.ndarray]]:
-    """Value, gradient and every node's value over whole columns, in ``longdouble`` (or, with
-    ``precise=False``, in float64: how the same formulas fare with float64's rounding).
-
-    Undefined results come out as NaN or inf, as IEEE arithmetic makes them.
+    """Value, gradient and every node's value over whole columns, with these formulas in plain
+    float64 (how they fare with float64's rounding), or in NumPy's 80-bit ``longdouble``
+    (``extended``: 11 bits more, at about five times the cost). Undefined results come out as
+    NaN or inf, as IEEE arithmetic makes them.
     """
-    dt = _LD if precise else np.float64
-    kernels = Kernels(LONGDOUBLE if precise else FLOAT64)
+    dt = np.longdouble if extended else np.float64
     stored = np.float32 if dtype == "float32" else np.float64  # the inputs as torch holds them
     point = {name: np.asarray(col).astype(stored).astype(dt) for name, col in inputs.items()}
     n = len(next(iter(point.values()))) if point else 1
-    values: list[Any] = []
     with np.errstate(all="ignore"):
-        for node in expr.nodes:
-            if node.kind == "op":
-                values.append(kernels[node.op][0]([values[a] for a in node.args]))
-            else:
-                values.append(_leaf(node, point, dtype, dt))
-        live = live_nodes(expr)
-        adjoint: list[Any] = [None] * len(values)
-        adjoint[-1] = np.ones(n, dtype=dt)
-        for i in range(len(values) - 1, -1, -1):
-            node, bar = expr.nodes[i], adjoint[i]
-            adjoint[i] = None  # done with: keep memory to what is still needed
-            if node.kind == "variable":
-                adjoint[i] = bar
-                continue
-            if node.kind != "op" or bar is None or not live[i]:
-                continue
-            args = [values[a] for a in node.args]
-            for a, partial in zip(node.args, kernels[node.op][1], strict=True):
-                if live[a]:
-                    term = bar * partial(args, values[i])
-                    adjoint[a] = term if adjoint[a] is None else adjoint[a] + term
-        gradient = {name: np.zeros(n, dtype=dt) for name in inputs}
-        for node, bar in zip(expr.nodes, adjoint, strict=True):
-            if node.kind == "variable" and bar is not None:
-                gradient[node.name] = gradient[node.name] + bar
+        values, gradient = sweep(
+            expr,
+            Kernels(LONGDOUBLE if extended else FLOAT64),
+            lambda node: _leaf(node, point, dtype, dt),
+            np.ones(n, dtype=dt),
+        )
+        full = {name: np.zeros(n, dtype=dt) + gradient.get(name, 0) for name in inputs}
     value = np.broadcast_to(np.asarray(values[-1], dtype=dt), (n,))
-    return value, gradient, values  # (a node without variables below it is a 0-d number)
+    return value, full, values  # (a node without variables below it is a 0-d number)
 
 
 def rounding_error(
@@ -423,8 +440,8 @@ def rounding_error(
         return abs(got - float(exact.value)) if math.isfinite(got) else math.inf
 
     inputs = {name: np.array([x], dtype=np.float64) for name, x in point.items()}
-    value, gradient, _ = columns(expr, inputs, dtype, precise=False)
+    value, gradient, _ = columns(expr, inputs, dtype)
     return off(value, exact_value), {n: off(gradient[n], exact_gradient[n]) for n in point}
 
 
-__all__ = ["LONGDOUBLE", "MP", "columns", "exact", "supports"]
+__all__ = ["FLOAT64", "LONGDOUBLE", "MP", "columns", "exact", "supports", "sweep"]

@@ -1,11 +1,12 @@
-"""The cross-check of batch work: every row screened in extended precision, doubtful rows
-judged exactly; or a random sample judged with SymPy.
+"""The cross-check of batch work: every row screened against a float64 reference that bounds
+its own rounding, doubtful rows judged exactly; or a random sample judged with SymPy.
 
-``all`` (the default): each chunk is evaluated by the node-by-node reference (``adjoint.py``:
-SymPy's derivative of every operation, chained by reverse accumulation) over whole columns in
-80-bit ``longdouble``, which carries 11 more bits than float64. A row whose torch value and
-gradient are finite and within the tolerance of that reference, at no kink, agrees; a row where
-both torch and the reference leave the real numbers (NaN) is undefined. Every other row is
+``all`` (the default): each chunk is evaluated by the node-by-node reference (SymPy's
+derivative of every operation, chained by reverse accumulation) over whole columns in float64,
+each number carrying a bound on its distance from the exact value (``bounded.py``). A row
+agrees when torch's value and gradient are within the tolerance of the exact numbers for every
+exact number the bounds allow, at no kink; a row where torch leaves the real numbers and the
+reference proves a domain error (a NaN no rounding explains) is undefined. Every other row is
 doubtful and gets the exact verdict of ``gradcli grad`` (the same reference in 50+ digit
 arithmetic and the same judge), up to :data:`MAX_EXACT_ROWS` rows a run; doubtful rows past
 that stay ``unchecked``, and the summary says how many.
@@ -59,7 +60,7 @@ def parse_mode(text: str) -> tuple[str, int]:
 
 def describe_mode(mode: str, rows: int, chunk_rows: int) -> str:
     if mode == "all":
-        return "every row, in extended precision"
+        return "every row, in float64 with error bounds"
     return (
         f"{rows:,} random row{'s' * (rows != 1)} of the first {chunk_rows:,} exactly, and up to "
         f"{MAX_NONFINITE_CHECKS} rows whose result is not finite"
@@ -90,50 +91,121 @@ def row_verdict(expr: Expr, point: dict[str, float], dtype: str, exact: Any) -> 
 
 @dataclass(frozen=True)
 class Reference:
-    """The extended-precision reference over a chunk, rounded to float64 (the rounding is
-    10^-16 relative, far inside the tolerance), with what it learnt along the way."""
+    """The reference over a chunk, reduced to what judging torch's rows needs: a torch number
+    agrees when it is within its slack of the reference (the tolerance, less the reference's
+    own bound where it has one; negative at a kink and where nothing could be settled)."""
 
     value: np.ndarray
+    value_slack: np.ndarray
     gradient: dict[str, np.ndarray]
-    kink: np.ndarray  #: a non-smooth operation sits on its kink
-    nan: np.ndarray  #: the reference left the real numbers (its value or a gradient is NaN)
+    gradient_slack: dict[str, np.ndarray]
+    undefined: np.ndarray  #: the reference says the function is undefined (a NaN)
+    extended: np.ndarray  #: the row needed the extended-precision pass
+
+
+def _slack(tol: Any, r: np.ndarray, bound: Any, floor: Any = 0.0) -> Any:
+    """How far a torch number may be from ``r`` and still be within the tolerance of every
+    exact value within ``bound`` of it: ``|t - exact| <= rel |exact| + floor`` holds when
+    ``|t - r| <= rel (|r| - bound) - bound + floor``."""
+    return tol.rel * (np.abs(r) - bound) - bound + floor
 
 
 def reference(
-    expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str, out: Reference | None = None
+    expr: Expr,
+    inputs: Mapping[str, np.ndarray],
+    dtype: str,
+    out: Reference | None = None,
+    evaluator: Any = None,
 ) -> Reference:
-    """The node-by-node reference in ``longdouble`` over whole columns (pure NumPy, no torch:
-    it runs in a helper process or thread), written into ``out`` if given."""
-    from . import adjoint
+    """The reference over whole columns (pure NumPy, no torch: it runs in a helper process or
+    thread), written into ``out`` if given.
+
+    First the bounded float64 reference (``bounded.py``). A row it settles (its bound takes at
+    most half the tolerance, or it proves the function undefined) is done. The others, unless
+    they sit on a kink (left to the exact verdict), are evaluated again in 80-bit ``longdouble``,
+    whose 11 extra bits are taken to be exact enough, as a plain reference without a bound;
+    a row torch still differs from there is left to the exact verdict.
+    """
+    from . import bounded
+    from .check import TOLERANCES
     from .ops import OPS
 
+    tol = TOLERANCES[dtype]
     n = len(next(iter(inputs.values()))) if inputs else 1
     if out is None:
         out = Reference(
             np.empty(n),
+            np.empty(n),
+            {name: np.empty(n) for name in inputs},
             {name: np.empty(n) for name in inputs},
             np.empty(n, bool),
             np.empty(n, bool),
         )
-    out.kink[:] = False
+    evaluator = evaluator or bounded.Evaluator(expr, dtype)
     step = max(256, min(SCREEN_ROWS, SCREEN_ELEMENTS // max(1, len(expr.nodes))))
     for start in range(0, n, step):
         part = slice(start, min(n, start + step))
-        value, gradient, nodes = adjoint.columns(
-            expr, {k: c[part] for k, c in inputs.items()}, dtype
-        )
+        block = {k: c[part] for k, c in inputs.items()}
+        ref = evaluator.columns(block)
         with np.errstate(all="ignore"):
-            out.value[part] = value
-            nan = np.isnan(value)
-            for name, g in gradient.items():
-                out.gradient[name][part] = g
-                nan |= np.isnan(g)
-            out.nan[part] = nan
-            for node in expr.nodes:
+            kink = np.zeros(part.stop - part.start, dtype=bool)
+            for node in expr.nodes:  # on a kink: the exact verdict says what torch did there
                 at_kink = OPS[node.op].kink if node.kind == "op" else None
                 if at_kink is not None:
-                    out.kink[part] |= np.asarray(at_kink(*(nodes[a] for a in node.args)))
+                    kink |= np.asarray(at_kink(*(ref.nodes[a] for a in node.args)))
+            f_bound = ref.value_bound
+            slack = _slack(tol, ref.value, f_bound)
+            settled = slack >= _slack(tol, ref.value, 0.0) / 2
+            out.value[part] = ref.value
+            out.value_slack[part] = np.where(kink, -1.0, slack)
+            nan = np.isnan(ref.value)
+            magnitude = np.maximum(np.abs(ref.value) - f_bound, 0.0)
+            for name, g in ref.gradient.items():
+                floor = tol.abs * magnitude / np.maximum(1.0, np.abs(block[name]))
+                slack = _slack(tol, g, ref.gradient_bound[name], floor)
+                settled &= slack >= _slack(tol, g, 0.0, floor) / 2
+                out.gradient[name][part] = g
+                out.gradient_slack[name][part] = np.where(kink, -1.0, slack)
+                nan |= np.isnan(g)
+            undefined = nan & ~ref.shaky & ~kink
+            out.undefined[part] = undefined
+            again = ~settled & ~kink & ~undefined
+            out.extended[part] = again
+            if again.any():
+                _extended(expr, block, dtype, np.flatnonzero(again), out, start)
     return out
+
+
+def _extended(
+    expr: Expr,
+    block: Mapping[str, np.ndarray],
+    dtype: str,
+    rows: np.ndarray,
+    out: Reference,
+    start: int,
+) -> None:
+    """The rows the bounds could not settle, in ``longdouble``, into ``out`` (rows ``start +
+    rows``): the old-fashioned reference, compared with the plain tolerance."""
+    from . import adjoint
+    from .check import TOLERANCES
+
+    tol = TOLERANCES[dtype]
+    where = start + rows
+    value, gradient, _ = adjoint.columns(
+        expr, {k: c[rows] for k, c in block.items()}, dtype, extended=True
+    )
+    with np.errstate(all="ignore"):
+        v = value.astype(np.float64)
+        out.value[where] = v
+        out.value_slack[where] = _slack(tol, v, 0.0)
+        nan = np.isnan(v)
+        for name, g in gradient.items():
+            g = g.astype(np.float64)
+            floor = tol.abs * np.abs(v) / np.maximum(1.0, np.abs(block[name][rows]))
+            out.gradient[name][where] = g
+            out.gradient_slack[name][where] = _slack(tol, g, 0.0, floor)
+            nan |= np.isnan(g)
+        out.undefined[where] = nan
 
 
 class _Slots:
@@ -146,7 +218,8 @@ class _Slots:
         import mmap
 
         self.names, self.rows, self.count = names, rows, count
-        self.floats = rows * (2 * len(names) + 1)  # inputs, value, gradient
+        # inputs, then value and its slack, then each gradient and its slack
+        self.floats = rows * (3 * len(names) + 2)
         self.size = 8 * self.floats + 2 * rows  # and two flags a row
         self.size += -self.size % 8
         self.buffer = mmap.mmap(-1, self.size * count)
@@ -154,20 +227,22 @@ class _Slots:
     def views(self, slot: int, n: int) -> tuple[dict[str, np.ndarray], Reference]:
         base, rows, k = slot * self.size, self.rows, len(self.names)
         floats = np.frombuffer(self.buffer, np.float64, self.floats, base)
+        column = [floats[i * rows : i * rows + n] for i in range(3 * k + 2)]
         flags = np.frombuffer(self.buffer, np.bool_, 2 * rows, base + 8 * self.floats)
-        inputs = {name: floats[i * rows : i * rows + n] for i, name in enumerate(self.names)}
-        gradient = {
-            name: floats[(k + 1 + i) * rows : (k + 1 + i) * rows + n]
-            for i, name in enumerate(self.names)
-        }
+        names = self.names
         ref = Reference(
-            floats[k * rows : k * rows + n], gradient, flags[:n], flags[rows : rows + n]
+            column[k],
+            column[k + 1],
+            {name: column[k + 2 + i] for i, name in enumerate(names)},
+            {name: column[2 * k + 2 + i] for i, name in enumerate(names)},
+            flags[:n],
+            flags[rows : rows + n],
         )
-        return inputs, ref
+        return {name: column[i] for i, name in enumerate(names)}, ref
 
 
 # In the helper process: the expression, the dtype and the shared slots.
-_SCREEN: tuple[Expr, str, _Slots] | None = None
+_SCREEN: tuple[Expr, str, _Slots, Any] | None = None
 
 
 def _ignore_ctrl_c() -> None:
@@ -180,11 +255,13 @@ def _ignore_ctrl_c() -> None:
 
 def _screen_init(source: str, dtype: str) -> None:
     global _SCREEN
+    from .bounded import Evaluator
     from .parser import parse
 
     _ignore_ctrl_c()
     assert _SLOTS is not None  # inherited from the parent at fork
-    _SCREEN = (parse(source), dtype, _SLOTS)
+    expr = parse(source)
+    _SCREEN = (expr, dtype, _SLOTS, Evaluator(expr, dtype))
 
 
 _SLOTS: _Slots | None = None  # in the parent, set just before the helper is forked
@@ -192,13 +269,13 @@ _SLOTS: _Slots | None = None  # in the parent, set just before the helper is for
 
 def _screen_slot(slot: int, n: int) -> None:
     assert _SCREEN is not None
-    expr, dtype, slots = _SCREEN
+    expr, dtype, slots, evaluator = _SCREEN
     inputs, out = slots.views(slot, n)
-    reference(expr, inputs, dtype, out)
+    reference(expr, inputs, dtype, out, evaluator)
 
 
 class Screen:
-    """``--check all``: every row against the extended-precision reference.
+    """``--check all``: every row against the bounded reference.
 
     The reference needs only the input columns, not torch's results, so it is computed ahead:
     in a helper process (forked before torch is imported, so it works while torch loads) or,
@@ -222,6 +299,7 @@ class Screen:
         self.pool: Any = None
         self.threads: ThreadPoolExecutor | None = None
         self.slots: _Slots | None = None
+        self.evaluator: Any = None
         self.next_slot = 0
         if process and "fork" in multiprocessing.get_all_start_methods():
             global _SLOTS
@@ -233,6 +311,9 @@ class Screen:
             context = multiprocessing.get_context("fork")
             self.pool = context.Pool(1, initializer=_screen_init, initargs=(expr.source, dtype))
         else:
+            from .bounded import Evaluator
+
+            self.evaluator = Evaluator(expr, dtype)
             self.threads = ThreadPoolExecutor(1, thread_name_prefix="gradcli-check")
 
     def submit(self, inputs: Mapping[str, np.ndarray]) -> Callable[[], Reference]:
@@ -247,46 +328,31 @@ class Screen:
                 shared[name][:] = column
             pending = self.pool.apply_async(_screen_slot, (slot, n))
 
-            def wait() -> Reference:
+            def wait() -> Reference:  # (views of the slot: valid until this chunk is done)
                 pending.get()
-                return Reference(
-                    out.value.copy(),
-                    {k: g.copy() for k, g in out.gradient.items()},
-                    out.kink.copy(),
-                    out.nan.copy(),
-                )
+                return out
 
             return wait
         assert self.threads is not None
-        future = self.threads.submit(reference, self.expr, inputs, self.dtype)
+        future = self.threads.submit(reference, self.expr, inputs, self.dtype, None, self.evaluator)
         return future.result
 
     def compare(
         self,
         ref: Reference,
-        inputs: Mapping[str, np.ndarray],
         value: np.ndarray,
         grads: Mapping[str, np.ndarray],
         bad: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Status codes for every row, and the rows that need an exact verdict."""
-        from .check import TOLERANCES
-
-        tol = TOLERANCES[self.dtype]
         codes = np.full(len(value), UNCHECKED, dtype=np.uint8)
         with np.errstate(all="ignore"):
-            torch_finite = np.isfinite(value)
-            ref_finite = np.isfinite(ref.value)
-            ok = np.abs(value - ref.value) <= tol.rel * np.abs(ref.value)
-            f_scale = tol.abs * np.abs(ref.value)
+            agree = np.abs(value - ref.value) <= ref.value_slack  # (False for NaN and inf)
+            finite = np.isfinite(value)
             for name, g in grads.items():
-                r = ref.gradient[name]
-                torch_finite &= np.isfinite(g)
-                ref_finite &= np.isfinite(r)
-                scale = np.maximum(1.0, np.abs(inputs[name]))
-                ok &= np.abs(g - r) <= tol.rel * np.abs(r) + f_scale / scale
-        agree = torch_finite & ref_finite & ok & ~ref.kink
-        undefined = ~torch_finite & ref.nan & ~agree
+                agree &= np.abs(g - ref.gradient[name]) <= ref.gradient_slack[name]
+                finite &= np.isfinite(g)
+        undefined = ~finite & ref.undefined
         codes[agree] = AGREE
         codes[undefined] = UNDEFINED
         doubtful = ~agree & ~undefined

@@ -325,8 +325,8 @@ def grad(
             "--check",
             metavar="all|sample[:N]",
             autocompletion=lambda: ["all", "sample", "sample:100"],
-            help="Batch: check every row (all: extended precision, doubtful rows exactly) or "
-            "N random rows exactly with SymPy (sample:N; sample is sample:25).",
+            help="Batch: check every row (all: float64 with error bounds, doubtful rows "
+            "exactly) or N random rows exactly with SymPy (sample:N; sample is sample:25).",
         ),
     ] = "all",
     debug: DebugOpt = False,

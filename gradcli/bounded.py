@@ -1,0 +1,464 @@
+"""The node-by-node reference over whole columns in float64, each number carrying a bound on
+how far rounding can have moved it from the exact value.
+
+A torch row agrees when it is within the tolerance of the exact value; this reference does not
+need to be the exact value, only to know how far from it it can be. Every operation returns its
+float64 result ``v`` and a bound ``e`` with ``|v - exact| <= e``: the bounds of the operands
+carried through the operation's slope (over the whole interval they allow), plus the rounding of
+the operation itself. Floats add, multiply and divide correctly rounded (half a unit in the last
+place); NumPy's elementary functions are allowed 16 units, far more than they are documented to
+lose. Where an operand's interval reaches a singularity or the edge of a domain (``log`` near
+0, ``asin`` near 1), the first-order slope cannot be trusted, and the row is marked
+:attr:`Context.shaky`: never ``agree``, and a ``NaN`` there proves nothing.
+
+Float64 keeps NumPy's vector code (about ten times faster than ``longdouble``, whose ``sin`` and
+``cos`` cost 0.12 us an element). Two rare cases are handled by rerunning a block with more
+care, detected from the processor's own flags at no cost in the common case: a result that
+underflowed (its rounding is then absolute, up to 2^-1074, not relative) and an overflow (an
+infinity that is no singularity: such rows are shaky).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from .adjoint import Kernels, Numbers, simple_power, sweep
+from .nodes import Expr, Node
+from .ops import CONSTANTS
+
+ROUND = 2.0**-52  #: a correctly rounded operation: |error| <= ROUND * |result| (twice u)
+LIBM = 2.0**-48  #: an elementary function of NumPy's or libm's: 16 units in the last place
+TINY = 2.0**-1074  #: the rounding of a result in the subnormal range is absolute
+MIN_NORMAL = 2.0**-1022
+#: an operand's relative uncertainty beyond which the slope of a function that is singular
+#: there (1/u, log u, u**-0.5, ...) cannot be trusted to bound the change
+FIRST_ORDER = 2.0**-20
+#: the bounds are themselves computed in float64: each step may lose a unit in their last place,
+#: which this margin covers for a million steps
+GROW = 1 + 2.0**-30
+
+
+class Context:
+    """What one evaluation learns besides the numbers."""
+
+    def __init__(self, n: int, careful: bool) -> None:
+        self.careful = careful  #: count underflow and flag overflow (a rerun after either)
+        self.shaky = np.zeros(n, dtype=bool)  #: rows whose bounds or NaNs cannot be trusted
+
+    def doubt(self, rows: Any) -> None:
+        self.shaky |= rows
+
+
+class Bounded:
+    """A float64 column ``v`` (or one float) and a bound ``e`` on its distance from the exact
+    value; ``e`` is the plain number 0.0 for an exact column (an input)."""
+
+    __slots__ = ("_abs", "ctx", "e", "v")
+
+    def __init__(self, v: Any, e: Any, ctx: Context | None) -> None:
+        self.v, self.e, self.ctx = v, e, ctx
+        self._abs: Any = None
+
+    @property
+    def abs(self) -> Any:
+        """``|v|``, computed once."""
+        if self._abs is None:
+            self._abs = np.abs(self.v)
+        return self._abs
+
+    @property
+    def exact(self) -> bool:
+        return np.ndim(self.e) == 0 and self.e == 0
+
+    # -- the arithmetic the derivative formulas are made of ----------------------------------
+
+    def __add__(self, other: Any) -> Bounded:
+        o = _lift(other, self.ctx)
+        ctx = self.ctx or o.ctx
+        v = self.v + o.v
+        if _scalar(self, o):
+            return Bounded(v, self.e + o.e + _exact_error(v, self.v, o.v, operator.add), ctx)
+        result = Bounded(v, 0.0, ctx)
+        result.e = self.e + o.e + ROUND * result.abs
+        return _overflow(result, self, o)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> Bounded:
+        result = Bounded(-self.v, self.e, self.ctx)
+        result._abs = self._abs
+        return result
+
+    def __sub__(self, other: Any) -> Bounded:
+        return self + (-_lift(other, self.ctx))
+
+    def __mul__(self, other: Any) -> Bounded:
+        o = _lift(other, self.ctx)
+        ctx = self.ctx or o.ctx
+        v = self.v * o.v
+        if _scalar(self, o):
+            exact = _exact_error(v, self.v, o.v, operator.mul)
+            return Bounded(v, abs(self.v) * o.e + abs(o.v) * self.e + self.e * o.e + exact, ctx)
+        result = Bounded(v, 0.0, ctx)
+        if self is o:  # a square: the two errors are one
+            e = 0.0 if self.exact else (2 * self.abs + self.e) * self.e
+        elif o.exact:
+            e = 0.0 if self.exact else o.abs * self.e
+        elif self.exact:
+            e = self.abs * o.e
+        else:  # |a| e_b + |b| e_a + e_a e_b
+            e = self.abs * o.e + (o.abs + o.e) * self.e
+        if not (_power_of_two(o) or _power_of_two(self)):
+            e = e + ROUND * result.abs
+        if ctx is not None and ctx.careful:
+            e = e + TINY * ((result.abs < MIN_NORMAL) & (self.v != 0) & (o.v != 0))
+        result.e = e
+        return _overflow(result, self, o)
+
+    __rmul__ = __mul__
+
+    def __rtruediv__(self, other: Any) -> Bounded:
+        """``other / self`` for a plain number ``other`` (the formulas write ``1/u``)."""
+        c = float(other)
+        return _reciprocal(self) if c == 1 else _reciprocal(self) * c
+
+
+def _lift(x: Any, ctx: Context | None) -> Bounded:
+    return x if isinstance(x, Bounded) else Bounded(np.float64(x), 0.0, ctx)
+
+
+def _scalar(a: Bounded, b: Bounded) -> bool:
+    return np.ndim(a.v) == 0 and np.ndim(b.v) == 0 and np.ndim(a.e) == 0 and np.ndim(b.e) == 0
+
+
+def _exact_error(v: Any, a: Any, b: Any, op: Callable[[Fraction, Fraction], Fraction]) -> float:
+    """The rounding of ``v = op(a, b)`` on two floats, exactly (for constants: exponents must
+    stay exact, so that ``u**(2-1)`` is still a square)."""
+    if not all(math.isfinite(x) for x in (v, a, b)):
+        return math.inf
+    return float(abs(Fraction(float(v)) - op(Fraction(float(a)), Fraction(float(b)))))
+
+
+def _exact_constant(x: Bounded) -> bool:
+    return np.ndim(x.v) == 0 and x.exact
+
+
+def _power_of_two(x: Bounded) -> bool:
+    """Multiplying by it is exact (short of underflow, which the careful pass counts)."""
+    if not _exact_constant(x):
+        return False
+    m, _ = math.frexp(float(x.v))
+    return abs(m) == 0.5 or x.v == 0
+
+
+def _overflow(result: Bounded, *args: Bounded) -> Bounded:
+    """On the careful pass: an infinity made from finite operands is an overflow, not a
+    singularity; its row is shaky (the exact value is finite, and so may be what follows)."""
+    ctx = result.ctx
+    if ctx is not None and ctx.careful and np.ndim(result.v):
+        made = np.isinf(result.v)
+        for a in args:
+            made &= np.isfinite(a.v)
+        ctx.doubt(made)
+    return result
+
+
+def _near(ctx: Context | None, arg: Bounded, distance: Any) -> None:
+    """Mark the rows where ``arg``'s interval comes within reach of a singularity or a domain
+    edge ``distance`` away (``distance >= 0``; a NaN bound counts, a NaN operand was decided
+    upstream)."""
+    if ctx is not None and np.ndim(arg.v) and not arg.exact:
+        ctx.doubt(~(arg.e <= FIRST_ORDER * distance) & ~np.isnan(arg.v))
+
+
+def _libm(v: Any, slope_times_e: Any, arg: Bounded, *, zero_at: float | None = 0.0) -> Bounded:
+    """The result of an elementary function: the operand's bound through the slope, plus the
+    function's own error (relative; and absolute when the result is subnormal, on the careful
+    pass, except at an exact zero of the function)."""
+    ctx = arg.ctx
+    result = Bounded(v, 0.0, ctx)
+    e = slope_times_e + LIBM * result.abs
+    if ctx is not None and ctx.careful:
+        tiny = result.abs < MIN_NORMAL
+        if zero_at is not None:
+            tiny &= arg.v != zero_at
+        e = e + TINY * tiny
+    result.e = e
+    return _overflow(result, arg)
+
+
+def _reciprocal(b: Bounded) -> Bounded:
+    result = Bounded(1 / b.v, 0.0, b.ctx)
+    _near(b.ctx, b, b.abs)
+    e = ROUND * result.abs
+    if not b.exact:
+        e = e + 2 * b.e * (result.v * result.v)
+    if b.ctx is not None and b.ctx.careful:
+        e = e + TINY * (result.abs < MIN_NORMAL)
+    result.e = e
+    return _overflow(result, b)
+
+
+def _sqrt(b: Bounded) -> Bounded:
+    v = np.sqrt(b.v)
+    _near(b.ctx, b, b.abs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = np.where(b.e == 0, 0.0, b.e / v)  # slope 1/(2 sqrt u), doubled
+    return Bounded(v, spread + ROUND * np.abs(v), b.ctx)
+
+
+def _power(b: Bounded, p: Bounded) -> Bounded:
+    if _exact_constant(p):
+        k = float(p.v)
+        done = simple_power(b, k, _sqrt, _reciprocal)
+        if done is not None:
+            return done  # type: ignore[no-any-return]
+        v = np.power(b.v, k)
+        if k.is_integer() and k > 0:  # entire: the slope is largest at the interval's far end
+            slope = k * np.power(np.abs(b.v) + b.e, k - 1)
+            return _libm(v, slope * b.e, b)
+        _near(b.ctx, b, b.abs)  # a pole at 0 (k < 0), or a domain edge (fractional k)
+        # Within 2^-20 of b, |b|**(k-1) changes by a factor exp(|k-1| 2^-20) at most.
+        grow = 2 * math.exp(min(abs(k - 1) * FIRST_ORDER, 700.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = np.where(b.e == 0, 0.0, grow * abs(k) * np.abs(v / b.v) * b.e)
+        return _libm(v, slope, b)
+    # A variable exponent: u**w = exp(w log u), for a positive base only. The exponent w log u
+    # moves by delta at most, so the result by |v| (exp(delta) - 1) <= 2 |v| delta.
+    v = np.power(b.v, p.v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta = np.abs(p.v / b.v) * b.e + np.abs(np.log(np.abs(b.v))) * p.e
+    ctx = b.ctx or p.ctx
+    if ctx is not None:
+        ctx.doubt(~(b.v > 0) | ~(delta <= FIRST_ORDER))
+    return _libm(v, 2 * np.abs(v) * delta, b)
+
+
+# ---- the elementary functions ------------------------------------------------------------------
+
+
+def _bounded_by(fn: Callable[[Any], Any], lipschitz: float) -> Callable[[Bounded], Bounded]:
+    """A function whose slope never exceeds ``lipschitz``."""
+    return lambda a: _libm(fn(a.v), lipschitz * a.e, a)
+
+
+def _exp(a: Bounded) -> Bounded:
+    v = np.exp(a.v)
+    return _libm(v, np.abs(v) * np.expm1(a.e) * (1 + LIBM), a, zero_at=None)
+
+
+def _guarded(e: Any, a: Bounded) -> Any:
+    """``e``, valid while the operand's bound is at most 1/2 (else unbounded)."""
+    return np.where(a.e <= 0.5, e, np.inf)
+
+
+def _sinh(a: Bounded) -> Bounded:
+    v = np.sinh(a.v)
+    return _libm(v, _guarded(2 * (np.abs(v) + 1) * a.e, a), a)
+
+
+def _cosh(a: Bounded) -> Bounded:
+    v = np.cosh(a.v)
+    return _libm(v, _guarded(2 * v * a.e, a), a, zero_at=None)
+
+
+def _tan(a: Bounded) -> Bounded:
+    v = np.tan(a.v)
+    _near(a.ctx, a, 1 / (1 + np.abs(v)))  # the distance to the nearest pole, roughly
+    return _libm(v, 2 * (1 + v * v) * a.e, a)
+
+
+def _edge_of_one(fn: Callable[[Any], Any], slope: Callable[[Any], Any]) -> Callable[..., Any]:
+    """asin, acos, atanh: defined inside [-1, 1], singular at its edges."""
+
+    def apply(a: Bounded) -> Bounded:
+        _near(a.ctx, a, np.abs(1 - a.abs))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spread = np.where(a.e == 0, 0.0, 2 * slope(a.v) * a.e)
+        return _libm(fn(a.v), spread, a, zero_at=None if fn is np.arccos else 0.0)
+
+    return apply
+
+
+def _acosh(a: Bounded) -> Bounded:
+    _near(a.ctx, a, np.abs(a.v - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = np.where(a.e == 0, 0.0, 2 * a.e / np.sqrt(a.v * a.v - 1))
+    return _libm(np.arccosh(a.v), spread, a, zero_at=1.0)
+
+
+def _log(a: Bounded) -> Bounded:
+    _near(a.ctx, a, a.abs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = 0.0 if a.exact else np.where(a.e == 0, 0.0, 2 * a.e / a.abs)
+    return _libm(np.log(a.v), spread, a, zero_at=1.0)
+
+
+def _jump(height: float) -> Callable[[Bounded], Any]:
+    """The bound of a step function: ``height`` where the operand may lie on either side of 0."""
+
+    def bound(a: Bounded) -> Any:
+        return height * (~(np.abs(a.v) > a.e) & ~(a.e == 0))
+
+    return bound
+
+
+def _sign(a: Bounded) -> Bounded:
+    return Bounded(np.sign(a.v), _jump(2.0)(a), a.ctx)
+
+
+def _heaviside(a: Bounded, at_zero: Any = 0) -> Bounded:
+    half = float(at_zero.v if isinstance(at_zero, Bounded) else at_zero)
+    v = np.where(a.v > 0, 1.0, np.where(a.v == 0, half, 0.0))
+    return Bounded(v, _jump(1.0)(a), a.ctx)
+
+
+def _extreme(pick: Callable[[Any, Any], Any], first_wins: Callable[[Any, Any], Any]) -> Any:
+    """Min and Max: 1-Lipschitz in each operand; where one operand surely wins, its bound."""
+
+    def apply(a: Any, b: Any) -> Bounded:
+        a, b = _lift(a, getattr(b, "ctx", None)), _lift(b, getattr(a, "ctx", None))
+        margin = (a.e + b.e) * (1 + 4 * ROUND)  # (a - b is rounded too)
+        v = pick(a.v, b.v)
+        a_wins = first_wins(a.v - b.v, margin)
+        b_wins = first_wins(b.v - a.v, margin)
+        e = np.where(a_wins, a.e, np.where(b_wins, b.e, np.maximum(a.e, b.e)))
+        return Bounded(v, e, a.ctx or b.ctx)
+
+    return apply
+
+
+def _sigmoid(a: Bounded) -> Bounded:
+    return 1 / (1 + _exp(-a))
+
+
+def _erf(a: Bounded) -> Bounded:
+    from .adjoint import _erf64
+
+    return _libm(_erf64(a.v), 1.13 * a.e, a)  # slope 2/sqrt(pi) at most
+
+
+def _zero(a: Bounded) -> Bounded:
+    return Bounded(np.zeros_like(a.v), 0.0, a.ctx)
+
+
+BOUNDED = Numbers(
+    rational=lambda p, q: Bounded(
+        np.float64(p / q), float(abs(Fraction(p / q) - Fraction(p, q))), None
+    ),
+    pi=lambda: Bounded(np.float64(math.pi), ROUND * math.pi, None),
+    e=lambda: Bounded(np.float64(math.e), ROUND * math.e, None),
+    power=_power,
+    functions={
+        "sin": _bounded_by(np.sin, 1.0),
+        "cos": lambda a: _libm(np.cos(a.v), a.e, a, zero_at=None),
+        "tan": _tan,
+        "asin": _edge_of_one(np.arcsin, lambda u: 1 / np.sqrt(1 - u * u)),
+        "acos": _edge_of_one(np.arccos, lambda u: 1 / np.sqrt(1 - u * u)),
+        "atan": _bounded_by(np.arctan, 1.0),
+        "sinh": _sinh,
+        "cosh": _cosh,
+        "tanh": _bounded_by(np.tanh, 1.0),
+        "asinh": _bounded_by(np.arcsinh, 1.0),
+        "acosh": _acosh,
+        "atanh": _edge_of_one(np.arctanh, lambda u: 1 / (1 - u * u)),
+        "exp": _exp,
+        "log": _log,
+        "erf": _erf,
+        "Abs": lambda a: Bounded(np.abs(a.v), a.e, a.ctx),
+        "sign": _sign,
+        "Heaviside": _heaviside,
+        "DiracDelta": _zero,
+        "Min": _extreme(np.minimum, lambda d, m: d < -m),
+        "Max": _extreme(np.maximum, lambda d, m: d > m),
+        "sigmoid": _sigmoid,
+        "softplus": lambda a: _libm(np.logaddexp(0.0, a.v), a.e, a, zero_at=None),
+        "detach": lambda a: a,
+    },
+)
+
+
+# ---- whole columns -----------------------------------------------------------------------------
+
+
+def _leaf(node: Node, point: Mapping[str, Bounded], dtype: str, ctx: Context) -> Bounded:
+    from .exact import round_to
+
+    if node.kind == "number":
+        return Bounded(np.float64(round_to(node.value, dtype)), 0.0, ctx)
+    if node.kind == "constant":
+        return Bounded(np.float64(round_to(CONSTANTS[node.name], dtype)), 0.0, ctx)
+    return point[node.name]
+
+
+def _sweep(
+    expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str, careful: bool, kernels: Kernels
+) -> tuple[list[Bounded], dict[str, Bounded], Context]:
+    n = len(next(iter(inputs.values()))) if inputs else 1
+    ctx = Context(n, careful)
+    point = {name: Bounded(col, 0.0, ctx) for name, col in inputs.items()}
+    values, gradient = sweep(
+        expr, kernels, lambda node: _leaf(node, point, dtype, ctx), Bounded(np.ones(n), 0.0, ctx)
+    )
+    return values, gradient, ctx
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The reference over a block of rows: ``|value - exact| <= value_bound`` in every row that
+    is not shaky, and likewise for each gradient component."""
+
+    value: np.ndarray
+    value_bound: np.ndarray
+    gradient: dict[str, np.ndarray]
+    gradient_bound: dict[str, np.ndarray]
+    nodes: list[np.ndarray]  #: every node's value (a 0-d number where no variable is below)
+    shaky: np.ndarray  #: the bounds, and the NaNs, of these rows prove nothing
+
+
+class Evaluator:
+    """The bounded reference of one expression, evaluated block by block."""
+
+    def __init__(self, expr: Expr, dtype: str) -> None:
+        self.expr, self.dtype = expr, dtype
+        self.kernels = Kernels(BOUNDED)
+        self.stored = np.float32 if dtype == "float32" else np.float64  # as torch holds them
+
+    def columns(self, inputs: Mapping[str, np.ndarray]) -> Columns:
+        point = {
+            name: np.asarray(col).astype(self.stored).astype(np.float64)
+            for name, col in inputs.items()
+        }
+        try:
+            # Fast: no underflow and no overflow may happen (the processor's flags say so).
+            with np.errstate(over="raise", under="raise", divide="ignore", invalid="ignore"):
+                nodes, gradient, ctx = _sweep(self.expr, point, self.dtype, False, self.kernels)
+        except FloatingPointError:  # an underflow or overflow somewhere: again, with care
+            with np.errstate(all="ignore"):
+                nodes, gradient, ctx = _sweep(self.expr, point, self.dtype, True, self.kernels)
+        n = len(ctx.shaky)
+
+        def full(x: Any) -> np.ndarray:
+            return np.broadcast_to(np.asarray(x, dtype=np.float64), (n,))
+
+        with np.errstate(all="ignore"):
+            value = nodes[-1]
+            grads = {name: gradient.get(name, Bounded(0.0, 0.0, ctx)) for name in inputs}
+            return Columns(
+                full(value.v),
+                full(value.e * GROW),
+                {name: full(g.v) for name, g in grads.items()},
+                {name: full(g.e * GROW) for name, g in grads.items()},
+                [node.v for node in nodes],
+                ctx.shaky,
+            )
+
+
+__all__ = ["BOUNDED", "Bounded", "Columns", "Evaluator"]

@@ -1,0 +1,145 @@
+"""The batch check's reference: float64 columns that carry a bound on their rounding. The bound
+must hold (the exact value lies within it) wherever the row is not marked shaky, a NaN it does
+not doubt must be a true domain error, and the screen built on it must never call a row
+``agree`` or ``undefined`` that the exact judge would not."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from gradcli import adjoint, batchcheck, bounded
+from gradcli.evaluate import batch_gradients
+from gradcli.models import Status
+from gradcli.parser import parse
+
+from .properties import cases
+
+FAST = settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def one_row(text: str, point: dict[str, float], dtype: str = "float64") -> bounded.Columns:
+    expr = parse(text)
+    return bounded.Evaluator(expr, dtype).columns({k: np.array([v]) for k, v in point.items()})
+
+
+def assert_within(text: str, point: dict[str, float], dtype: str = "float64") -> None:
+    ref = one_row(text, point, dtype)
+    assert not ref.shaky[0], (text, point)
+    value, gradient = adjoint.exact(parse(text), point, dtype)
+    pairs = [("value", value, ref.value[0], ref.value_bound[0])]
+    pairs += [(n, gradient[n], ref.gradient[n][0], ref.gradient_bound[n][0]) for n in point]
+    for what, exact, v, bound in pairs:
+        assert exact.value is not None, (text, point, what)
+        off = abs(mpmath.mpf(float(v)) - exact.value)
+        assert off <= bound, (text, point, what, float(v), exact.text, bound)
+
+
+@FAST
+@given(cases(max_leaves=12))
+def test_the_bound_holds_on_random_expressions(case: tuple[str, dict[str, float]]) -> None:
+    assert_within(*case)
+
+
+@pytest.mark.parametrize(
+    ("text", "point"),
+    [
+        ("(x + 1e10) - 1e10", {"x": 0.1}),  # float64 keeps 6 digits, and torch shares the loss
+        ("(1 - cos(x)) / x**2", {"x": 1e-7}),  # cancellation in the value and the gradient
+        ("sin(x**2)", {"x": 1000.5}),  # the rounding of x**2 moves sin by 1e-10
+        ("tanh(x)", {"x": 20.0}),  # 1 - tanh**2 cancels in the derivative formula
+        ("x**7 + x**-2.5 + x**1.5", {"x": 1.3}),  # general powers
+        ("exp(x) * log(x) / sqrt(x)", {"x": 3.7}),
+        ("asin(x) + acos(x) + atanh(x)", {"x": 0.999}),  # close to, but clear of, the edge
+        ("acosh(x) + sinh(x) + cosh(x)", {"x": 1.001}),
+        ("min(x, y) + max(x*y, 1) + abs(x - y)", {"x": 0.3, "y": 0.7}),
+        ("sigmoid(x) + softplus(x) + erf(x) + atan(x) + asinh(x)", {"x": -1.7}),
+        ("x**y", {"x": 1.5, "y": 2.25}),
+        ("log2(x) + log10(x) + tan(x)", {"x": 1.5}),
+    ],
+)
+def test_the_bound_holds_where_float64_struggles(text: str, point: dict[str, float]) -> None:
+    assert_within(text, point)
+
+
+def test_the_bound_holds_in_float32() -> None:
+    assert_within("sin(x**2)*exp(-y)/(1+x*y**2)", {"x": 1.7, "y": 0.3}, "float32")
+
+
+def test_shared_rounding_is_seen() -> None:
+    # torch and a plain float64 reference round x + 1e10 alike: both give 0.10000038...
+    # The bound admits that this may be 4e-7 from the truth, so the row cannot simply agree.
+    ref = one_row("(x + 1e10) - 1e10", {"x": 0.1})
+    assert ref.value[0] == 0.10000038146972656
+    assert ref.value_bound[0] >= 3.8e-7
+
+
+def test_exact_zeros_have_no_bound() -> None:
+    # (else a relu's flat side could never agree: the tolerance is relative)
+    ref = one_row("relu(x) * y + max(x, 0) + 2*x*0", {"x": -3.0, "y": 0.7})
+    assert ref.value[0] == 0.0 and ref.value_bound[0] == 0
+    assert ref.gradient["x"][0] == 0.0 and ref.gradient_bound["x"][0] == 0
+    assert ref.gradient["y"][0] == 0.0 and ref.gradient_bound["y"][0] == 0
+
+
+def test_a_sure_domain_error_is_not_doubted_but_a_close_one_is() -> None:
+    ref = one_row("log(x)", {"x": -1.0})
+    assert math.isnan(ref.value[0]) and not ref.shaky[0]
+    # x*x - 2 is 4.4e-16 here, and its rounding alone is as large: its sign is unknown
+    ref = one_row("log(x*x - 2)", {"x": math.sqrt(2)})
+    assert ref.shaky[0]
+
+
+def test_a_step_whose_side_is_unknown_is_bounded_by_its_jump() -> None:
+    ref = one_row("step(x*x - 2)", {"x": math.sqrt(2)})
+    assert ref.value_bound[0] == pytest.approx(1.0, rel=1e-6)
+
+
+def test_underflow_is_counted_and_overflow_is_shaky() -> None:
+    ref = one_row("x*x", {"x": 1e-200})  # 0 in float64; the exact square is 1e-400
+    assert ref.value[0] == 0 and ref.value_bound[0] >= 2.0**-1074
+    ref = one_row("exp(x) / exp(x - 1)", {"x": 800.0})  # inf / inf; the exact value is e
+    assert ref.shaky[0]
+
+
+def screen(text: str, columns: dict[str, list[float]]) -> list[Status]:
+    expr = parse(text)
+    cols = {k: np.array(v) for k, v in columns.items()}
+    value, grads = batch_gradients(expr, cols, "float64")
+    ref = batchcheck.reference(expr, cols, "float64")
+    codes, _ = batchcheck.Screen.__new__(batchcheck.Screen).compare(ref, value, grads, None)
+    return [batchcheck.STATUSES[c] for c in codes]
+
+
+def test_the_screen_agrees_only_where_the_exact_judge_does() -> None:
+    xs = [0.1, 1.0, 1e-7, -1.0, 0.0, 2.5, 1000.5, 20.0]
+    for text in ("(x + 1e10) - 1e10", "(1-cos(x))/x**2", "sin(x**2)", "log(x)", "sqrt(abs(x))"):
+        statuses = screen(text, {"x": xs})
+        for x, status in zip(xs, statuses, strict=True):
+            if status in (Status.AGREE, Status.UNDEFINED):
+                point = {"x": x}
+                exact = adjoint.exact(parse(text), point, "float64")
+                truth = batchcheck.row_verdict(parse(text), point, "float64", exact)
+                assert truth is status, (text, x, status, truth)
+
+
+def test_the_screen_leaves_the_hard_rows_to_the_exact_judge() -> None:
+    statuses = screen("(x + 1e10) - 1e10", {"x": [0.1, 3e10]})
+    assert statuses == [Status.UNCHECKED, Status.AGREE]  # unchecked: doubtful, judged later
+    assert screen("log(x)", {"x": [-1.0]}) == [Status.UNDEFINED]
+    assert screen("abs(x)**0.5", {"x": [0.0]}) == [Status.UNCHECKED]  # a kink, not undefined
+
+
+def test_rows_the_bounds_cannot_settle_get_extended_precision() -> None:
+    # At x = 10 the gradient, 10/cosh(10)**2 = 8e-8, comes from terms near 1 that cancel; the
+    # bound is larger than the tolerance allows, so the row is screened again in longdouble.
+    text, xs = "tanh(x)*x - log(cosh(x))", [0.5, 10.0]
+    ref = batchcheck.reference(parse(text), {"x": np.array(xs)}, "float64")
+    assert list(ref.extended) == [False, True]
+    assert screen(text, {"x": xs}) == [Status.AGREE, Status.AGREE]
