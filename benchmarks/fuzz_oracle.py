@@ -1,13 +1,15 @@
 """The long run of the property tests: many random expressions against the oracles, and the
 parser against arbitrary text. Prints how many were checked and every failure found.
 
-    python benchmarks/fuzz_oracle.py                       # 20,000 expressions, 1,000,000 texts
-    python benchmarks/fuzz_oracle.py --expressions 500 --texts 10000     # a quick look
+    python benchmarks/fuzz_oracle.py        # 20,000 expressions, 5,000 screens, 1,000,000 texts
+    python benchmarks/fuzz_oracle.py --expressions 500 --screens 200 --texts 10000   # a look
 
 An expression fails when gradcli's verdict is neither agree nor precision_loss, when
 autograd's gradient differs from an independent 50-digit finite difference (mpmath) by more
 than 1e-7 relative, or when the node-by-node reference differs from SymPy's exact numbers in
-the first 25 digits. A text fails when parsing it raises anything but a ParseError.
+the first 25 digits. A screen (an expression with no care for domains, at four awkward points,
+in float64 and float32) fails when the batch check's screen calls a row agree or undefined and
+the exact judge does not. A text fails when parsing it raises anything but a ParseError.
 """
 
 from __future__ import annotations
@@ -30,7 +32,12 @@ from gradcli import adjoint  # noqa: E402
 from gradcli.errors import GradcliError  # noqa: E402
 from gradcli.models import Status  # noqa: E402
 from gradcli.parser import parse  # noqa: E402
-from tests.properties import cases, finite_difference  # noqa: E402
+from tests.properties import (  # noqa: E402
+    cases,
+    finite_difference,
+    screen_disagreements,
+    wild_cases,
+)
 
 
 def oracle_run(n: int) -> tuple[int, list[object]]:
@@ -71,6 +78,25 @@ def oracle_run(n: int) -> tuple[int, list[object]]:
     return count, failures
 
 
+def screen_run(n: int) -> tuple[int, list[object]]:
+    failures: list[object] = []
+    count = 0
+
+    @settings(max_examples=n, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(wild_cases(max_leaves=12))
+    def run(case: tuple[str, list[dict[str, float]]]) -> None:
+        nonlocal count
+        count += 1
+        text, points = case
+        for dtype in ("float64", "float32"):
+            wrong = screen_disagreements(text, points, dtype)
+            if wrong:
+                failures.append((text, dtype, wrong))
+
+    run()
+    return count, failures
+
+
 def parser_run(n: int) -> tuple[int, list[object]]:
     failures: list[object] = []
     count = 0
@@ -100,10 +126,12 @@ def parser_run(n: int) -> tuple[int, list[object]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--expressions", type=int, default=20_000)
+    parser.add_argument("--screens", type=int, default=5_000)
     parser.add_argument("--texts", type=int, default=1_000_000)
     args = parser.parse_args()
     for name, run, n in (
         ("expressions", oracle_run, args.expressions),
+        ("screens", screen_run, args.screens),
         ("texts", parser_run, args.texts),
     ):
         start = time.perf_counter()

@@ -106,8 +106,10 @@ class Reference:
 def _slack(tol: Any, r: np.ndarray, bound: Any, floor: Any = 0.0) -> Any:
     """How far a torch number may be from ``r`` and still be within the tolerance of every
     exact value within ``bound`` of it: ``|t - exact| <= rel |exact| + floor`` holds when
-    ``|t - r| <= rel (|r| - bound) - bound + floor``."""
-    return tol.rel * (np.abs(r) - bound) - bound + floor
+    ``|t - r| <= rel (|r| - bound) - bound + floor``. Where that is not a finite number (an
+    infinite or NaN reference), -1: nothing agrees."""
+    slack = tol.rel * (np.abs(r) - bound) - bound + floor
+    return np.where(np.isfinite(slack), slack, -1.0)
 
 
 def reference(
@@ -148,28 +150,37 @@ def reference(
         block = {k: c[part] for k, c in inputs.items()}
         ref = evaluator.columns(block)
         with np.errstate(all="ignore"):
-            kink = np.zeros(part.stop - part.start, dtype=bool)
-            for node in expr.nodes:  # on a kink: the exact verdict says what torch did there
-                at_kink = OPS[node.op].kink if node.kind == "op" else None
+            nan = np.isnan(ref.value)
+            finite = np.isfinite(ref.value)
+            for g in ref.gradient.values():
+                nan |= np.isnan(g)
+                finite &= np.isfinite(g)
+            # Left to the exact verdict: a kink (it says what torch did there), and an infinity
+            # or NaN that an operation swallowed (1**nan, step(nan), 1/(1+exp(inf)) are
+            # numbers, but the exact function is undefined there).
+            judge = np.zeros_like(nan)
+            for node, v in zip(expr.nodes, ref.nodes, strict=True):
+                if node.kind != "op":
+                    continue
+                at_kink = OPS[node.op].kink
                 if at_kink is not None:
-                    kink |= np.asarray(at_kink(*(ref.nodes[a] for a in node.args)))
+                    judge |= np.asarray(at_kink(*(ref.nodes[a] for a in node.args)))
+                judge |= ~np.isfinite(v) & finite
             f_bound = ref.value_bound
             slack = _slack(tol, ref.value, f_bound)
             settled = slack >= _slack(tol, ref.value, 0.0) / 2
             out.value[part] = ref.value
-            out.value_slack[part] = np.where(kink, -1.0, slack)
-            nan = np.isnan(ref.value)
+            out.value_slack[part] = np.where(judge, -1.0, slack)
             magnitude = np.maximum(np.abs(ref.value) - f_bound, 0.0)
             for name, g in ref.gradient.items():
                 floor = tol.abs * magnitude / np.maximum(1.0, np.abs(block[name]))
                 slack = _slack(tol, g, ref.gradient_bound[name], floor)
                 settled &= slack >= _slack(tol, g, 0.0, floor) / 2
                 out.gradient[name][part] = g
-                out.gradient_slack[name][part] = np.where(kink, -1.0, slack)
-                nan |= np.isnan(g)
-            undefined = nan & ~ref.shaky & ~kink
+                out.gradient_slack[name][part] = np.where(judge, -1.0, slack)
+            undefined = nan & ~ref.shaky & ~judge
             out.undefined[part] = undefined
-            again = ~settled & ~kink & ~undefined
+            again = ~settled & ~judge & ~undefined
             out.extended[part] = again
             if again.any():
                 _extended(expr, block, dtype, np.flatnonzero(again), out, start)
@@ -185,7 +196,8 @@ def _extended(
     start: int,
 ) -> None:
     """The rows the bounds could not settle, in ``longdouble``, into ``out`` (rows ``start +
-    rows``): the old-fashioned reference, compared with the plain tolerance."""
+    rows``): a reference without a bound, compared with the plain tolerance. Its NaNs prove
+    nothing (an overflow makes them too), so it never calls a row undefined."""
     from . import adjoint
     from .check import TOLERANCES
 
@@ -198,14 +210,11 @@ def _extended(
         v = value.astype(np.float64)
         out.value[where] = v
         out.value_slack[where] = _slack(tol, v, 0.0)
-        nan = np.isnan(v)
         for name, g in gradient.items():
             g = g.astype(np.float64)
             floor = tol.abs * np.abs(v) / np.maximum(1.0, np.abs(block[name][rows]))
             out.gradient[name][where] = g
             out.gradient_slack[name][where] = _slack(tol, g, 0.0, floor)
-            nan |= np.isnan(g)
-        out.undefined[where] = nan
 
 
 class _Slots:

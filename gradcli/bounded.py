@@ -162,7 +162,7 @@ def _overflow(result: Bounded, *args: Bounded) -> Bounded:
     """On the careful pass: an infinity made from finite operands is an overflow, not a
     singularity; its row is shaky (the exact value is finite, and so may be what follows)."""
     ctx = result.ctx
-    if ctx is not None and ctx.careful and np.ndim(result.v):
+    if ctx is not None and ctx.careful:  # (a constant that overflows: every row)
         made = np.isinf(result.v)
         for a in args:
             made &= np.isfinite(a.v)
@@ -174,7 +174,7 @@ def _near(ctx: Context | None, arg: Bounded, distance: Any) -> None:
     """Mark the rows where ``arg``'s interval comes within reach of a singularity or a domain
     edge ``distance`` away (``distance >= 0``; a NaN bound counts, a NaN operand was decided
     upstream)."""
-    if ctx is not None and np.ndim(arg.v) and not arg.exact:
+    if ctx is not None and not arg.exact:  # (a constant near the edge: every row)
         ctx.doubt(~(arg.e <= FIRST_ORDER * distance) & ~np.isnan(arg.v))
 
 

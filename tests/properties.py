@@ -1,15 +1,22 @@
 """Random expressions from the grammar, for property tests and the long fuzz run.
 
-Every generated expression is smooth at every point in [-2, 2]^n: functions with a restricted
-domain only see arguments that stay inside it (log(1 + u**2), sqrt(1 + u**2), a / (1 + v**2),
-(1 + u**2)**c, asin(tanh(u)), acosh(2 + u**2), atanh(tanh(u) / 2)).
+Every expression from :func:`cases` is smooth at every point in [-2, 2]^n: functions with a
+restricted domain only see arguments that stay inside it (log(1 + u**2), sqrt(1 + u**2),
+a / (1 + v**2), (1 + u**2)**c, asin(tanh(u)), acosh(2 + u**2), atanh(tanh(u) / 2)).
+:func:`wild_cases` take no such care, for the batch screen, which must never settle a row the
+exact judge would not.
 """
 
 from __future__ import annotations
 
 import mpmath
+import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 
+from gradcli import adjoint, batchcheck
+from gradcli.errors import GradcliError
+from gradcli.models import Status
 from gradcli.nodes import Expr
 from gradcli.parser import parse
 
@@ -151,3 +158,91 @@ def finite_difference(expr: Expr, point: dict[str, float], name: str) -> mpmath.
         up = dict(base, **{name: base[name] + h})
         down = dict(base, **{name: base[name] - h})
         return (mp_value(expr, up, frozen)[0] - mp_value(expr, down, frozen)[0]) / (2 * h)
+
+
+# ---- anything goes: every function on raw operands, awkward constants and points -------------
+
+WILD_UNARY = [
+    *("sin", "cos", "tan", "exp", "log", "sqrt", "abs", "sign", "step", "relu", "tanh"),
+    *("atan", "asin", "acos", "sinh", "cosh", "asinh", "acosh", "atanh", "sigmoid"),
+    *("softplus", "erf", "log2", "log10", "detach"),
+]
+WILD_POWERS = ["2", "3", "0.5", "-1", "1.5", "-2.5", "7"]
+WILD_BINARY = ["({})+({})", "({})-({})", "({})*({})", "({})/({})", "min({},{})", "max({},{})"]
+WILD_LEAVES = ["1", "2", "0.5", "0.1", "3", "pi", "1e10", "1e-10", "700", "-1"]
+#: points where float64 struggles: zeros, signs, the edges of domains, tiny and huge numbers
+WILD_POINTS = [0.0, 1.0, -1.0, 0.5, 2.0, 1e-300, -1e-8, 1e-17, 3.14159, 700.0, 1e10, 0.1]
+WILD_POINTS += [-2.5, 5e-324, 1.0000000000000002, 0.9999999999999999]
+
+
+def wild_expressions(names: list[str], max_leaves: int = 10) -> st.SearchStrategy[str]:
+    """Expressions with no care for domains: undefined, infinite, overflowing and non-smooth
+    places are what they are for."""
+    leaf = st.sampled_from(names + WILD_LEAVES)
+
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        unary = st.tuples(st.sampled_from(WILD_UNARY), inner).map(lambda t: f"{t[0]}({t[1]})")
+        power = st.tuples(inner, st.sampled_from(WILD_POWERS)).map(lambda t: f"({t[0]})**{t[1]}")
+        binary = st.tuples(st.sampled_from(WILD_BINARY), inner, inner).map(
+            lambda t: t[0].format(t[1], t[2])
+        )
+        general = st.tuples(inner, inner).map(lambda t: f"({t[0]})**({t[1]})")
+        return unary | power | binary | general
+
+    return st.recursive(leaf, extend, max_leaves=max_leaves)
+
+
+def wild_cases(max_leaves: int = 10) -> st.SearchStrategy[tuple[str, list[dict[str, float]]]]:
+    """(expression in x and y, four points)."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> tuple[str, list[dict[str, float]]]:
+        text = draw(wild_expressions(["x", "y"], max_leaves))
+        names = ["x", "y"]
+        number = st.one_of(st.sampled_from(WILD_POINTS), st.floats(-3, 3, allow_nan=False))
+        points = [{n: draw(number) for n in names} for _ in range(4)]
+        try:
+            used = set(parse(text).variables)
+        except GradcliError:  # nested past the parser's limit: draw again
+            assume(False)
+        text = " + ".join([text, *(f"0*{n}" for n in names if n not in used)])
+        return text, points
+
+    return build()
+
+
+# ---- the batch screen against the exact judge ------------------------------------------------
+
+
+def screen(text: str, columns: dict[str, list[float]], dtype: str = "float64") -> list[Status]:
+    expr = parse(text)
+    cols = {k: np.array(v) for k, v in columns.items()}
+    from gradcli.evaluate import batch_gradients  # (imports torch)
+
+    value, grads = batch_gradients(expr, cols, dtype)
+    ref = batchcheck.reference(expr, cols, dtype)
+    codes, _ = batchcheck.Screen.__new__(batchcheck.Screen).compare(ref, value, grads, None)
+    return [batchcheck.STATUSES[c] for c in codes]
+
+
+def screen_disagreements(
+    text: str, points: list[dict[str, float]], dtype: str = "float64"
+) -> list[tuple[dict[str, float], Status, Status]]:
+    """Rows the screen calls agree or undefined where the exact judge says otherwise."""
+    from gradcli.deadline import CheckTimeout, time_limit
+
+    expr = parse(text)
+    columns = {name: [p[name] for p in points] for name in points[0]}
+    wrong = []
+    for point, status in zip(points, screen(text, columns, dtype), strict=True):
+        if status not in (Status.AGREE, Status.UNDEFINED):
+            continue  # doubtful: the exact judge decides anyway
+        try:
+            with time_limit(10):
+                exact = adjoint.exact(expr, point, dtype)
+                truth = batchcheck.row_verdict(expr, point, dtype, exact)
+        except CheckTimeout:  # (mpmath on cosh(1e10): no verdict to compare with)
+            continue
+        if truth is not status:
+            wrong.append((point, status, truth))
+    return wrong

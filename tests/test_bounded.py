@@ -10,14 +10,13 @@ import math
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from gradcli import adjoint, batchcheck, bounded
-from gradcli.evaluate import batch_gradients
 from gradcli.models import Status
 from gradcli.parser import parse
 
-from .properties import cases
+from .properties import cases, screen, screen_disagreements, wild_cases
 
 FAST = settings(
     max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
@@ -108,15 +107,6 @@ def test_underflow_is_counted_and_overflow_is_shaky() -> None:
     assert ref.shaky[0]
 
 
-def screen(text: str, columns: dict[str, list[float]]) -> list[Status]:
-    expr = parse(text)
-    cols = {k: np.array(v) for k, v in columns.items()}
-    value, grads = batch_gradients(expr, cols, "float64")
-    ref = batchcheck.reference(expr, cols, "float64")
-    codes, _ = batchcheck.Screen.__new__(batchcheck.Screen).compare(ref, value, grads, None)
-    return [batchcheck.STATUSES[c] for c in codes]
-
-
 def test_the_screen_agrees_only_where_the_exact_judge_does() -> None:
     xs = [0.1, 1.0, 1e-7, -1.0, 0.0, 2.5, 1000.5, 20.0]
     for text in ("(x + 1e10) - 1e10", "(1-cos(x))/x**2", "sin(x**2)", "log(x)", "sqrt(abs(x))"):
@@ -143,3 +133,17 @@ def test_rows_the_bounds_cannot_settle_get_extended_precision() -> None:
     ref = batchcheck.reference(parse(text), {"x": np.array(xs)}, "float64")
     assert list(ref.extended) == [False, True]
     assert screen(text, {"x": xs}) == [Status.AGREE, Status.AGREE]
+
+
+@FAST
+@given(wild_cases())
+@example(("sigmoid(min(asinh(atanh(-1)), x/(pi - sign(700)))) + 0*y", [{"x": 1.0, "y": 0.0}]))
+@example(("log2(0.1)*sinh(1e10**0.5)*detach(1e-10)*(x - x) + 0*y", [{"x": 0.5, "y": 0.0}]))
+@example(("y - step(1e-10)**log10(-1) + 0*x", [{"x": 0.0, "y": 1.0}]))
+@example(("sin(asin(y)) + 0*x", [{"x": 0.0, "y": -1.0}]))
+def test_the_screen_never_settles_a_row_the_exact_judge_would_not(
+    case: tuple[str, list[dict[str, float]]],
+) -> None:
+    text, points = case
+    assert screen_disagreements(text, points) == []
+    assert screen_disagreements(text, points, "float32") == []
