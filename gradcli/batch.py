@@ -73,7 +73,7 @@ class Summary:
 
 # ---- one chunk ---------------------------------------------------------------------------------
 
-READ_AHEAD = 16  #: chunks read (and screened) ahead of torch, while it loads and computes
+READ_AHEAD = 12  #: chunks read (and screened) ahead of torch, while it loads and computes
 
 
 def read_ahead(expr: Expr) -> int:
