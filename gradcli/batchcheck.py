@@ -21,13 +21,16 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import UsageError, safe_text
 from .models import Status
 from .nodes import Expr
+
+if TYPE_CHECKING:
+    from .bounded import Columns
 
 DEFAULT_SAMPLE = 25  #: rows checked by ``--check sample``
 MAX_NONFINITE_CHECKS = 100  #: in sample mode, rows that are not finite checked in all, at most
@@ -130,7 +133,6 @@ def reference(
     """
     from . import bounded
     from .check import TOLERANCES
-    from .ops import OPS
 
     tol = TOLERANCES[dtype]
     n = len(next(iter(inputs.values()))) if inputs else 1
@@ -148,43 +150,58 @@ def reference(
     for start in range(0, n, step):
         part = slice(start, min(n, start + step))
         block = {k: c[part] for k, c in inputs.items()}
-        ref = evaluator.columns(block)
         with np.errstate(all="ignore"):
-            nan = np.isnan(ref.value)
-            finite = np.isfinite(ref.value)
-            for g in ref.gradient.values():
-                nan |= np.isnan(g)
-                finite &= np.isfinite(g)
-            # Left to the exact verdict: a kink (it says what torch did there), and an infinity
-            # or NaN that an operation swallowed (1**nan, step(nan), 1/(1+exp(inf)) are
-            # numbers, but the exact function is undefined there).
-            judge = np.zeros_like(nan)
-            for node, v in zip(expr.nodes, ref.nodes, strict=True):
-                if node.kind != "op":
-                    continue
-                at_kink = OPS[node.op].kink
-                if at_kink is not None:
-                    judge |= np.asarray(at_kink(*(ref.nodes[a] for a in node.args)))
-                judge |= ~np.isfinite(v) & finite
-            f_bound = ref.value_bound
-            slack = _slack(tol, ref.value, f_bound)
-            settled = slack >= _slack(tol, ref.value, 0.0) / 2
-            out.value[part] = ref.value
-            out.value_slack[part] = np.where(judge, -1.0, slack)
-            magnitude = np.maximum(np.abs(ref.value) - f_bound, 0.0)
-            for name, g in ref.gradient.items():
-                floor = tol.abs * magnitude / np.maximum(1.0, np.abs(block[name]))
-                slack = _slack(tol, g, ref.gradient_bound[name], floor)
-                settled &= slack >= _slack(tol, g, 0.0, floor) / 2
-                out.gradient[name][part] = g
-                out.gradient_slack[name][part] = np.where(judge, -1.0, slack)
-            undefined = nan & ~ref.shaky & ~judge
-            out.undefined[part] = undefined
-            again = ~settled & ~judge & ~undefined
-            out.extended[part] = again
-            if again.any():
-                _extended(expr, block, dtype, np.flatnonzero(again), out, start)
+            again = _bounded(expr, evaluator.columns(block), block, tol, out, part)
+        if again.any():
+            _extended(expr, block, dtype, np.flatnonzero(again), out, start)
     return out
+
+
+def _bounded(
+    expr: Expr,
+    ref: Columns,
+    block: Mapping[str, np.ndarray],
+    tol: Any,
+    out: Reference,
+    part: slice,
+) -> np.ndarray:
+    """The bounded reference of a block into ``out[part]``; returns the rows it cannot settle
+    (their bound takes more than half the tolerance), kinks and undefined rows apart."""
+    from .ops import OPS
+
+    nan = np.isnan(ref.value)
+    finite = np.isfinite(ref.value)
+    for g in ref.gradient.values():
+        nan |= np.isnan(g)
+        finite &= np.isfinite(g)
+    # Left to the exact verdict: a kink (it says what torch did there), and an infinity or NaN
+    # that an operation swallowed (1**nan, step(nan), 1/(1+exp(inf)) are numbers, but the
+    # exact function is undefined there).
+    judge = np.zeros_like(nan)
+    for node, v in zip(expr.nodes, ref.nodes, strict=True):
+        if node.kind != "op":
+            continue
+        at_kink = OPS[node.op].kink
+        if at_kink is not None:
+            judge |= np.asarray(at_kink(*(ref.nodes[a] for a in node.args)))
+        judge |= ~np.isfinite(v) & finite
+    f_bound = ref.value_bound
+    slack = _slack(tol, ref.value, f_bound)
+    settled = slack >= _slack(tol, ref.value, 0.0) / 2
+    out.value[part] = ref.value
+    out.value_slack[part] = np.where(judge, -1.0, slack)
+    magnitude = np.maximum(np.abs(ref.value) - f_bound, 0.0)
+    for name, g in ref.gradient.items():
+        floor = tol.abs * magnitude / np.maximum(1.0, np.abs(block[name]))
+        slack = _slack(tol, g, ref.gradient_bound[name], floor)
+        settled &= slack >= _slack(tol, g, 0.0, floor) / 2
+        out.gradient[name][part] = g
+        out.gradient_slack[name][part] = np.where(judge, -1.0, slack)
+    undefined = nan & ~ref.shaky & ~judge
+    out.undefined[part] = undefined
+    again: np.ndarray = ~settled & ~judge & ~undefined
+    out.extended[part] = again
+    return again
 
 
 def _extended(

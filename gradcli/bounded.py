@@ -107,16 +107,23 @@ class Bounded:
             exact = _exact_error(v, self.v, o.v, operator.mul)
             return Bounded(v, abs(self.v) * o.e + abs(o.v) * self.e + self.e * o.e + exact, ctx)
         result = Bounded(v, 0.0, ctx)
+        # |a| e_b + |b| e_a + e_a e_b, and the rounding: ROUND |a b| (== ROUND |v|, but with
+        # one multiplication fewer)
+        exact = _power_of_two(o) or _power_of_two(self)
         if self is o:  # a square: the two errors are one
             e = 0.0 if self.exact else (2 * self.abs + self.e) * self.e
+            if not exact:
+                e = e + ROUND * result.abs
+        elif o.exact and self.exact:
+            e = 0.0 if exact else ROUND * result.abs
         elif o.exact:
-            e = 0.0 if self.exact else o.abs * self.e
+            e = o.abs * (self.e if exact else self.e + ROUND * self.abs)
         elif self.exact:
-            e = self.abs * o.e
-        else:  # |a| e_b + |b| e_a + e_a e_b
+            e = self.abs * (o.e if exact else o.e + ROUND * o.abs)
+        elif exact:
             e = self.abs * o.e + (o.abs + o.e) * self.e
-        if not (_power_of_two(o) or _power_of_two(self)):
-            e = e + ROUND * result.abs
+        else:
+            e = self.abs * (o.e + ROUND * o.abs) + (o.abs + o.e) * self.e
         if ctx is not None and ctx.careful:
             e = e + TINY * ((result.abs < MIN_NORMAL) & (self.v != 0) & (o.v != 0))
         result.e = e
