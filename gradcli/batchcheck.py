@@ -126,15 +126,13 @@ def reference(
     thread), written into ``out`` if given.
 
     First the bounded float64 reference (``bounded.py``). A row it settles (its bound takes at
-    most half the tolerance, or it proves the function undefined) is done. The others, unless
-    they sit on a kink (left to the exact verdict), are evaluated again in 80-bit ``longdouble``,
-    whose 11 extra bits are taken to be exact enough, as a plain reference without a bound;
-    a row torch still differs from there is left to the exact verdict.
+    most half the tolerance, or it proves the function undefined) is done. A row whose bound
+    would settle it if it were 2^11 times smaller is evaluated again in 80-bit ``longdouble``
+    (11 more bits), as a plain reference compared with the plain tolerance. Every other row,
+    and a kink or a shaky row, is left to the exact verdict.
     """
     from . import bounded
-    from .check import TOLERANCES
 
-    tol = TOLERANCES[dtype]
     n = len(next(iter(inputs.values()))) if inputs else 1
     if out is None:
         out = Reference(
@@ -151,55 +149,98 @@ def reference(
         part = slice(start, min(n, start + step))
         block = {k: c[part] for k, c in inputs.items()}
         with np.errstate(all="ignore"):
-            again = _bounded(expr, evaluator.columns(block), block, tol, out, part)
+            again = _bounded(expr, evaluator.columns(block), block, dtype, out, part)
         if again.any():
             _extended(expr, block, dtype, np.flatnonzero(again), out, start)
     return out
+
+
+#: longdouble's rounding against float64's (11 more bits): the extended-precision pass is
+#: trusted where the float64 bound, scaled by this, would settle the row
+EXTENDED = 2.0**-11
+#: float32's rounding against float64's, for telling where torch in float32 may see a kink
+FLOAT32 = 2.0**29
+FLOAT32_TINY = 2.0**-126  #: below this, float32 may have rounded a number to 0
+
+
+def _near_kink(node: Any, ref: Columns, dtype: str) -> np.ndarray:
+    """Rows where a non-smooth operation's operands are on its kink, or close enough that
+    torch's own rounding may have put them there (within the bound; for float32, within what
+    float32's rounding and underflow can do)."""
+    from .ops import OPS
+
+    args = [ref.nodes[a] for a in node.args]
+    margins = [ref.node_bounds[a] for a in node.args]
+    if dtype == "float32":
+        margins = [
+            m * FLOAT32 + FLOAT32_TINY * (np.abs(a) < FLOAT32_TINY)
+            for a, m in zip(args, margins, strict=True)
+        ]
+    if node.op in ("min", "max"):  # a tie, u == v
+        return np.asarray(np.abs(args[0] - args[1]) <= margins[0] + margins[1])
+    snapped = [np.where(np.abs(a) <= m, 0.0, a) for a, m in zip(args, margins, strict=True)]
+    at_kink = OPS[node.op].kink
+    assert at_kink is not None
+    near: np.ndarray = np.asarray(at_kink(*snapped)) | np.asarray(at_kink(*args))
+    return near
 
 
 def _bounded(
     expr: Expr,
     ref: Columns,
     block: Mapping[str, np.ndarray],
-    tol: Any,
+    dtype: str,
     out: Reference,
     part: slice,
 ) -> np.ndarray:
-    """The bounded reference of a block into ``out[part]``; returns the rows it cannot settle
-    (their bound takes more than half the tolerance), kinks and undefined rows apart."""
+    """The bounded reference of a block into ``out[part]``; returns the rows for the
+    extended-precision pass: not settled (their bound takes more than half the tolerance), but
+    they would be with a bound :data:`EXTENDED` times smaller. Rows neither settles, shaky
+    rows and kinks are left to the exact verdict (slack -1)."""
+    from .check import TOLERANCES
     from .ops import OPS
+
+    tol = TOLERANCES[dtype]
 
     nan = np.isnan(ref.value)
     finite = np.isfinite(ref.value)
     for g in ref.gradient.values():
         nan |= np.isnan(g)
         finite &= np.isfinite(g)
-    # Left to the exact verdict: a kink (it says what torch did there), and an infinity or NaN
-    # that an operation swallowed (1**nan, step(nan), 1/(1+exp(inf)) are numbers, but the
-    # exact function is undefined there).
+    # Left to the exact verdict: a kink, or what torch may have seen as one (it says what torch
+    # did there), and an infinity or NaN that an operation swallowed (1**nan, step(nan),
+    # 1/(1+exp(inf)) are numbers, but the exact function is undefined there).
     judge = np.zeros_like(nan)
     for node, v in zip(expr.nodes, ref.nodes, strict=True):
         if node.kind != "op":
             continue
-        at_kink = OPS[node.op].kink
-        if at_kink is not None:
-            judge |= np.asarray(at_kink(*(ref.nodes[a] for a in node.args)))
+        if OPS[node.op].kink is not None:
+            judge |= _near_kink(node, ref, dtype)
         judge |= ~np.isfinite(v) & finite
     f_bound = ref.value_bound
+    half = _slack(tol, ref.value, 0.0) / 2
     slack = _slack(tol, ref.value, f_bound)
-    settled = slack >= _slack(tol, ref.value, 0.0) / 2
-    out.value[part] = ref.value
-    out.value_slack[part] = np.where(judge, -1.0, slack)
+    settled = slack >= half
+    settled_extended = _slack(tol, ref.value, f_bound * EXTENDED) >= half
     magnitude = np.maximum(np.abs(ref.value) - f_bound, 0.0)
+    slacks = {}
     for name, g in ref.gradient.items():
         floor = tol.abs * magnitude / np.maximum(1.0, np.abs(block[name]))
-        slack = _slack(tol, g, ref.gradient_bound[name], floor)
-        settled &= slack >= _slack(tol, g, 0.0, floor) / 2
+        bound = ref.gradient_bound[name]
+        half = _slack(tol, g, 0.0, floor) / 2
+        slacks[name] = _slack(tol, g, bound, floor)
+        settled &= slacks[name] >= half
+        settled_extended &= _slack(tol, g, bound * EXTENDED, floor) >= half
+    judge |= ref.shaky  # (the bounds there prove nothing)
+    undefined = nan & ~judge
+    again: np.ndarray = ~settled & settled_extended & ~judge & ~undefined
+    judge |= ~settled & ~again  # (undefined rows too: their slack is -1 anyway)
+    out.value[part] = ref.value
+    out.value_slack[part] = np.where(judge, -1.0, slack)
+    for name, g in ref.gradient.items():
         out.gradient[name][part] = g
-        out.gradient_slack[name][part] = np.where(judge, -1.0, slack)
-    undefined = nan & ~ref.shaky & ~judge
+        out.gradient_slack[name][part] = np.where(judge, -1.0, slacks[name])
     out.undefined[part] = undefined
-    again: np.ndarray = ~settled & ~judge & ~undefined
     out.extended[part] = again
     return again
 

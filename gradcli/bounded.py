@@ -427,6 +427,7 @@ class Columns:
     gradient: dict[str, np.ndarray]
     gradient_bound: dict[str, np.ndarray]
     nodes: list[np.ndarray]  #: every node's value (a 0-d number where no variable is below)
+    node_bounds: list[Any]  #: and its bound
     shaky: np.ndarray  #: the bounds, and the NaNs, of these rows prove nothing
 
 
@@ -464,6 +465,7 @@ class Evaluator:
                 {name: full(g.v) for name, g in grads.items()},
                 {name: full(g.e * GROW) for name, g in grads.items()},
                 [node.v for node in nodes],
+                [node.e for node in nodes],
                 ctx.shaky,
             )
 
