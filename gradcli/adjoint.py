@@ -111,7 +111,8 @@ def _np_power(base: Any, exponent: Any) -> Any:
     return np.power(base, exponent)
 
 
-_erf64 = np.vectorize(math.erf, otypes=[np.float64])
+#: libm's erf over an array (NumPy has none), in float64
+erf64 = np.vectorize(math.erf, otypes=[np.float64])
 
 
 def numpy_numbers(dt: Any) -> Numbers:
@@ -137,7 +138,7 @@ def numpy_numbers(dt: Any) -> Numbers:
             "exp": np.exp,
             "log": np.log,
             # NumPy has no erf: libm's, in float64 (its error is far inside the tolerance).
-            "erf": lambda u: _erf64(np.asarray(u, dtype=np.float64)).astype(dt),
+            "erf": lambda u: erf64(np.asarray(u, dtype=np.float64)).astype(dt),
             "Abs": np.abs,
             "sign": np.sign,
             "Heaviside": lambda x, at_zero=0: np.where(x > 0, dt(1), np.where(x == 0, at_zero, 0)),

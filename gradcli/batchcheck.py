@@ -320,22 +320,31 @@ def _ignore_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _screen_init(source: str, dtype: str) -> None:
-    global _SCREEN
-    from .bounded import Evaluator
-    from .parser import parse
+_SCREEN_WHY = ""  # in the helper process: why it could not start, if it could not
 
+
+def _screen_init(source: str, dtype: str) -> None:
+    """Set the helper up. It must not raise: a pool whose initializer fails starts a new
+    helper, which fails again, forever. A failure is kept, and reported by the first chunk."""
+    global _SCREEN, _SCREEN_WHY
     _ignore_ctrl_c()
-    assert _SLOTS is not None  # inherited from the parent at fork
-    expr = parse(source)
-    _SCREEN = (expr, dtype, _SLOTS, Evaluator(expr, dtype))
+    try:
+        from .bounded import Evaluator
+        from .parser import parse
+
+        assert _SLOTS is not None  # inherited from the parent at fork
+        expr = parse(source)
+        _SCREEN = (expr, dtype, _SLOTS, Evaluator(expr, dtype))
+    except Exception as e:  # (any failure at all: the parent has to hear of it)
+        _SCREEN_WHY = f"{type(e).__name__}: {e}"
 
 
 _SLOTS: _Slots | None = None  # in the parent, set just before the helper is forked
 
 
 def _screen_slot(slot: int, n: int) -> None:
-    assert _SCREEN is not None
+    if _SCREEN is None:
+        raise RuntimeError(f"the check's helper process could not start ({_SCREEN_WHY})")
     expr, dtype, slots, evaluator = _SCREEN
     inputs, out = slots.views(slot, n)
     reference(expr, inputs, dtype, out, evaluator)
@@ -474,20 +483,25 @@ _WORKER: tuple[Any, Any, str] | None = None  # in the helper process: (sym, deri
 
 
 def _worker_init(source: str, dtype: str) -> None:
+    """Set the helper up (SymPy's derivatives, while torch loads in the parent). Like
+    :func:`_screen_init`, it must not raise; why it failed is what later requests answer."""
     global _WORKER
-    from . import symbolic
-    from .deadline import CheckTimeout, time_limit
-    from .parser import parse
-
     _ignore_ctrl_c()
-    expr = parse(source)
     try:
+        from . import symbolic
+        from .deadline import CheckTimeout, time_limit
+        from .parser import parse
+
+        expr = parse(source)
         with time_limit(None):  # no clock here: each request has its own budget
             sym = symbolic.build(expr, dtype)
             _WORKER = (sym, {n: sym.derivative(n) for n in expr.variables}, dtype)
     except CheckTimeout as stop:
         _WORKER = None
         globals()["_WORKER_WHY"] = stop.why
+    except Exception as e:  # (any failure at all: a sentence's end, like the others)
+        _WORKER = None
+        globals()["_WORKER_WHY"] = f"could not start ({type(e).__name__}: {e})"
 
 
 def _worker_exact(

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .adjoint import Kernels, Numbers, simple_power, sweep
+from .adjoint import Kernels, Numbers, erf64, simple_power, sweep
 from .nodes import Expr, Node
 from .ops import CONSTANTS
 
@@ -95,9 +95,6 @@ class Bounded:
         result = Bounded(-self.v, self.e, self.ctx)
         result._abs = self._abs
         return result
-
-    def __sub__(self, other: Any) -> Bounded:
-        return self + (-_lift(other, self.ctx))
 
     def __mul__(self, other: Any) -> Bounded:
         o = _lift(other, self.ctx)
@@ -185,6 +182,17 @@ def _near(ctx: Context | None, arg: Bounded, distance: Any) -> None:
         ctx.doubt(~(arg.e <= FIRST_ORDER * distance) & ~np.isnan(arg.v))
 
 
+def _through_edge(arg: Bounded, distance: Any, slope_times_e: Callable[[], Any]) -> Any:
+    """The operand's bound carried through a function that is singular, or ends, ``distance``
+    away from it: rows within reach are shaky (:func:`_near`), and where the operand is exact
+    the spread is 0 (the slope there may be infinite)."""
+    _near(arg.ctx, arg, distance)
+    if arg.exact:
+        return 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(arg.e == 0, 0.0, slope_times_e())
+
+
 def _libm(v: Any, slope_times_e: Any, arg: Bounded, *, zero_at: float | None = 0.0) -> Bounded:
     """The result of an elementary function: the operand's bound through the slope, plus the
     function's own error (relative; and absolute when the result is subnormal, on the careful
@@ -203,10 +211,7 @@ def _libm(v: Any, slope_times_e: Any, arg: Bounded, *, zero_at: float | None = 0
 
 def _reciprocal(b: Bounded) -> Bounded:
     result = Bounded(1 / b.v, 0.0, b.ctx)
-    _near(b.ctx, b, b.abs)
-    e = ROUND * result.abs
-    if not b.exact:
-        e = e + 2 * b.e * (result.v * result.v)
+    e = ROUND * result.abs + _through_edge(b, b.abs, lambda: 2 * b.e * (result.v * result.v))
     if b.ctx is not None and b.ctx.careful:
         e = e + TINY * (result.abs < MIN_NORMAL)
     result.e = e
@@ -215,9 +220,7 @@ def _reciprocal(b: Bounded) -> Bounded:
 
 def _sqrt(b: Bounded) -> Bounded:
     v = np.sqrt(b.v)
-    _near(b.ctx, b, b.abs)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        spread = np.where(b.e == 0, 0.0, b.e / v)  # slope 1/(2 sqrt u), doubled
+    spread = _through_edge(b, b.abs, lambda: b.e / v)  # slope 1/(2 sqrt u), doubled
     return Bounded(v, spread + ROUND * np.abs(v), b.ctx)
 
 
@@ -231,12 +234,11 @@ def _power(b: Bounded, p: Bounded) -> Bounded:
         if k.is_integer() and k > 0:  # entire: the slope is largest at the interval's far end
             slope = k * np.power(np.abs(b.v) + b.e, k - 1)
             return _libm(v, slope * b.e, b)
-        _near(b.ctx, b, b.abs)  # a pole at 0 (k < 0), or a domain edge (fractional k)
-        # Within 2^-20 of b, |b|**(k-1) changes by a factor exp(|k-1| 2^-20) at most.
+        # A pole at 0 (k < 0), or a domain edge (fractional k). Within 2^-20 of b, |b|**(k-1)
+        # changes by a factor exp(|k-1| 2^-20) at most.
         grow = 2 * math.exp(min(abs(k - 1) * FIRST_ORDER, 700.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slope = np.where(b.e == 0, 0.0, grow * abs(k) * np.abs(v / b.v) * b.e)
-        return _libm(v, slope, b)
+        spread = _through_edge(b, b.abs, lambda: grow * abs(k) * np.abs(v / b.v) * b.e)
+        return _libm(v, spread, b)
     # A variable exponent: u**w = exp(w log u), for a positive base only. The exponent w log u
     # moves by delta at most, so the result by |v| (exp(delta) - 1) <= 2 |v| delta.
     v = np.power(b.v, p.v)
@@ -286,45 +288,35 @@ def _edge_of_one(fn: Callable[[Any], Any], slope: Callable[[Any], Any]) -> Calla
     """asin, acos, atanh: defined inside [-1, 1], singular at its edges."""
 
     def apply(a: Bounded) -> Bounded:
-        _near(a.ctx, a, np.abs(1 - a.abs))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            spread = np.where(a.e == 0, 0.0, 2 * slope(a.v) * a.e)
+        spread = _through_edge(a, np.abs(1 - a.abs), lambda: 2 * slope(a.v) * a.e)
         return _libm(fn(a.v), spread, a, zero_at=None if fn is np.arccos else 0.0)
 
     return apply
 
 
 def _acosh(a: Bounded) -> Bounded:
-    _near(a.ctx, a, np.abs(a.v - 1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        spread = np.where(a.e == 0, 0.0, 2 * a.e / np.sqrt(a.v * a.v - 1))
+    spread = _through_edge(a, np.abs(a.v - 1), lambda: 2 * a.e / np.sqrt(a.v * a.v - 1))
     return _libm(np.arccosh(a.v), spread, a, zero_at=1.0)
 
 
 def _log(a: Bounded) -> Bounded:
-    _near(a.ctx, a, a.abs)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        spread = 0.0 if a.exact else np.where(a.e == 0, 0.0, 2 * a.e / a.abs)
+    spread = _through_edge(a, a.abs, lambda: 2 * a.e / a.abs)
     return _libm(np.log(a.v), spread, a, zero_at=1.0)
 
 
-def _jump(height: float) -> Callable[[Bounded], Any]:
+def _jump(a: Bounded, height: float) -> Any:
     """The bound of a step function: ``height`` where the operand may lie on either side of 0."""
-
-    def bound(a: Bounded) -> Any:
-        return height * (~(np.abs(a.v) > a.e) & ~(a.e == 0))
-
-    return bound
+    return height * (~(np.abs(a.v) > a.e) & ~(a.e == 0))
 
 
 def _sign(a: Bounded) -> Bounded:
-    return Bounded(np.sign(a.v), _jump(2.0)(a), a.ctx)
+    return Bounded(np.sign(a.v), _jump(a, 2.0), a.ctx)
 
 
 def _heaviside(a: Bounded, at_zero: Any = 0) -> Bounded:
     half = float(at_zero.v if isinstance(at_zero, Bounded) else at_zero)
     v = np.where(a.v > 0, 1.0, np.where(a.v == 0, half, 0.0))
-    return Bounded(v, _jump(1.0)(a), a.ctx)
+    return Bounded(v, _jump(a, 1.0), a.ctx)
 
 
 def _extreme(pick: Callable[[Any, Any], Any], first_wins: Callable[[Any, Any], Any]) -> Any:
@@ -347,9 +339,7 @@ def _sigmoid(a: Bounded) -> Bounded:
 
 
 def _erf(a: Bounded) -> Bounded:
-    from .adjoint import _erf64
-
-    return _libm(_erf64(a.v), 1.13 * a.e, a)  # slope 2/sqrt(pi) at most
+    return _libm(erf64(a.v), 1.13 * a.e, a)  # slope 2/sqrt(pi) at most
 
 
 def _zero(a: Bounded) -> Bounded:

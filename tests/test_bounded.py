@@ -153,3 +153,31 @@ def test_the_screen_never_settles_a_row_the_exact_judge_would_not(
     text, points = case
     assert screen_disagreements(text, points) == []
     assert screen_disagreements(text, points, "float32") == []
+
+
+def test_a_helper_that_cannot_start_is_an_error_not_a_hang() -> None:
+    # A pool whose initializer raises starts a new helper forever; the setup must report it.
+    import dataclasses
+
+    from gradcli.deadline import time_limit
+
+    expr = dataclasses.replace(parse("x*2"), source="x *")  # the helper cannot parse this
+    screen = batchcheck.Screen(expr, "float64", None, process=True)
+    try:
+        wait = screen.submit({"x": np.array([1.0, 2.0])})
+        with time_limit(60), pytest.raises(RuntimeError, match=r"could not start .*ParseError"):
+            wait()
+    finally:
+        screen.close()
+
+
+def test_a_sampling_helper_that_cannot_start_says_why() -> None:
+    import dataclasses
+
+    expr = dataclasses.replace(parse("x*2"), source="x *")
+    sampler = batchcheck.Sampler(expr, "float64", 1)
+    try:
+        answer = sampler.exact([{"x": 1.0}])()
+        assert isinstance(answer, str) and answer.startswith("could not start (ParseError")
+    finally:
+        sampler.close()
