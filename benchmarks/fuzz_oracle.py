@@ -28,10 +28,10 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import gradcli  # noqa: E402
-from gradcli import adjoint  # noqa: E402
+from gradcli.engines.exact import adjoint  # noqa: E402
 from gradcli.errors import GradcliError  # noqa: E402
-from gradcli.models import Status  # noqa: E402
-from gradcli.parser import parse  # noqa: E402
+from gradcli.language.parser import parse  # noqa: E402
+from gradcli.results.models import Status  # noqa: E402
 from tests.properties import (  # noqa: E402
     cases,
     finite_difference,

@@ -24,28 +24,36 @@ _EXPORTS = {
     "hessian": "api",
     "jacobian": "api",
     "steps": "api",
-    "grad_batch": "batch",
+    "grad_batch": "batch.run",
     "ExitCode": "errors",
     "GradcliError": "errors",
     "ParseError": "errors",
-    "SCHEMA": "models",
-    "Check": "models",
-    "GradResult": "models",
-    "GraphResult": "models",
-    "MatrixResult": "models",
-    "Status": "models",
-    "Verdict": "models",
-    "parse": "parser",
-    "Array": "values",
+    "SCHEMA": "results.models",
+    "Check": "results.models",
+    "GradResult": "results.models",
+    "GraphResult": "results.models",
+    "MatrixResult": "results.models",
+    "Status": "results.models",
+    "Verdict": "results.models",
+    "parse": "language.parser",
+    "Array": "language.values",
 }
 
 if TYPE_CHECKING:
     from .api import grad, graph, hessian, jacobian, steps
-    from .batch import grad_batch
+    from .batch.run import grad_batch
     from .errors import ExitCode, GradcliError, ParseError
-    from .models import SCHEMA, Check, GradResult, GraphResult, MatrixResult, Status, Verdict
-    from .parser import parse
-    from .values import Array
+    from .language.parser import parse
+    from .language.values import Array
+    from .results.models import (
+        SCHEMA,
+        Check,
+        GradResult,
+        GraphResult,
+        MatrixResult,
+        Status,
+        Verdict,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,7 @@
 """``python -m gradcli`` and the ``gradcli`` command.
 
 A TAB completion request is answered here without importing the command-line framework, so it
-stays fast; everything else goes to :mod:`gradcli.cli`.
+stays fast; everything else goes to :mod:`gradcli.cli.app`.
 """
 
 import os
@@ -10,10 +10,10 @@ import sys
 
 def run() -> None:
     if os.environ.get("_GRADCLI_COMPLETE", "").startswith("complete_"):
-        from .completion import respond
+        from .cli.completion import respond
 
         sys.exit(respond())
-    from .cli import main
+    from .cli.app import main
 
     try:
         main()

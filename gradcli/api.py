@@ -10,14 +10,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .models import NODE_BY_NODE, Check, GradResult, GraphResult, MatrixResult, Status
-from .nodes import Expr
-from .parser import parse
-from .shapes import infer_shapes
-from .values import Array, Value, coerce_values, flat, labels, match_variables
+from .language.nodes import Expr
+from .language.parser import parse
+from .language.shapes import infer_shapes
+from .language.values import Array, Value, coerce_values, flat, labels, match_variables
+from .results.models import NODE_BY_NODE, Check, GradResult, GraphResult, MatrixResult, Status
 
 if TYPE_CHECKING:
-    from .steps import StepsResult
+    from .explain.steps import StepsResult
 
 DTYPES = ("float64", "float32")
 DEFAULT_TIMEOUT = 5.0  #: seconds for the symbolic check
@@ -73,7 +73,7 @@ def grad(
         return _nth_derivative(expr, point, dtype, order, wrt, check, timeout)
     vector = _vjp_vector(vjp, shapes[-1], expr)
 
-    from . import evaluate
+    from .engines import autograd as evaluate
 
     computed = evaluate.autograd(expr, point, dtype, vector)
     flat_gradient = {
@@ -112,9 +112,10 @@ def _cross_check(
     """The exact check of ``grad``'s result: SymPy's derivatives of the whole expression,
     shown and evaluated exactly; or, for what SymPy cannot do in time, the node-by-node
     reference. Returns the derivatives as text (by element label) and the verdicts."""
-    from . import adjoint, evaluate
-    from . import check as checking
-    from .deadline import CheckTimeout, time_limit
+    from .check import judge as checking
+    from .check.budget import CheckTimeout, time_limit
+    from .engines import autograd as evaluate
+    from .engines.exact import adjoint
 
     elements = {
         label: (name, x)
@@ -203,8 +204,8 @@ def _symbolic_check(
     """SymPy's whole-expression derivatives, shown and evaluated exactly, within ``timeout``."""
     import sympy as sp
 
-    from . import symbolic
-    from .deadline import time_limit
+    from .check.budget import time_limit
+    from .engines import symbolic
 
     with time_limit(timeout):
         sym = symbolic.build(expr, dtype, shapes)
@@ -252,7 +253,7 @@ def _nth_derivative(
     if isinstance(scalar, Array):
         raise UsageError(f"--order needs a scalar variable; {wrt} is a vector or matrix")
 
-    from . import higher
+    from .engines import higher_order as higher
 
     value, derivative, node_values = higher.nth_derivative(expr, point, wrt, order, dtype)
 
@@ -266,9 +267,9 @@ def _nth_derivative(
 
     import sympy as sp
 
-    from . import check as checking
-    from . import symbolic
-    from .deadline import CheckTimeout, time_limit
+    from .check import judge as checking
+    from .check.budget import CheckTimeout, time_limit
+    from .engines import symbolic
 
     def moved(noise: object) -> list[float]:
         v, d, _ = higher.nth_derivative(expr, point, wrt, order, dtype, noise)  # type: ignore[arg-type]
@@ -350,7 +351,7 @@ def graph(
     ``retain_grad()``), and with ``torch_view=True`` PyTorch's recorded backward graph too.
     Without values: the structure and the symbolic local derivatives (torch is not imported).
     """
-    from .graph import build_graph
+    from .explain.graph import build_graph
 
     _check_dtype(dtype)
     expr, point = _optional_point(expression, {**(values or {}), **named_values})
@@ -408,10 +409,10 @@ def steps(
     Both are verified: the derivation against ``sympy.diff``, the backward pass against
     autograd. Raises :class:`gradcli.errors.TimeLimitError` past ``timeout`` seconds.
     """
-    from .deadline import CheckTimeout, time_limit
+    from .check.budget import CheckTimeout, time_limit
     from .errors import TimeLimitError, UsageError
-    from .graph import build_graph
-    from .steps import explain
+    from .explain.graph import build_graph
+    from .explain.steps import explain
 
     _check_dtype(dtype)
     expr, point = _optional_point(expression, {**(values or {}), **named_values})
@@ -458,8 +459,8 @@ def jacobian(
 ) -> MatrixResult:
     """The Jacobian of one or more comma-separated expressions (``"x*y, x+y"``): one row per
     output element, one column per variable element, every cell checked against SymPy."""
-    from . import higher
-    from .parser import parse_list
+    from .engines import higher_order as higher
+    from .language.parser import parse_list
 
     _check_dtype(dtype)
     exprs = parse_list(expressions)
@@ -524,7 +525,7 @@ def hessian(
     saddle or inconclusive)."""
     import numpy as np
 
-    from . import higher
+    from .engines import higher_order as higher
 
     _check_dtype(dtype)
     expr = parse(expression)
@@ -588,7 +589,7 @@ def hessian(
 
 
 def checking_timed_out_note(why: str) -> tuple[str]:
-    from .check import timed_out
+    from .check.judge import timed_out
 
     return (timed_out(0.0, {}, why).notes[0],)
 
@@ -620,10 +621,11 @@ def _check_cells(
     import mpmath
     import sympy as sp
 
-    from . import higher, symbolic
-    from .check import TOLERANCES, compare, find_kinks, nonfinite_origin
-    from .deadline import CheckTimeout, time_limit
-    from .models import Verdict, worst
+    from .check.budget import CheckTimeout, time_limit
+    from .check.judge import TOLERANCES, compare, find_kinks, nonfinite_origin
+    from .engines import higher_order as higher
+    from .engines import symbolic
+    from .results.models import Verdict, worst
 
     tol = TOLERANCES[dtype]
     moved: list[float] | None = None

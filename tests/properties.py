@@ -14,11 +14,12 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from gradcli import adjoint, batchcheck
+from gradcli.batch import check as batchcheck
+from gradcli.engines.exact import adjoint
 from gradcli.errors import GradcliError
-from gradcli.models import Status
-from gradcli.nodes import Expr
-from gradcli.parser import parse
+from gradcli.language.nodes import Expr
+from gradcli.language.parser import parse
+from gradcli.results.models import Status
 
 NAMES = ["x", "y", "z", "w"]
 
@@ -217,7 +218,7 @@ def wild_cases(max_leaves: int = 10) -> st.SearchStrategy[tuple[str, list[dict[s
 def screen(text: str, columns: dict[str, list[float]], dtype: str = "float64") -> list[Status]:
     expr = parse(text)
     cols = {k: np.array(v) for k, v in columns.items()}
-    from gradcli.evaluate import batch_gradients  # (imports torch)
+    from gradcli.engines.autograd import batch_gradients  # (imports torch)
 
     value, grads = batch_gradients(expr, cols, dtype)
     ref = batchcheck.reference(expr, cols, dtype)
@@ -229,7 +230,7 @@ def screen_disagreements(
     text: str, points: list[dict[str, float]], dtype: str = "float64"
 ) -> list[tuple[dict[str, float], Status, Status]]:
     """Rows the screen calls agree or undefined where the exact judge says otherwise."""
-    from gradcli.deadline import CheckTimeout, time_limit
+    from gradcli.check.budget import CheckTimeout, time_limit
 
     expr = parse(text)
     columns = {name: [p[name] for p in points] for name in points[0]}

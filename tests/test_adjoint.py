@@ -11,16 +11,18 @@ import mpmath
 import numpy as np
 import pytest
 
-from gradcli import adjoint, local_rules, symbolic
-from gradcli.parser import parse
-from gradcli.shapes import infer_shapes
+from gradcli._dev import local_rules
+from gradcli.engines import symbolic
+from gradcli.engines.exact import adjoint
+from gradcli.language.parser import parse
+from gradcli.language.shapes import infer_shapes
 
 DATA = Path(__file__).parent / "data"
 
 
 def test_stored_rules_are_what_sympy_derives() -> None:
     assert local_rules.TARGET.read_text() == local_rules.source(), (
-        "regenerate with: python -m gradcli.local_rules --write"
+        "regenerate with: python -m gradcli._dev.local_rules --write"
     )
 
 

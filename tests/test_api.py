@@ -8,10 +8,10 @@ import math
 import pytest
 
 import gradcli
-from gradcli.check import TOLERANCES
+from gradcli.check.judge import TOLERANCES
 from gradcli.errors import ExitCode, GradcliError, ShapeError
-from gradcli.models import Status
-from gradcli.ops import OPS
+from gradcli.language.ops import OPS
+from gradcli.results.models import Status
 
 from .conftest import load_jsonl
 
@@ -290,7 +290,7 @@ def test_timed_out_scalar_check_falls_back_to_node_by_node() -> None:
 def test_time_limit_restores_the_signal_handler() -> None:
     import signal
 
-    from gradcli.deadline import CheckTimeout, time_limit
+    from gradcli.check.budget import CheckTimeout, time_limit
 
     before = signal.getsignal(signal.SIGALRM)
     with pytest.raises(CheckTimeout), time_limit(0.05):
@@ -326,7 +326,7 @@ def test_sum_of_ten_thousand_terms_is_checked() -> None:
 
 
 def test_recursion_in_symbolic_work_becomes_a_verdict() -> None:
-    from gradcli.deadline import CheckTimeout, time_limit
+    from gradcli.check.budget import CheckTimeout, time_limit
 
     def deep(n: int) -> int:
         return n if n == 0 else 1 + deep(n - 1)

@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from gradcli.batch import CHUNK_ROWS, grad_batch
-from gradcli.cli import app
+from gradcli.batch.run import CHUNK_ROWS, grad_batch
+from gradcli.cli.app import app
 from gradcli.errors import GradcliError
 
 runner = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "80"})
@@ -234,7 +234,7 @@ def test_kinks_get_their_exact_verdict() -> None:
 
 
 def test_doubtful_rows_past_the_budget_stay_unchecked(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gradcli import batchcheck
+    from gradcli.batch import check as batchcheck
 
     monkeypatch.setattr(batchcheck, "MAX_EXACT_ROWS", 2)
     r = invoke("grad", "abs(x)", "--input", "-", stdin="x\n0\n0\n0\n1\n0\n")
@@ -300,7 +300,7 @@ def test_disk_full_leaves_no_file_under_the_final_name(
 ) -> None:
     import errno
 
-    from gradcli import batchio
+    from gradcli.batch import formats as batchio
 
     real = batchio.Writer._write
     calls = []
@@ -322,7 +322,7 @@ def test_disk_full_leaves_no_file_under_the_final_name(
 
 
 def test_failure_while_finishing_parquet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gradcli import batchio
+    from gradcli.batch import formats as batchio
 
     def full(self: batchio.Writer) -> None:
         raise pl.exceptions.ComputeError(

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
-from gradcli import adjoint, batchcheck, bounded
-from gradcli.models import Status
-from gradcli.parser import parse
+from gradcli.batch import check as batchcheck
+from gradcli.engines import screen as bounded
+from gradcli.engines.exact import adjoint
+from gradcli.language.parser import parse
+from gradcli.results.models import Status
 
 from .properties import cases, screen, screen_disagreements, wild_cases
 
@@ -159,7 +161,7 @@ def test_a_helper_that_cannot_start_is_an_error_not_a_hang() -> None:
     # A pool whose initializer raises starts a new helper forever; the setup must report it.
     import dataclasses
 
-    from gradcli.deadline import time_limit
+    from gradcli.check.budget import time_limit
 
     expr = dataclasses.replace(parse("x*2"), source="x *")  # the helper cannot parse this
     screen = batchcheck.Screen(expr, "float64", None, process=True)

@@ -16,7 +16,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import gradcli
-from gradcli.cli import app
+from gradcli.cli.app import app
 from gradcli.render import table
 
 from .conftest import run_cli
@@ -241,7 +241,7 @@ def test_ctrl_c_exits_130_without_traceback() -> None:
         [
             sys.executable,
             "-c",
-            "import time, gradcli.cli as c; c.grad = None; "
+            "import time, gradcli.cli.app as c; c.grad = None; "
             "import typer\n@c.app.command('sleep')\ndef sleep() -> None:\n"
             "    with c.reporting():\n        print('ready', flush=True); time.sleep(30)\n"
             "c.main(['sleep'])",

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from gradcli import completion
-from gradcli._completion_spec import SPEC
+from gradcli._dev import completion_spec
+from gradcli.cli import completion
+from gradcli.cli._completion_spec import SPEC
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "completions"
@@ -30,15 +31,15 @@ def env() -> dict[str, str]:
 @pytest.mark.parametrize("shell", sorted(completion.SHELLS))
 def test_checked_in_scripts_are_current(shell: str) -> None:
     path = SCRIPTS / completion.SHELLS[shell]
-    assert path.read_text(encoding="utf-8") == completion.script(shell), (
-        "run: python -m gradcli.completion --write"
+    assert path.read_text(encoding="utf-8") == completion_spec.script(shell), (
+        "run: python -m gradcli._dev.completion_spec --write"
     )
 
 
 def test_checked_in_spec_is_current() -> None:
-    path = ROOT / "gradcli" / "_completion_spec.py"
-    assert path.read_text(encoding="utf-8") == completion.spec_module(), (
-        "run: python -m gradcli.completion --write"
+    path = ROOT / "gradcli" / "cli" / "_completion_spec.py"
+    assert path.read_text(encoding="utf-8") == completion_spec.spec_module(), (
+        "run: python -m gradcli._dev.completion_spec --write"
     )
 
 

@@ -10,11 +10,12 @@ import sympy as sp
 import torch
 
 import gradcli
-from gradcli import evaluate, symbolic
-from gradcli import values as gradcli_values
-from gradcli.models import Status
-from gradcli.ops import OPS, Op
-from gradcli.parser import parse
+from gradcli.engines import autograd as evaluate
+from gradcli.engines import symbolic
+from gradcli.language import values as gradcli_values
+from gradcli.language.ops import OPS, Op
+from gradcli.language.parser import parse
+from gradcli.results.models import Status
 
 # A point inside each operation's domain and away from its kinks.
 POINTS: dict[str, tuple[float, ...]] = {

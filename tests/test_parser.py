@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from gradcli.errors import LimitError, ParseError
+from gradcli.language.nodes import to_text
+from gradcli.language.ops import FUNCTIONS
+from gradcli.language.parser import parse
 from gradcli.limits import MAX_DEPTH, MAX_LENGTH, MAX_NODES
-from gradcli.nodes import to_text
-from gradcli.ops import FUNCTIONS
-from gradcli.parser import parse
 
 
 def shape(source: str) -> str:

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 import gradcli
 from gradcli.errors import GradcliError
-from gradcli.models import Status
-from gradcli.nodes import to_text
-from gradcli.parser import parse
+from gradcli.language.nodes import to_text
+from gradcli.language.parser import parse
+from gradcli.results.models import Status
 
 from .properties import cases, expressions, finite_difference
 
@@ -61,7 +61,8 @@ def test_autograd_sympy_and_finite_differences_agree(case: tuple[str, dict[str, 
 def test_node_by_node_reference_matches_sympy(case: tuple[str, dict[str, float]]) -> None:
     """The linear-time reference (large expressions, batch rows) and SymPy's whole-expression
     derivative give the same exact numbers."""
-    from gradcli import adjoint, symbolic
+    from gradcli.engines import symbolic
+    from gradcli.engines.exact import adjoint
 
     text, point = case
     expr = parse(text)

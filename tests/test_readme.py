@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gradcli import limits
-from gradcli.reference import SECTIONS
+from gradcli._dev.readme_tables import SECTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -19,7 +19,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 def test_generated_tables_are_current(name: str) -> None:
     match = re.search(rf"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->", README, re.S)
     assert match, f"README lacks the {name} section"
-    assert match.group(1) == SECTIONS[name](), "run: python -m gradcli.reference"
+    assert match.group(1) == SECTIONS[name](), "run: python -m gradcli._dev.readme_tables"
 
 
 def test_limits_table_matches_the_code() -> None:

@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 
 import gradcli
 from gradcli.api import hessian, jacobian
-from gradcli.cli import app
+from gradcli.cli.app import app
 from gradcli.errors import ExitCode, GradcliError, ShapeError
-from gradcli.models import Status
-from gradcli.ops import OPS
-from gradcli.values import Array
+from gradcli.language.ops import OPS
+from gradcli.language.values import Array
+from gradcli.results.models import Status
 
 runner = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "80"})
 

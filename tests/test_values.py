@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gradcli.errors import InputError, UsageError
-from gradcli.values import coerce_values, match_variables, parse_number, split_arguments
+from gradcli.language.values import coerce_values, match_variables, parse_number, split_arguments
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models import GraphResult
-from ..ops import OPS
+from ..language.ops import OPS
+from ..results.models import GraphResult
 from .tree import num
 
 

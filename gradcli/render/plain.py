@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import GradResult
-from ..values import Array
+from ..language.values import Array
+from ..results.models import GradResult
 from .numbers import fmt
 
 

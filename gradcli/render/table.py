@@ -9,8 +9,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..models import NODE_BY_NODE, GradResult, Status, worst
-from ..values import Array
+from ..language.values import Array
+from ..results.models import NODE_BY_NODE, GradResult, Status, worst
 from .numbers import fmt, short_exact, shorten
 
 STYLE = {

@@ -11,8 +11,8 @@ from __future__ import annotations
 from rich.text import Text
 from rich.tree import Tree
 
-from ..models import GraphEdge, GraphNode, GraphResult, TorchNode
-from ..ops import OPS
+from ..language.ops import OPS
+from ..results.models import GraphEdge, GraphNode, GraphResult, TorchNode
 
 
 def num(x: float | None) -> str:

@@ -19,12 +19,12 @@ from typing import Any
 
 import sympy as sp
 
-from . import symbolic
-from .check import TOLERANCES
-from .models import SCHEMA, GraphEdge, GraphResult, json_number
-from .nodes import Expr, to_text
-from .ops import OPS
-from .parser import parse
+from ..check.judge import TOLERANCES
+from ..engines import symbolic
+from ..language.nodes import Expr, to_text
+from ..language.ops import OPS
+from ..language.parser import parse
+from ..results.models import SCHEMA, GraphEdge, GraphResult, json_number
 
 # ---- 1. the backward pass ------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .errors import ShapeError
+from ..errors import ShapeError
 from .nodes import Expr
 
 Shape = tuple[int, ...]

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import mpmath
 import numpy as np
 
-from .exact import DIGITS, Exact, round_to
-from .models import Check, Status, Verdict, worst
-from .nodes import Expr
-from .ops import OPS
+from ..engines.exact.numbers import DIGITS, Exact, round_to
+from ..language.nodes import Expr
+from ..language.ops import OPS
+from ..results.models import Check, Status, Verdict, worst
 
 
 @dataclass(frozen=True)

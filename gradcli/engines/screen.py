@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from .adjoint import Kernels, Numbers, erf64, simple_power, sweep
-from .nodes import Expr, Node
-from .ops import CONSTANTS
+from ..language.nodes import Expr, Node
+from ..language.ops import CONSTANTS
+from .exact.adjoint import Kernels, Numbers, erf64, simple_power, sweep
 
 ROUND = 2.0**-52  #: a correctly rounded operation: |error| <= ROUND * |result| (twice u)
 LIBM = 2.0**-48  #: an elementary function of NumPy's or libm's: 16 units in the last place
@@ -386,7 +386,7 @@ BOUNDED = Numbers(
 
 
 def _leaf(node: Node, point: Mapping[str, Bounded], dtype: str, ctx: Context) -> Bounded:
-    from .exact import round_to
+    from .exact.numbers import round_to
 
     if node.kind == "number":
         return Bounded(np.float64(round_to(node.value, dtype)), 0.0, ctx)

@@ -21,11 +21,11 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .errors import LimitError
-from .exact import DIGITS, Exact, round_to
-from .limits import MAX_EXPONENT
-from .nodes import Expr
-from .ops import CONSTANTS, OPS
+from ..errors import LimitError
+from ..language.nodes import Expr
+from ..language.ops import CONSTANTS, OPS
+from ..limits import MAX_EXPONENT
+from .exact.numbers import DIGITS, Exact, round_to
 
 
 class detach(sp.Function):  # noqa: N801 - named as it is printed

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .errors import ExitCode
+from ..errors import ExitCode
 
 SCHEMA = "gradcli/1"
 
@@ -132,7 +132,7 @@ def json_value(x: Any) -> Any:
 class GradResult:
     """The value and gradient of an expression at a point, with its check.
 
-    Values are floats, or Arrays for vectors and matrices (``gradcli.values.Array``); a
+    Values are floats, or Arrays for vectors and matrices (``gradcli.language.values.Array``); a
     gradient has the shape of its variable. ``symbolic`` and the check's ``gradient`` are keyed
     by element label: ``x`` for a scalar variable, ``x[0]`` and ``W[1,0]`` for elements.
     """

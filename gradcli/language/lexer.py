@@ -14,8 +14,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import LimitError, ParseError, char_name
-from .limits import MAX_LENGTH, MAX_NUMBER_LENGTH
+from ..errors import LimitError, ParseError, char_name
+from ..limits import MAX_LENGTH, MAX_NUMBER_LENGTH
 
 TokenKind = Literal["number", "name", "op", "(", ")", ",", "end"]
 

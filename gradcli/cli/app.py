@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from . import __version__
-from .errors import ExitCode, GradcliError, UsageError
+from .. import __version__
+from ..errors import ExitCode, GradcliError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -33,7 +33,7 @@ app = typer.Typer(
 )
 
 # Variable values arrive as options Typer cannot know in advance (--x 2, --w1=0.5, x=2): let
-# them through and sort them out in gradcli.values.
+# them through and sort them out in gradcli.language.values.
 _FREE_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
@@ -126,10 +126,11 @@ def _batch(
     timeout: float | None = 5.0,
 ) -> int:
     """Batch work: points from a file, stdin or grids; results streamed out chunk by chunk."""
-    from . import batch, batchcheck
-    from .parser import parse
-    from .shapes import infer_shapes
-    from .values import match_variables, parse_number
+    from ..batch import check as batchcheck
+    from ..batch import run as batch
+    from ..language.parser import parse
+    from ..language.shapes import infer_shapes
+    from ..language.values import match_variables, parse_number
 
     expr = parse(expression)
     infer_shapes(expr, {})
@@ -334,10 +335,10 @@ def grad(
     Example: gradcli grad "x**2*y" --x 2 --y 3
     """
     with reporting(debug):
-        from . import api
+        from .. import api
 
         expression, raw = expression_and_values(ctx, args, file)
-        from .values import parse_grid
+        from ..language.values import parse_grid
 
         grids = {k: g for k, v in raw.items() if (g := parse_grid(v, k)) is not None}
         if input_path is not None or grids or out_format is not None:
@@ -380,15 +381,15 @@ def grad(
             order=order,
             wrt=wrt,
         )
-        from .render import plain as plain_renderer
-        from .render import table
+        from ..render import plain as plain_renderer
+        from ..render import table
 
         def view() -> Any:
             if not show_graph:
                 return table.render(result)
             from rich.console import Group
 
-            from .render import tree
+            from ..render import tree
 
             graph_view = tree.render(api.graph(expression, raw, dtype=dtype.value), console().width)
             return Group(table.render(result), "", graph_view)
@@ -441,7 +442,7 @@ def graph(
     Example: gradcli graph "sin(x**2)" --x 4
     """
     with reporting(debug):
-        from . import api
+        from .. import api
         from .output import Destination
 
         # Everything about the destination is checked before any work.
@@ -449,16 +450,16 @@ def graph(
         expression, raw = expression_and_values(ctx, args, file)
         result = api.graph(expression, raw, dtype=dtype.value, torch_view=torch_view)
         if dest.format == "json":
-            from .render import json_doc
+            from ..render import json_doc
 
             dest.write_text(json_doc.dumps(result.to_dict()))
         elif dest.format in ("dot", "mermaid"):
-            from .render import diagram
+            from ..render import diagram
 
             make = diagram.to_dot if dest.format == "dot" else diagram.to_mermaid
             dest.write_text(make(result, torch_view))
         else:
-            from .render import tree
+            from ..render import tree
 
             out = console()
             width = out.width if dest.path is None else _FILE_WIDTH
@@ -494,14 +495,14 @@ def steps(
     Example: gradcli steps "sin(x**2)" --x 4
     """
     with reporting(debug):
-        from . import api
+        from .. import api
 
         if json_out and latex:
             raise UsageError("--json and --latex cannot be used together")
         expression, raw = expression_and_values(ctx, args, file)
         names = [n.strip() for n in wrt.split(",") if n.strip()] if wrt else None
         result = api.steps(expression, raw, wrt=names, dtype=dtype.value, timeout=timeout or None)
-        from .render import steps as steps_renderer
+        from ..render import steps as steps_renderer
 
         emit(
             result.to_dict() if json_out else None,
@@ -570,8 +571,8 @@ def _matrix_command(
     debug: bool,
 ) -> None:
     with reporting(debug):
-        from . import api
-        from .render import matrix
+        from .. import api
+        from ..render import matrix
 
         if json_out and plain:
             raise UsageError("--json and --plain cannot be used together")
@@ -596,7 +597,7 @@ def expression_and_values(
     ctx: typer.Context, args: list[str] | None, file: str | None
 ) -> tuple[str, dict[str, str]]:
     """The expression (from the arguments or --file) and the raw value texts."""
-    from .values import split_arguments
+    from ..language.values import split_arguments
 
     free = [*(args or []), *ctx.args]
     if file is not None:
@@ -656,7 +657,7 @@ def read_expression(path: str) -> str:
 
     Reads a bounded amount, so a huge file meets the length limit instead of filling memory.
     """
-    from .limits import MAX_LENGTH
+    from ..limits import MAX_LENGTH
 
     try:
         if path == "-":
@@ -676,7 +677,7 @@ def read_expression(path: str) -> str:
 def emit(doc: dict[str, Any] | None, text: str | None, view: Callable[[], Any]) -> None:
     """Print a result: as a JSON document, as plain text, or (by default) as a Rich view."""
     if doc is not None:
-        from .render import json_doc
+        from ..render import json_doc
 
         sys.stdout.write(json_doc.dumps(doc))
     elif text is not None:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .evaluate import DTYPES, Noise, forward, make_leaves, to_value
-from .nodes import Expr
-from .values import Value, flat
+from ..language.nodes import Expr
+from ..language.values import Value, flat
+from .autograd import DTYPES, Noise, forward, make_leaves, to_value
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Parse expression text into an :class:`~gradcli.nodes.Expr`.
+"""Parse expression text into an :class:`~gradcli.language.nodes.Expr`.
 
 The grammar, loosest binding first::
 
@@ -25,9 +25,9 @@ import keyword
 import math
 from dataclasses import dataclass
 
-from .errors import LimitError, ParseError
+from ..errors import LimitError, ParseError
+from ..limits import MAX_DEPTH, MAX_EXPONENT, MAX_NODES, MAX_POWER_TOWER
 from .lexer import Token, tokenize
-from .limits import MAX_DEPTH, MAX_EXPONENT, MAX_NODES, MAX_POWER_TOWER
 from .nodes import Expr, Node
 from .ops import ALIASES, BINARY_SYMBOLS, CONSTANTS, FUNCTIONS, OPS, POWER, PREFIX_SYMBOLS, SIGN, Op
 

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError, safe_text
+from ..errors import UsageError, safe_text
 
 _BY_EXTENSION = {
     ".dot": "dot",

@@ -1,12 +1,13 @@
 """The README's reference tables, generated from the op table and the exit codes.
 
-``python -m gradcli.reference`` prints them; a test checks that the README holds exactly these.
+``python -m gradcli._dev.readme_tables`` prints them; a test checks that the README holds
+exactly these.
 """
 
 from __future__ import annotations
 
-from .errors import ExitCode
-from .ops import BINARY_SYMBOLS, FUNCTIONS, OPS, PREFIX_SYMBOLS
+from ..errors import ExitCode
+from ..language.ops import BINARY_SYMBOLS, FUNCTIONS, OPS, PREFIX_SYMBOLS
 
 
 def operator_table() -> str:

@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from . import batchcheck
-from .batchcheck import CODE, STATUSES
-from .batchio import CHUNK_ROWS, FORMATS, Writer, input_format, read_chunks
-from .errors import InputError
-from .models import Status, worst
-from .nodes import Expr
-from .values import MAX_GRID
+from ..errors import InputError
+from ..language.nodes import Expr
+from ..language.values import MAX_GRID
+from ..results.models import Status, worst
+from . import check as batchcheck
+from .check import CODE, STATUSES
+from .formats import CHUNK_ROWS, FORMATS, Writer, input_format, read_chunks
 
 
 @dataclass
@@ -233,7 +233,7 @@ def run(
 
     reader = _ReadAhead(expr, chunks, checking)
     try:
-        from .evaluate import batch_gradients  # imports torch, while the reader works
+        from ..engines.autograd import batch_gradients  # imports torch, while the reader works
 
         for chunk in reader:
             chunk.value, chunk.grads = batch_gradients(expr, chunk.columns, dtype)
@@ -394,9 +394,9 @@ def grad_batch(
     (in float64 with error bounds, doubtful rows exactly); ``"sample:N"`` N random rows exactly
     (the rest are ``unchecked``).
     """
-    from .parser import parse
-    from .shapes import infer_shapes
-    from .values import match_variables
+    from ..language.parser import parse
+    from ..language.shapes import infer_shapes
+    from ..language.values import match_variables
 
     expr = parse(expression)
     infer_shapes(expr, {})
@@ -414,7 +414,7 @@ def grad_batch(
                 f"column {name} has a value that is not finite "
                 f"(row {int(np.flatnonzero(~np.isfinite(a))[0])})"
             )
-    from .evaluate import batch_gradients
+    from ..engines.autograd import batch_gradients
 
     summary = Summary()
     checking = Checking(expr, dtype, check, timeout, summary) if check else None

@@ -27,11 +27,11 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from ._local_rules import RULES
-from .exact import DIGITS, Exact, round_to
-from .local_rules import Formula
-from .nodes import Expr, Node
-from .ops import CONSTANTS
+from ..._dev.local_rules import Formula
+from ...language.nodes import Expr, Node
+from ...language.ops import CONSTANTS
+from ._rules import RULES
+from .numbers import DIGITS, Exact, round_to
 
 #: working precisions (decimal digits) tried in pairs until a pair agrees
 PRECISIONS = ((50, 70), (120, 150), (300, 340))

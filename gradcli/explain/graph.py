@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 
-from .models import GraphEdge, GraphNode, GraphResult, TorchNode
-from .nodes import Expr, substitute, subtree_starts, tidy, to_text
-from .ops import OPS
-from .parser import parse
+from ..language.nodes import Expr, substitute, subtree_starts, tidy, to_text
+from ..language.ops import OPS
+from ..language.parser import parse
+from ..results.models import GraphEdge, GraphNode, GraphResult, TorchNode
 
 
 @cache
@@ -32,7 +32,7 @@ def graph_ids(expr: Expr) -> list[int]:
 
 def local_derivatives(expr: Expr, index: int, starts: list[int] | None = None) -> list[str]:
     """The op's local partial derivatives at node ``index``, written with its operands' text
-    (``starts``: :func:`~gradcli.nodes.subtree_starts` of ``expr``, if at hand)."""
+    (``starts``: :func:`~gradcli.language.nodes.subtree_starts` of ``expr``, if at hand)."""
     node = expr.nodes[index]
     bindings = {name: (expr, a) for name, a in zip(("u", "v"), node.args, strict=False)}
     return [
@@ -64,7 +64,7 @@ def build_graph(
 
     traced = None
     if point is not None:
-        from . import evaluate
+        from ..engines import autograd as evaluate
 
         traced = evaluate.trace(expr, point, dtype, torch_view)
 

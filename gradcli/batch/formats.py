@@ -20,7 +20,7 @@ from typing import IO, Any, Protocol
 
 import numpy as np
 
-from .errors import InputError, OutputError, UsageError, safe_text
+from ..errors import InputError, OutputError, UsageError, safe_text
 
 CHUNK_ROWS = 1 << 16  #: rows per chunk: measured faster than one huge tensor, and bounded
 READ_BYTES = 8 << 20  #: bytes read from a stream at a time

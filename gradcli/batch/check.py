@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import UsageError, safe_text
-from .models import Status
-from .nodes import Expr
+from ..errors import UsageError, safe_text
+from ..language.nodes import Expr
+from ..results.models import Status
 
 if TYPE_CHECKING:
-    from .bounded import Columns
+    from ..engines.screen import Columns
 
 DEFAULT_SAMPLE = 25  #: rows checked by ``--check sample``
 MAX_NONFINITE_CHECKS = 100  #: in sample mode, rows that are not finite checked in all, at most
@@ -72,9 +72,9 @@ def describe_mode(mode: str, rows: int, chunk_rows: int) -> str:
 
 def row_verdict(expr: Expr, point: dict[str, float], dtype: str, exact: Any) -> Status:
     """The verdict of ``gradcli grad`` at one row, given the exact (value, gradient)."""
-    from . import check as checking
-    from . import evaluate
-    from .values import flat
+    from ..check import judge as checking
+    from ..engines import autograd as evaluate
+    from ..language.values import flat
 
     computed = evaluate.autograd(expr, point, dtype)
     gradient = {name: flat(g)[0] for name, g in computed.gradient.items()}
@@ -131,7 +131,7 @@ def reference(
     (11 more bits), as a plain reference compared with the plain tolerance. Every other row,
     and a kink or a shaky row, is left to the exact verdict.
     """
-    from . import bounded
+    from ..engines import screen as bounded
 
     n = len(next(iter(inputs.values()))) if inputs else 1
     if out is None:
@@ -167,7 +167,7 @@ def _near_kink(node: Any, ref: Columns, dtype: str) -> np.ndarray:
     """Rows where a non-smooth operation's operands are on its kink, or close enough that
     torch's own rounding may have put them there (within the bound; for float32, within what
     float32's rounding and underflow can do)."""
-    from .ops import OPS
+    from ..language.ops import OPS
 
     args = [ref.nodes[a] for a in node.args]
     margins = [ref.node_bounds[a] for a in node.args]
@@ -197,8 +197,8 @@ def _bounded(
     extended-precision pass: not settled (their bound takes more than half the tolerance), but
     they would be with a bound :data:`EXTENDED` times smaller. Rows neither settles, shaky
     rows and kinks are left to the exact verdict (slack -1)."""
-    from .check import TOLERANCES
-    from .ops import OPS
+    from ..check.judge import TOLERANCES
+    from ..language.ops import OPS
 
     tol = TOLERANCES[dtype]
 
@@ -256,8 +256,8 @@ def _extended(
     """The rows the bounds could not settle, in ``longdouble``, into ``out`` (rows ``start +
     rows``): a reference without a bound, compared with the plain tolerance. Its NaNs prove
     nothing (an overflow makes them too), so it never calls a row undefined."""
-    from . import adjoint
-    from .check import TOLERANCES
+    from ..check.judge import TOLERANCES
+    from ..engines.exact import adjoint
 
     tol = TOLERANCES[dtype]
     where = start + rows
@@ -329,8 +329,8 @@ def _screen_init(source: str, dtype: str) -> None:
     global _SCREEN, _SCREEN_WHY
     _ignore_ctrl_c()
     try:
-        from .bounded import Evaluator
-        from .parser import parse
+        from ..engines.screen import Evaluator
+        from ..language.parser import parse
 
         assert _SLOTS is not None  # inherited from the parent at fork
         expr = parse(source)
@@ -379,7 +379,7 @@ class Screen:
         self.next_slot = 0
         if process and "fork" in multiprocessing.get_all_start_methods():
             global _SLOTS
-            from .batchio import CHUNK_ROWS
+            from .formats import CHUNK_ROWS
 
             # A slot for every chunk that can be in flight: read ahead, being computed, and
             # one the reader holds.
@@ -387,7 +387,7 @@ class Screen:
             context = multiprocessing.get_context("fork")
             self.pool = context.Pool(1, initializer=_screen_init, initargs=(expr.source, dtype))
         else:
-            from .bounded import Evaluator
+            from ..engines.screen import Evaluator
 
             self.evaluator = Evaluator(expr, dtype)
             self.threads = ThreadPoolExecutor(1, thread_name_prefix="gradcli-check")
@@ -438,8 +438,8 @@ class Screen:
 
     def judge(self, columns: Mapping[str, np.ndarray], rows: np.ndarray, codes: np.ndarray) -> None:
         """Exact verdicts for the doubtful ``rows`` (in place in ``codes``), within budget."""
-        from . import adjoint
-        from .deadline import CheckTimeout, time_limit
+        from ..check.budget import CheckTimeout, time_limit
+        from ..engines.exact import adjoint
 
         take = rows[: self.exact_left]
         self.over_budget += len(rows) - len(take)
@@ -468,7 +468,7 @@ def _exact_points(
     sym: Any, derivatives: Mapping[str, Any], points: list[dict[str, float]], dtype: str
 ) -> list[tuple[Any, dict[str, Any]]]:
     """The exact value and derivatives at each point (SymPy, 30 digits)."""
-    from . import symbolic
+    from ..engines import symbolic
 
     return [
         (
@@ -488,9 +488,9 @@ def _worker_init(source: str, dtype: str) -> None:
     global _WORKER
     _ignore_ctrl_c()
     try:
-        from . import symbolic
-        from .deadline import CheckTimeout, time_limit
-        from .parser import parse
+        from ..check.budget import CheckTimeout, time_limit
+        from ..engines import symbolic
+        from ..language.parser import parse
 
         expr = parse(source)
         with time_limit(None):  # no clock here: each request has its own budget
@@ -508,7 +508,7 @@ def _worker_exact(
     points: list[dict[str, float]], seconds: float | None
 ) -> list[tuple[Any, dict[str, Any]]] | str:
     """Exact values for ``points``, or why there are none (a sentence's end)."""
-    from .deadline import CheckTimeout, time_limit
+    from ..check.budget import CheckTimeout, time_limit
 
     if _WORKER is None:
         return str(globals().get("_WORKER_WHY", "was abandoned"))
@@ -548,7 +548,7 @@ class Sampler:
         results, or says why there are none (the time limit, too deep for SymPy)."""
         import multiprocessing
 
-        from .deadline import CheckTimeout, time_limit
+        from ..check.budget import CheckTimeout, time_limit
 
         if not points or self.abandoned:
             why = self.abandoned
@@ -568,7 +568,7 @@ class Sampler:
         try:
             with time_limit(budget):
                 if self.local is None:
-                    from . import symbolic
+                    from ..engines import symbolic
 
                     sym = symbolic.build(self.expr, self.dtype)
                     self.local = (sym, {n: sym.derivative(n) for n in self.expr.variables})

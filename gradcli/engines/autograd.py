@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .models import TorchNode
-from .nodes import Expr
-from .ops import CONSTANTS, OPS
-from .values import Array, Value, flat, labels
+from ..language.nodes import Expr
+from ..language.ops import CONSTANTS, OPS
+from ..language.values import Array, Value, flat, labels
+from ..results.models import TorchNode
 
 DTYPES: dict[str, torch.dtype] = {"float64": torch.float64, "float32": torch.float32}
 
@@ -172,7 +172,7 @@ def rounding_spread(
     far the node-by-node formulas land from the exact numbers when run in plain float64 (that
     shows digits lost inside a derivative formula, 1 - tanh(u)**2 near tanh(u) = 1, which
     nudging node values cannot). The larger of the two, number by number."""
-    from . import adjoint
+    from .exact import adjoint
 
     moved, moved_gradient = noisy_spread(expr, point, dtype, vjp)
     scalars = {n: v for n, v in point.items() if not isinstance(v, Array)}
@@ -219,7 +219,7 @@ def trace(
     expr: Expr, point: Mapping[str, float], dtype: str = "float64", torch_view: bool = False
 ) -> Traced:
     """Evaluate with ``retain_grad()`` on every intermediate, so each node's adjoint is known."""
-    from .graph import _template
+    from ..explain.graph import _template
 
     dt = DTYPES[dtype]
     leaves = make_leaves(point, dt)

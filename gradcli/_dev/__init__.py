@@ -1,0 +1,1 @@
+"""Generators for the project's own files: the README's tables and the local rules."""

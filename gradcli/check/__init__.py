@@ -1,0 +1,1 @@
+"""The check: the tolerance, the one judge, the reference strategy and the budgets."""

@@ -1,0 +1,1 @@
+"""The exact reference: numbers that say what they proved."""

@@ -1,0 +1,1 @@
+"""The computation graph and the chain-rule steps."""
