@@ -28,13 +28,13 @@ _EXPORTS = {
     "ExitCode": "errors",
     "GradcliError": "errors",
     "ParseError": "errors",
-    "SCHEMA": "results.models",
-    "Check": "results.models",
-    "GradResult": "results.models",
-    "GraphResult": "results.models",
-    "MatrixResult": "results.models",
-    "Status": "results.models",
-    "Verdict": "results.models",
+    "SCHEMA": "results",
+    "Check": "results",
+    "GradResult": "results",
+    "GraphResult": "results",
+    "MatrixResult": "results",
+    "Status": "results",
+    "Verdict": "results",
     "parse": "language.parser",
     "Array": "language.values",
 }
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .errors import ExitCode, GradcliError, ParseError
     from .language.parser import parse
     from .language.values import Array
-    from .results.models import (
+    from .results import (
         SCHEMA,
         Check,
         GradResult,

@@ -7,12 +7,13 @@ stays fast; everything else goes to :mod:`gradcli.cli.app`.
 import os
 import sys
 
+from .cli.completion import respond
+
 
 def run() -> None:
     if os.environ.get("_GRADCLI_COMPLETE", "").startswith("complete_"):
-        from .cli.completion import respond
-
         sys.exit(respond())
+    # (here, not at the top: it loads Typer)
     from .cli.app import main
 
     try:

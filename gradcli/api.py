@@ -1,32 +1,100 @@
-"""The public functions behind ``import gradcli``; the CLI calls these too.
+"""The public functions behind ``import gradcli``; the command line calls these too.
 
 Parsing and input checks happen first and import nothing heavy, so bad input fails fast; torch
-is imported for the evaluation, SymPy only for the check.
+is imported for the evaluation, SymPy and FLINT for the check. Errors name the parameters as
+Python sees them (``order``, ``timeout``); the command line says them as flags.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from .check.budget import CheckTimeout, time_limit
+from .errors import TimeLimitError, UsageError
+from .explain.graph import build_graph
 from .language.nodes import Expr
-from .language.parser import parse
+from .language.parser import parse, parse_list
 from .language.shapes import infer_shapes
-from .language.values import Array, Value, coerce_values, flat, labels, match_variables
-from .results.models import NODE_BY_NODE, Check, GradResult, GraphResult, MatrixResult, Status
+from .language.values import (
+    Array,
+    Value,
+    coerce_values,
+    elements,
+    flat,
+    labels,
+    match_variables,
+)
+from .limits import DEFAULT_TIMEOUT, MAX_DRAWN, MAX_ORDER, MAX_SYMBOLIC_ELEMENTS
+from .results import Check, GradResult, GraphResult, MatrixResult, Status
 
 if TYPE_CHECKING:
-    from .explain.steps import StepsResult
+    from .results import StepsResult
 
 DTYPES = ("float64", "float32")
-DEFAULT_TIMEOUT = 5.0  #: seconds for the symbolic check
-MAX_SYMBOLIC_ELEMENTS = 10_000  #: above this many variable elements the SymPy check is skipped
-#: Above this many nodes, or this many levels, SymPy's whole-expression derivative is not tried
-#: (measured: 800 terms, ~4,800 nodes, take 4 s; 100 nested functions 1 s, 200 over 20 s) and
-#: the node-by-node reference checks the numbers instead.
-SYMBOLIC_NODES = 2_000
-SYMBOLIC_HEIGHT = 100
+
+
+# ---- arguments ---------------------------------------------------------------------------------
+
+
+def _expression(expression: object, what: str = "expression") -> str:
+    if not isinstance(expression, str):
+        raise UsageError(f"{what} must be a string, not {type(expression).__name__}")
+    return expression
+
+
+def _dtype(dtype: object) -> str:
+    if not isinstance(dtype, str) or dtype not in DTYPES:
+        shown = ", ".join(DTYPES)
+        raise UsageError(f"{{dtype}} must be one of {shown}, not {dtype!r}", params=("dtype",))
+    return dtype
+
+
+def _timeout(timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise UsageError(
+            f"{{timeout}} must be a number of seconds or None, not {timeout!r}",
+            params=("timeout",),
+        )
+    if not math.isfinite(timeout) or timeout < 0:
+        raise UsageError(
+            f"{{timeout}} must be 0 or more seconds, not {timeout!r}", params=("timeout",)
+        )
+    return float(timeout) or None
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise UsageError(f"{{{name}}} must be True or False, not {value!r}", params=(name,))
+    return value
+
+
+def _count(value: object, name: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{{{name}}} must be a whole number, not {value!r}", params=(name,))
+    if value < low or (high is not None and value > high):
+        bounds = f"from {low:,} to {high:,}" if high is not None else f"{low} or more"
+        raise UsageError(f"{{{name}}} must be {bounds}, not {value:,}", params=(name,))
+    return value
+
+
+def _values(values: object, named: Mapping[str, object]) -> dict[str, Value]:
+    if values is not None and not isinstance(values, Mapping):
+        raise UsageError(
+            f"values must be a mapping of variable names to values, not {type(values).__name__}"
+        )
+    return coerce_values({**(values or {}), **named})
+
+
+def shapes_of(point: Mapping[str, Value]) -> dict[str, tuple[int, ...]]:
+    """Each variable's shape: () for a number."""
+    return {name: v.shape if isinstance(v, Array) else () for name, v in point.items()}
+
+
+# ---- grad ----------------------------------------------------------------------------------------
 
 
 def grad(
@@ -43,7 +111,7 @@ def grad(
     wrt: str | None = None,
     **named_values: object,
 ) -> GradResult:
-    """Value and gradient of ``expression`` at a point, cross-checked against SymPy.
+    """Value and gradient of ``expression`` at a point, cross-checked exactly.
 
     Values may be given as a mapping, as keywords, or both; a value may be a number, a
     vector or a matrix (lists, NumPy arrays, or text such as ``"1,2,3"``)::
@@ -54,34 +122,42 @@ def grad(
 
     The output must be a scalar, as for ``y.backward()``; for a vector output give ``vjp``,
     the vector ``v`` of ``y.backward(gradient=v)``. ``dtype`` is ``"float64"`` (default) or
-    ``"float32"``. With ``check=False`` SymPy is not imported and the check status is
-    ``unchecked``; the check is also skipped (with a note) when the variables have more than
-    ``max_symbolic`` elements in all. The symbolic check gets ``timeout`` seconds (None: no
-    limit); past that its status is ``timeout`` and torch's numbers stand unchecked. Raises
+    ``"float32"``. With ``check=False`` no exact check is made and the status is
+    ``unchecked``. Every number is checked by the node-by-node exact reference; SymPy's
+    derivative of the whole expression is computed, shown and compared too unless the
+    variables have more than ``max_symbolic`` elements in all or the expression is too large
+    for it. The check gets ``timeout`` seconds (None: no limit). Raises
     :class:`gradcli.GradcliError` for input that is not acceptable.
 
     ``order=N`` (N > 1) gives the N-th derivative with respect to one scalar variable (``wrt``,
     needed when there are several), by repeated autograd with ``create_graph=True``, checked
-    against ``sympy.diff(f, x, N)``.
+    against SymPy's N-th derivative.
     """
-    _check_dtype(dtype)
+    expression = _expression(expression)
+    dtype = _dtype(dtype)
+    check = _flag(check, "check")
+    seconds = _timeout(timeout)
+    max_symbolic = _count(max_symbolic, "max_symbolic", 0)
+    order = _count(order, "order", 1, MAX_ORDER)
+    if wrt is not None and not isinstance(wrt, str):
+        raise UsageError(f"{{wrt}} must be a variable name, not {wrt!r}", params=("wrt",))
     expr = parse(expression)
-    point = match_variables(expr.variables, coerce_values({**(values or {}), **named_values}))
+    point = match_variables(expr.variables, _values(values, named_values))
+    _representable(point, dtype)
     shapes = infer_shapes(expr, shapes_of(point))
     if order != 1 or wrt is not None:
-        _vjp_vector(None, shapes[-1], expr)
-        return _nth_derivative(expr, point, dtype, order, wrt, check, timeout)
-    vector = _vjp_vector(vjp, shapes[-1], expr)
+        _vjp_vector(None, shapes[-1])
+        return _nth_derivative(expr, point, dtype, order, wrt, check, seconds)
+    vector = _vjp_vector(vjp, shapes[-1])
 
-    from .engines import autograd as evaluate
+    from .engines import autograd  # (torch: not before the input is known to be good)
 
-    computed = evaluate.autograd(expr, point, dtype, vector)
+    computed = autograd.autograd(expr, point, dtype, vector)
     flat_gradient = {
         label: g
         for name, value in computed.gradient.items()
         for label, g in zip(labels(name, value), flat(value), strict=True)
     }
-    size = sum(len(flat(v)) for v in point.values())
 
     def result(shown: dict[str, str], verdicts: Check) -> GradResult:
         return GradResult(
@@ -90,140 +166,32 @@ def grad(
 
     if not check:
         return result({}, Check(Status.UNCHECKED, None))
+    size = sum(len(flat(v)) for v in point.values())
+    from .check.run import check_grad  # (the exact engines: FLINT, and SymPy)
+
+    shown, verdicts = check_grad(
+        expr, point, dtype, computed, flat_gradient, vector, seconds, size <= max_symbolic
+    )
     if size > max_symbolic:
-        note = (
-            f"the symbolic check was skipped: the variables have {size:,} elements, over "
-            f"the limit of {max_symbolic:,} (raise it with --max-symbolic)"
+        verdicts = verdicts.with_note(
+            f"SymPy's derivative was not tried: the variables have {size:,} elements, more "
+            f"than max_symbolic ({max_symbolic:,}); checked node by node"
         )
-        return result({}, Check(Status.UNCHECKED, None, {}, (note,)))
-
-    return result(*_cross_check(expr, point, dtype, computed, flat_gradient, vector, timeout))
+    return result(shown, verdicts)
 
 
-def _cross_check(
-    expr: Expr,
-    point: dict[str, Value],
-    dtype: str,
-    computed: Any,
-    flat_gradient: dict[str, float],
-    vector: Value | None,
-    timeout: float | None,
-) -> tuple[dict[str, str], Check]:
-    """The exact check of ``grad``'s result: SymPy's derivatives of the whole expression,
-    shown and evaluated exactly; or, for what SymPy cannot do in time, the node-by-node
-    reference. Returns the derivatives as text (by element label) and the verdicts."""
-    from .check import judge as checking
-    from .check.budget import CheckTimeout, time_limit
-    from .engines import autograd as evaluate
-    from .engines.exact import adjoint
-
-    elements = {
-        label: (name, x)
-        for name, value in point.items()
-        for label, x in zip(labels(name, value), flat(value), strict=True)
-    }
-    scalar_value = evaluate.scalar_of(computed.value, vector)
-
-    scalar_only = vector is None and not any(isinstance(v, Array) for v in point.values())
-    nodewise = scalar_only and adjoint.supports(expr)
-    scalars = {name: float(v) for name, v in point.items()} if scalar_only else {}  # type: ignore[arg-type]
-
-    def judged(exact_value: Any, exact_gradient: Mapping[str, Any]) -> Check:
-        unresolved = [k for k, g in exact_gradient.items() if not g.resolved]
-        if nodewise and (unresolved or not exact_value.resolved):
-            # SymPy's evaluation could only bound these near zero: the node-by-node reference
-            # raises its precision until it finds them (a true zero, or a tiny number).
-            node_value, node_gradient = adjoint.exact(expr, scalars, dtype)
-            if not exact_value.resolved and node_value.finite:
-                exact_value = node_value
-            exact_gradient = {
-                **exact_gradient,
-                **{k: node_gradient[k] for k in unresolved if node_gradient[k].finite},
-            }
-
-        def spread() -> tuple[float, dict[str, float]]:
-            return evaluate.rounding_spread(expr, point, dtype, exact_value, exact_gradient, vector)
-
-        return checking.judge(
-            expr,
-            elements,
-            dtype,
-            scalar_value,
-            flat_gradient,
-            computed.node_values,
-            exact_value,
-            exact_gradient,
-            spread,
-        )
-
-    def node_by_node(why: str) -> Check:
-        """The linear-time reference (``adjoint.py``) for what SymPy cannot do whole."""
-        with time_limit(timeout):
-            verdicts = judged(*adjoint.exact(expr, scalars, dtype))
-        note = (
-            f"{why}: checked node by node instead (each operation's derivative from SymPy, "
-            f"adjoints propagated in 50+ digit arithmetic); no symbolic derivative is shown"
-        )
-        return replace(verdicts, notes=(*verdicts.notes, note), method=NODE_BY_NODE)
-
-    shown: dict[str, str] = {}
-    try:
-        height = expr.height()
-        if nodewise and (len(expr.nodes) > SYMBOLIC_NODES or height > SYMBOLIC_HEIGHT):
-            how_big = (
-                f"has {len(expr.nodes):,} nodes"
-                if len(expr.nodes) > SYMBOLIC_NODES
-                else f"is {height:,} operations deep"
-            )
-            verdicts = node_by_node(
-                f"the expression {how_big}, too many for SymPy's whole-expression derivative"
-            )
-        else:
-            shown, verdicts = _symbolic_check(
-                expr, point, dtype, shapes_of(point), vector, timeout, judged
-            )
-    except CheckTimeout as stop:
-        verdicts = checking.timed_out(scalar_value, flat_gradient, stop.why)
-        if nodewise:
-            try:
-                verdicts = node_by_node(f"the symbolic check {stop.why}")
-            except CheckTimeout as again:
-                verdicts = checking.timed_out(scalar_value, flat_gradient, again.why)
-    return shown, verdicts
-
-
-def _symbolic_check(
-    expr: Expr,
-    point: Mapping[str, Value],
-    dtype: str,
-    shapes: Mapping[str, tuple[int, ...]],
-    vector: Value | None,
-    timeout: float | None,
-    judged: Any,
-) -> tuple[dict[str, str], Check]:
-    """SymPy's whole-expression derivatives, shown and evaluated exactly, within ``timeout``."""
-    import sympy as sp
-
-    from .check.budget import time_limit
-    from .engines import symbolic
-
-    with time_limit(timeout):
-        sym = symbolic.build(expr, dtype, shapes)
-        output = sym.arrays[-1]
-        if vector is None:
-            f = output.item()
-        else:  # the scalar whose gradient is the VJP: sum(v * f)
-            weights = (symbolic.exact_rational(c) for c in flat(vector))
-            f = sp.Add(*(c * e for c, e in zip(weights, output.flat, strict=True)))
-        derivatives = {
-            label: sp.diff(f, symbol) for elems in sym.elements.values() for label, symbol in elems
-        }
-        verdicts = judged(
-            symbolic.evaluate(sym, f, point, dtype),
-            {label: symbolic.evaluate(sym, d, point, dtype) for label, d in derivatives.items()},
-        )
-        shown = {label: sym.display(d) for label, d in derivatives.items()}
-    return shown, verdicts
+def _representable(point: Mapping[str, Value], dtype: str) -> None:
+    """Every value is a finite number of ``dtype`` (3.5e38 is not a float32)."""
+    if dtype != "float32":
+        return
+    for name, value in point.items():
+        for x in flat(value):
+            if abs(x) > 3.4028234663852886e38:
+                raise UsageError(
+                    f"the value of {name}, {x:g}, is beyond float32's range (3.4028235e+38)",
+                    hint="use {dtype} float64",
+                    params=("dtype",),
+                )
 
 
 def _nth_derivative(
@@ -235,27 +203,25 @@ def _nth_derivative(
     check: bool,
     timeout: float | None,
 ) -> GradResult:
-    from .errors import UsageError
-
-    if order < 1:
-        raise UsageError(f"--order must be 1 or more, not {order}")
     if wrt is None:
         if len(point) != 1:
+            uses = ", ".join(point) or "none"
             raise UsageError(
-                f"--order {order} needs one variable; the expression uses "
-                f"{', '.join(point) or 'none'}",
-                hint="pick one with --wrt NAME",
+                f"{{order}} {order} needs one variable; the expression uses {uses}",
+                hint="pick one with {wrt} NAME",
+                params=("order", "wrt"),
             )
         wrt = next(iter(point))
     if wrt not in point:
-        raise UsageError(f"--wrt {wrt}: the expression does not use {wrt}")
-    scalar = point[wrt]
-    if isinstance(scalar, Array):
-        raise UsageError(f"--order needs a scalar variable; {wrt} is a vector or matrix")
+        raise UsageError(f"{{wrt}} {wrt}: the expression does not use {wrt}", params=("wrt",))
+    if isinstance(point[wrt], Array):
+        raise UsageError(
+            f"{{order}} needs a scalar variable; {wrt} is a vector or matrix", params=("order",)
+        )
 
-    from .engines import higher_order as higher
+    from .engines import higher_order  # (torch)
 
-    value, derivative, node_values = higher.nth_derivative(expr, point, wrt, order, dtype)
+    value, derivative, node_values = higher_order.nth_derivative(expr, point, wrt, order, dtype)
 
     def result(shown: dict[str, str], verdicts: Check) -> GradResult:
         return GradResult(
@@ -264,56 +230,17 @@ def _nth_derivative(
 
     if not check:
         return result({}, Check(Status.UNCHECKED, None))
+    from .check.run import check_order  # (the exact engines)
 
-    import sympy as sp
-
-    from .check import judge as checking
-    from .check.budget import CheckTimeout, time_limit
-    from .engines import symbolic
-
-    def moved(noise: object) -> list[float]:
-        v, d, _ = higher.nth_derivative(expr, point, wrt, order, dtype, noise)  # type: ignore[arg-type]
-        return [v, d]
-
-    spreads: list[float] = []
-
-    def spread() -> tuple[float, dict[str, float]]:
-        if not spreads:
-            spreads.extend(higher.spread(moved, dtype))
-        return spreads[0], {wrt: spreads[1]}
-
-    try:
-        with time_limit(timeout):
-            sym = symbolic.build(expr, dtype, shapes_of(point))
-            d = sp.diff(sym.expr, sym.symbols[wrt], order)
-            verdicts = checking.judge(
-                expr,
-                {wrt: (wrt, scalar)},
-                dtype,
-                value,
-                {wrt: derivative},
-                node_values,
-                symbolic.evaluate(sym, sym.expr, point, dtype),
-                {wrt: symbolic.evaluate(sym, d, point, dtype)},
-                spread,
-            )
-            shown = {wrt: sym.display(d)}
-    except CheckTimeout as stop:
-        verdicts = checking.timed_out(value, {wrt: derivative}, stop.why)
-        shown = {}
+    shown, verdicts = check_order(
+        expr, point, dtype, wrt, order, value, derivative, node_values, timeout
+    )
     return result(shown, verdicts)
 
 
-def shapes_of(point: Mapping[str, Value]) -> dict[str, tuple[int, ...]]:
-    """Each variable's shape: () for a number."""
-    return {name: v.shape if isinstance(v, Array) else () for name, v in point.items()}
-
-
-def _vjp_vector(vjp: object, out_shape: tuple[int, ...], expr: Expr) -> Value | None:
-    """The checked ``--vjp`` vector, or None for a scalar output; a non-scalar output without
-    one is explained in PyTorch's terms."""
-    from .errors import UsageError
-
+def _vjp_vector(vjp: object, out_shape: tuple[int, ...]) -> Value | None:
+    """The checked VJP vector, or None for a scalar output; a non-scalar output without one is
+    explained in PyTorch's terms."""
     if vjp is None:
         if out_shape:
             shape = (
@@ -322,18 +249,23 @@ def _vjp_vector(vjp: object, out_shape: tuple[int, ...], expr: Expr) -> Value | 
             raise UsageError(
                 f"the output has shape {shape}, but a gradient needs a scalar output: PyTorch's "
                 "y.backward() says 'grad can be implicitly created only for scalar outputs'",
-                hint=f"wrap it in sum(...) or mean(...); or pass --vjp with a vector of shape "
+                hint=f"wrap it in sum(...) or mean(...); or pass {{vjp}} with a vector of shape "
                 f"{shape} (that is y.backward(gradient=v)); or use 'gradcli jacobian'",
+                params=("vjp",),
             )
         return None
     vector = coerce_values({"vjp": vjp})["vjp"]
     given = vector.shape if isinstance(vector, Array) else ()
     if given != out_shape:
         raise UsageError(
-            f"--vjp has shape {given or '()'}, but the output has shape {out_shape or '()'}",
+            f"{{vjp}} has shape {given or '()'}, but the output has shape {out_shape or '()'}",
             hint="give one number per output element",
+            params=("vjp",),
         )
     return vector
+
+
+# ---- graph and steps -------------------------------------------------------------------------
 
 
 def graph(
@@ -351,26 +283,24 @@ def graph(
     ``retain_grad()``), and with ``torch_view=True`` PyTorch's recorded backward graph too.
     Without values: the structure and the symbolic local derivatives (torch is not imported).
     """
-    from .explain.graph import build_graph
 
-    _check_dtype(dtype)
-    expr, point = _optional_point(expression, {**(values or {}), **named_values})
+    expression = _expression(expression)
+    dtype = _dtype(dtype)
+    torch_view = _flag(torch_view, "torch_view")
+    expr, point = _optional_point(expression, _values(values, named_values))
     if point is None and torch_view:
-        from .errors import UsageError
-
-        wanted = " ".join(f"--{v} VALUE" for v in expr.variables)
-        raise UsageError("the torch graph needs a value for every variable", hint=f"add {wanted}")
+        wanted = ", ".join(expr.variables)
+        raise UsageError(
+            f"{{torch_view}} needs a value for every variable ({wanted})", params=("torch_view",)
+        )
     return build_graph(expr, point, dtype, torch_view)
 
 
 def _optional_point(
-    expression: str, given: Mapping[str, object]
+    expression: str, given: Mapping[str, Value]
 ) -> tuple[Expr, dict[str, float] | None]:
     """The parsed expression and its point: all values or none (a constant expression always
     has its point, the empty one)."""
-    from .errors import UsageError
-    from .limits import MAX_DRAWN
-
     expr = parse(expression)
     if len(expr.nodes) > MAX_DRAWN:
         raise UsageError(
@@ -382,7 +312,7 @@ def _optional_point(
         infer_shapes(expr, {})
         return expr, None
     point: dict[str, float] = {}
-    for name, value in match_variables(expr.variables, coerce_values(given)).items():
+    for name, value in match_variables(expr.variables, given).items():
         if isinstance(value, Array):
             raise UsageError(
                 "graph and steps show expressions of scalar values for now",
@@ -406,45 +336,49 @@ def steps(
     """The chain rule for ``expression``: the symbolic derivation with named rules for each
     variable (or those in ``wrt``), and, with values, the backward pass edge by edge.
 
-    Both are verified: the derivation against ``sympy.diff``, the backward pass against
-    autograd. Raises :class:`gradcli.errors.TimeLimitError` past ``timeout`` seconds.
+    Both are verified: the derivation against SymPy's derivative, the backward pass against
+    autograd, and the point gets the same exact check as :func:`grad`. Raises
+    :class:`gradcli.errors.TimeLimitError` past ``timeout`` seconds.
     """
-    from .check.budget import CheckTimeout, time_limit
-    from .errors import TimeLimitError, UsageError
-    from .explain.graph import build_graph
+    # (here, not at the top: it loads SymPy)
     from .explain.steps import explain
 
-    _check_dtype(dtype)
-    expr, point = _optional_point(expression, {**(values or {}), **named_values})
+    expression = _expression(expression)
+    dtype = _dtype(dtype)
+    seconds = _timeout(timeout)
+    if wrt is not None and (
+        not isinstance(wrt, (list, tuple)) or not all(isinstance(w, str) for w in wrt)
+    ):
+        raise UsageError(f"{{wrt}} must be a list of variable names, not {wrt!r}", params=("wrt",))
+    expr, point = _optional_point(expression, _values(values, named_values))
     for name in wrt or []:
         if name not in expr.variables:
             uses = ", ".join(expr.variables) or "no variables"
-            raise UsageError(f"--wrt {name}: the expression does not use {name} (it uses {uses})")
+            raise UsageError(
+                f"{{wrt}} {name}: the expression does not use {name} (it uses {uses})",
+                params=("wrt",),
+            )
     computed = build_graph(expr, point, dtype) if point is not None else None
+    checked = None
+    if point is not None:
+        checked = grad(expression, point, dtype=dtype, timeout=seconds).check
     try:
-        with time_limit(timeout):
-            return explain(expr, point, computed, wrt, dtype)
+        with time_limit(seconds):
+            return explain(expr, point, computed, list(wrt) if wrt else None, dtype, checked)
     except CheckTimeout as stop:
         raise TimeLimitError(
             f"the derivation {stop.why}",
-            hint="raise the limit with --timeout, or pick one variable with --wrt",
+            hint="raise the limit with {timeout}, or pick one variable with {wrt}",
+            params=("timeout", "wrt"),
         ) from None
 
 
-def _check_dtype(dtype: str) -> None:
-    if dtype not in DTYPES:
-        from .errors import UsageError
-
-        raise UsageError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+# ---- Jacobian and Hessian --------------------------------------------------------------------
 
 
 def _columns(point: Mapping[str, Value]) -> list[tuple[str, str, float]]:
     """(label, variable, element value) for every variable element, in order."""
-    return [
-        (label, name, x)
-        for name, v in point.items()
-        for label, x in zip(labels(name, v), flat(v), strict=True)
-    ]
+    return [(label, name, x) for label, (name, x) in elements(point).items()]
 
 
 def jacobian(
@@ -458,43 +392,36 @@ def jacobian(
     **named_values: object,
 ) -> MatrixResult:
     """The Jacobian of one or more comma-separated expressions (``"x*y, x+y"``): one row per
-    output element, one column per variable element, every cell checked against SymPy."""
-    from .engines import higher_order as higher
-    from .language.parser import parse_list
+    output element, one column per variable element, every cell checked exactly."""
 
-    _check_dtype(dtype)
+    expressions = _expression(expressions, "expressions")
+    dtype = _dtype(dtype)
+    check = _flag(check, "check")
+    seconds = _timeout(timeout)
     exprs = parse_list(expressions)
     names: dict[str, None] = {}
     for e in exprs:
         names.update(dict.fromkeys(e.variables))
-    point = match_variables(list(names), coerce_values({**(values or {}), **named_values}))
-    out_shapes = [infer_shapes(e, shapes_of(point))[-1] for e in exprs]
-    computed = higher.jacobian(exprs, point, dtype)
+    point = match_variables(list(names), _values(values, named_values))
+    _representable(point, dtype)
+    for e in exprs:
+        infer_shapes(e, shapes_of(point))
+
+    from .engines import higher_order  # (torch)
+
+    computed = higher_order.jacobian(exprs, point, dtype)
     row_labels = []
     for k, value in enumerate(computed.values):
         base = "f" if len(exprs) == 1 else f"f{k + 1}"
         row_labels += labels(base, value)
     columns = _columns(point)
-    del out_shapes
-
-    def recompute(noise: object) -> list[float]:
-        m = higher.jacobian(exprs, point, dtype, noise)  # type: ignore[arg-type]
-        return [x for row in m.rows for x in row]
-
     cells = None
     status: Status = Status.UNCHECKED
     notes: tuple[str, ...] = ()
     if check:
-        cells, status, notes = _check_cells(
-            exprs,
-            point,
-            dtype,
-            timeout,
-            computed,
-            columns,
-            lambda sym, k: list(sym.arrays[-1].flat),
-            recompute,
-        )
+        from .check.run import check_jacobian  # (the exact engines)
+
+        cells, status, notes = check_jacobian(exprs, point, dtype, seconds, computed, columns)
     return MatrixResult(
         "jacobian",
         tuple(e.source for e in exprs),
@@ -523,50 +450,42 @@ def hessian(
     """The Hessian of a scalar expression, checked cell by cell, with its symmetry, its
     eigenvalues and, where the gradient is zero, the kind of point (minimum, maximum,
     saddle or inconclusive)."""
+    # (here, not at the top: it loads NumPy)
     import numpy as np
 
-    from .engines import higher_order as higher
+    from .engines import higher_order  # (torch)
 
-    _check_dtype(dtype)
+    expression = _expression(expression)
+    dtype = _dtype(dtype)
+    check = _flag(check, "check")
+    seconds = _timeout(timeout)
     expr = parse(expression)
-    point = match_variables(expr.variables, coerce_values({**(values or {}), **named_values}))
-    _vjp_vector(None, infer_shapes(expr, shapes_of(point))[-1], expr)  # scalar output only
-    computed = higher.hessian(expr, point, dtype)
+    point = match_variables(expr.variables, _values(values, named_values))
+    _representable(point, dtype)
+    _vjp_vector(None, infer_shapes(expr, shapes_of(point))[-1])  # scalar output only
+    computed = higher_order.hessian(expr, point, dtype)
     columns = _columns(point)
     h = np.array(computed.rows, dtype=float).reshape(len(columns), len(columns))
     symmetric_part = (h + h.T) / 2
     asymmetry = float(np.max(np.abs(h - h.T))) if h.size else 0.0
     eigenvalues = tuple(float(v) for v in np.linalg.eigvalsh(symmetric_part)) if h.size else ()
     value = computed.values[0]
-    scale = max(
-        1.0,
-        abs(value) if isinstance(value, float) else 1.0,
-        float(np.max(np.abs(h))) if h.size else 0.0,
-    )
-    stationary = all(abs(g) <= 1e-10 * scale for g in computed.gradient)
-    classification = _classify(eigenvalues) if stationary and eigenvalues else None
-
-    def recompute(noise: object) -> list[float]:
-        m = higher.hessian(expr, point, dtype, noise)  # type: ignore[arg-type]
-        return [x for row in m.rows for x in row]
-
-    def second(sym: Any, k: int) -> list[Any]:
-        import sympy as sp
-
-        f = sym.expr
-        symbols = [s for elems in sym.elements.values() for _, s in elems]
-        return [sp.diff(f, s) for s in symbols]  # rows: the first derivatives
-
     cells = None
     status: Status = Status.UNCHECKED
-    notes: tuple[str, ...] = ()
+    notes: list[str] = []
+    exact_gradient = None
     if check:
-        cells, status, notes = _check_cells(
-            [expr], point, dtype, timeout, computed, columns, second, recompute
+        from .check.run import check_hessian  # (the exact engines)
+
+        cells, status, found, exact_gradient = check_hessian(
+            expr, point, dtype, seconds, computed, columns
         )
-    notes_list = list(notes)
+        notes += found
+    stationary = _stationary(computed.gradient, exact_gradient, h, [c[2] for c in columns])
+    classification = _classify(eigenvalues) if stationary and eigenvalues else None
+    scale = max(1.0, float(np.max(np.abs(h))) if h.size else 0.0)
     if asymmetry > 1e-9 * scale:
-        notes_list.append(
+        notes.append(
             f"the Hessian is not symmetric: largest |H[i][j] - H[j][i]| is {asymmetry:.3g}"
         )
     return MatrixResult(
@@ -579,7 +498,7 @@ def hessian(
         tuple(tuple(r) for r in computed.rows),
         cells,
         status,
-        tuple(notes_list),
+        tuple(notes),
         (value,),
         tuple(computed.gradient),
         asymmetry,
@@ -588,10 +507,21 @@ def hessian(
     )
 
 
-def checking_timed_out_note(why: str) -> tuple[str]:
-    from .check.judge import timed_out
+def _stationary(gradient: list[float], exact: list[Any] | None, h: Any, xs: list[float]) -> bool:
+    """Whether the gradient is zero: exactly, where the exact check proved it (every component
+    an exact zero, or smaller than what rounding of its own terms explains); else torch's
+    gradient against the Hessian's scale at this point, which does not grow with |f| (so
+    ``1e20 + x**2`` at 1000 is no minimum)."""
+    if exact is not None:
+        return all(exact)
+    # (here, not at the top: it loads NumPy)
+    import numpy as np
 
-    return (timed_out(0.0, {}, why).notes[0],)
+    for i, g in enumerate(gradient):
+        row = np.abs(h[i]) * np.maximum(1.0, np.abs(np.array(xs))) if h.size else np.zeros(1)
+        if abs(g) > 1e-10 * float(np.max(row, initial=0.0)):
+            return False
+    return True
 
 
 def _classify(eigenvalues: tuple[float, ...]) -> str:
@@ -606,81 +536,4 @@ def _classify(eigenvalues: tuple[float, ...]) -> str:
     return "inconclusive"
 
 
-def _check_cells(
-    exprs: list[Expr],
-    point: Mapping[str, Value],
-    dtype: str,
-    timeout: float | None,
-    computed: Any,
-    columns: list[tuple[str, str, float]],
-    row_functions: Any,
-    recompute: Any,
-) -> tuple[tuple[tuple[Any, ...], ...] | None, Status, tuple[str, ...]]:
-    """Check every cell of a Jacobian-like matrix: row functions (SymPy) differentiated by
-    each column's symbol, evaluated exactly, compared with torch's numbers."""
-    import mpmath
-    import sympy as sp
-
-    from .check.budget import CheckTimeout, time_limit
-    from .check.judge import TOLERANCES, compare, find_kinks, nonfinite_origin
-    from .engines import higher_order as higher
-    from .engines import symbolic
-    from .results.models import Verdict, worst
-
-    tol = TOLERANCES[dtype]
-    moved: list[float] | None = None
-
-    def spread_at(index: int) -> float:
-        nonlocal moved
-        if moved is None:
-            moved = higher.spread(recompute, dtype)
-        return moved[index]
-
-    rows: list[tuple[Verdict, ...]] = []
-    notes: list[str] = []
-    try:
-        with time_limit(timeout):
-            r = 0
-            for k, expr in enumerate(exprs):
-                sym = symbolic.build(expr, dtype, shapes_of(point))
-                origin = nonfinite_origin(expr, computed.node_values[k])
-                kinks = find_kinks(expr, computed.node_values[k])
-                depends = expr.depends()
-                symbols = {label: sp.Symbol(label, real=True) for label, _, _ in columns}
-                for f in row_functions(sym, k):
-                    exact_f = symbolic.evaluate(sym, f, point, dtype)
-                    row = []
-                    for c, (label, name, x) in enumerate(columns):
-                        t = computed.rows[r][c]
-                        d = sp.diff(f, symbols[label])
-                        exact = symbolic.evaluate(sym, d, point, dtype)
-                        hit = [q for q in kinks if name in depends[q.node]]
-                        if hit:
-                            row.append(
-                                Verdict(Status.NONDIFFERENTIABLE, t, None, exact.text, hit[0].note)
-                            )
-                            continue
-                        with mpmath.workdps(40):
-                            scale = abs(exact_f.value) if exact_f.value is not None else 0
-                            allowance = tol.abs * scale / max(1.0, abs(x))
-                        index = r * len(columns) + c
-                        row.append(
-                            compare(
-                                t,
-                                exact,
-                                dtype,
-                                allowance,
-                                lambda i=index: spread_at(i),  # type: ignore[misc]
-                                f"cell [{r}, {c}]",
-                                origin,
-                            )
-                        )
-                    rows.append(tuple(row))
-                    r += 1
-    except CheckTimeout as stop:
-        return None, Status.TIMEOUT, checking_timed_out_note(stop.why)
-    cells = [v for checked_row in rows for v in checked_row]
-    for v in cells:
-        if v.note and v.status is not Status.AGREE and v.note not in notes:
-            notes.append(v.note)
-    return tuple(rows), worst([v.status for v in cells]), tuple(notes)
+__all__ = ["DTYPES", "grad", "graph", "hessian", "jacobian", "shapes_of", "steps"]

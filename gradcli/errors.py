@@ -18,7 +18,7 @@ class ExitCode(enum.IntEnum):
     CHECK_FAILED = 1  #: mismatch or precision loss; the results are still printed
     USAGE = 2  #: usage, parse or input error; nothing was computed
     UNDEFINED = 3  #: undefined at the point, or no finite float64 answer (overflow)
-    CHECK_TIMEOUT = 4  #: the symbolic check did not finish within --timeout
+    CHECK_TIMEOUT = 4  #: the check did not finish: --timeout, or a number not settled at the cap
     INTERNAL = 70  #: a bug in gradcli (EX_SOFTWARE); please report it
     OUTPUT_FAILED = 74  #: the output could not be written (EX_IOERR): disk full, ...
     BROKEN_PIPE = 141  #: stdout was closed by the reader (128 + SIGPIPE)
@@ -30,17 +30,30 @@ class GradcliError(Exception):
 
     exit_code: ExitCode = ExitCode.USAGE
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+    def __init__(
+        self, message: str, *, hint: str | None = None, params: tuple[str, ...] = ()
+    ) -> None:
+        # A message that names parameters writes them {like_this}: Python's name in the API,
+        # the option's spelling on the command line (see report).
+        self.template, self.hint_template, self.params = message, hint, params
+        self.message = _spelled(message, params, None)
+        self.hint = _spelled(hint, params, None) if hint is not None else None
+        super().__init__(self.message)
 
-    def report(self) -> str:
-        """The full text shown on stderr (without the leading ``error:``)."""
-        lines = [self.message]
-        if self.hint:
-            lines.append(f"hint: {self.hint}")
+    def report(self, flags: dict[str, str] | None = None) -> str:
+        """The full text shown on stderr (without the leading ``error:``); with ``flags``,
+        parameters are spelled as the command line's options (``order`` as ``--order``)."""
+        lines = [_spelled(self.template, self.params, flags)]
+        if self.hint_template:
+            lines.append(f"hint: {_spelled(self.hint_template, self.params, flags)}")
         return "\n".join(lines)
+
+
+def _spelled(text: str, params: tuple[str, ...], flags: dict[str, str] | None) -> str:
+    if not params:
+        return text
+    names = {p: (flags or {}).get(p, p) for p in params}
+    return text.format(**names)
 
 
 class UsageError(GradcliError):
@@ -56,6 +69,14 @@ class OutputError(GradcliError):
     under the destination's name."""
 
     exit_code = ExitCode.OUTPUT_FAILED
+
+
+class SymbolicError(GradcliError):
+    """SymPy cannot write the expression (``min`` of a constant pole, for one): what needs
+    SymPy's derivative (``steps``, ``hessian``, ``--order``) cannot be checked; ``grad`` falls
+    back to the node-by-node reference."""
+
+    exit_code = ExitCode.CHECK_TIMEOUT
 
 
 class TimeLimitError(GradcliError):
@@ -86,7 +107,7 @@ class ParseError(GradcliError):
         """1-based column of the first character of the problem."""
         return self.start + 1
 
-    def report(self) -> str:
+    def report(self, flags: dict[str, str] | None = None) -> str:
         head = f"column {self.column}: {self.message}"
         lines = [head, *caret_lines(self.source, self.start, self.end)]
         if self.hint:

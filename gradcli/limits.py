@@ -1,4 +1,10 @@
-"""Size limits of the expression language. Each one has its own error message (README: Limits)."""
+"""Every default and every limit of gradcli, in one place (README: Limits).
+
+The language's size limits each have their own error message; the check's budgets say in the
+result's notes when they were reached. A leaf module: anything may import it.
+"""
+
+# ---- the expression language -------------------------------------------------------------------
 
 #: characters in one expression
 MAX_LENGTH = 200_000
@@ -16,3 +22,41 @@ MAX_POWER_TOWER = 10
 #: nodes that ``graph`` and ``steps`` draw: each node shows its sub-expression and local
 #: derivatives, so their text grows with the square of a long chain's length
 MAX_DRAWN = 2_000
+
+# ---- the check ---------------------------------------------------------------------------------
+
+#: seconds for the exact check of one command (None or 0: no limit)
+DEFAULT_TIMEOUT = 5.0
+#: above this many variable elements the exact check is skipped (with a note)
+MAX_SYMBOLIC_ELEMENTS = 10_000
+#: above this many nodes, or this many levels, SymPy's whole-expression derivative is not tried
+#: (measured: 800 terms, ~4,800 nodes, take 4 s; 100 nested functions 1 s, 200 over 20 s) and
+#: the node-by-node reference alone checks the numbers
+SYMBOLIC_NODES = 2_000
+SYMBOLIC_HEIGHT = 100
+#: the exact reference's first working precision, in bits; it is raised four times over until
+#: every number is settled, up to :data:`PRECISION_CAP`
+START_BITS = 128
+#: the highest working precision, in bits (about 4,900 decimal digits): a number that cannot be
+#: separated from zero there is reported as such, with the bound on its magnitude
+PRECISION_CAP = 16_384
+#: an exact rational larger than this (numerator or denominator, in bits) continues as a ball
+MAX_EXACT_BITS = 1 << 17
+#: significant bits a ball needs to be shown as settled (about 33 decimal digits)
+SETTLED_BITS = 110
+#: the highest derivative order ``--order`` computes (each order multiplies the work)
+MAX_ORDER = 10
+#: variable elements whose derivative through an exact kink is decided direction by direction
+#: (each costs a pass over the expression); past this, the rest are reported undecided
+MAX_DIRECTIONAL = 256
+
+# ---- batch work --------------------------------------------------------------------------------
+
+#: points in one grid, and in a product of grids (--x START:STOP:COUNT)
+MAX_GRID = 10_000_000
+#: rows checked by ``--check sample``
+DEFAULT_SAMPLE = 25
+#: in sample mode, rows whose result is not finite checked in all, at most
+MAX_NONFINITE_CHECKS = 100
+#: in ``all`` mode, doubtful rows judged exactly per run, at most
+MAX_EXACT_ROWS = 1_000

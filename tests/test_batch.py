@@ -194,13 +194,13 @@ def test_output_destination_is_checked_first() -> None:
 
 
 def test_abandoned_check_marks_rows_timeout() -> None:
-    deep = "sin(" * 199 + "x" + ")" * 199
+    # 12,000 terms: not even one pass of the exact reference fits in 10 ms a row
+    big = " + ".join(f"sin({k}*x)" for k in range(1, 12_001))
     r = invoke(
-        "grad", deep, "--input", "-", "--check", "sample", "--timeout", "1", stdin="x\n0.5\n0.6\n"
+        "grad", big, "--input", "-", "--check", "sample", "--timeout", "0.01", stdin="x\n0.5\n0.6\n"
     )
     assert r.exit_code == 4
     assert [row["status"] for row in csv_rows(r.stdout)] == ["timeout", "timeout"]
-    assert "the symbolic check did not finish within 1 s" in r.stderr
 
 
 def test_batch_needs_a_variable() -> None:
@@ -209,8 +209,8 @@ def test_batch_needs_a_variable() -> None:
 
 
 def test_every_row_is_checked_and_doubtful_rows_exactly() -> None:
-    # 1 - cos(x) cancels at x = 1e-7: float64 keeps 2 digits, and the bound says it may (so
-    # much that extended precision would not settle it either): the exact judge says so.
+    # 1 - cos(x) cancels at x = 1e-7: float64 keeps 2 digits, and the bound says it may: the
+    # exact judge says so.
     r = invoke("grad", "(1-cos(x))/x**2", "--input", "-", stdin="x\n1\n1e-7\n0.5\n")
     assert r.exit_code == 1
     assert [row["status"] for row in csv_rows(r.stdout)] == ["agree", "precision_loss", "agree"]
@@ -218,12 +218,10 @@ def test_every_row_is_checked_and_doubtful_rows_exactly() -> None:
         r.stderr
     )
     # tanh(x)*x - log(cosh(x)) at x = 10: the gradient's terms cancel to 8e-8, beyond what the
-    # bound settles; extended precision does, and agrees.
+    # bound settles; the exact judge does, and agrees.
     r = invoke("grad", "tanh(x)*x - log(cosh(x))", "--input", "-", stdin="x\n0.5\n10\n")
     assert r.exit_code == 0
-    assert "every row, in float64 with error bounds; 1 of them also in extended precision" in (
-        r.stderr
-    )
+    assert "checked 2 (every row, in float64 with error bounds): 2 agree" in r.stderr
 
 
 def test_kinks_get_their_exact_verdict() -> None:

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import sympy as sp
 import torch
 
 import gradcli
 from gradcli.engines import autograd as evaluate
-from gradcli.engines import symbolic
+from gradcli.engines import screen, symbolic
+from gradcli.engines.exact import nodewise, real, sympy_eval
+from gradcli.engines.exact._rules import RULES
+from gradcli.engines.exact.real import Kind
 from gradcli.language import values as gradcli_values
-from gradcli.language.ops import OPS, Op
+from gradcli.language.ops import ALIASES, FUNCTIONS, OPS, Op
 from gradcli.language.parser import parse
-from gradcli.results.models import Status
+from gradcli.results import Status
 
 # A point inside each operation's domain and away from its kinks.
 POINTS: dict[str, tuple[float, ...]] = {
@@ -33,6 +37,9 @@ POINTS: dict[str, tuple[float, ...]] = {
     "max": (0.3, 0.9),
     "abs": (-0.8,),
     "relu": (0.6,),
+    "log1p": (0.3,),
+    "hypot": (0.3, -0.8),
+    "atan2": (0.3, -0.8),
     "sign": (-0.5,),
     "step": (0.5,),
 }
@@ -82,31 +89,88 @@ def test_op_gradient_matches_finite_difference(op: Op) -> None:
 
 @pytest.mark.parametrize("op", SCALAR_OPS, ids=lambda op: op.name)
 def test_derivative_column_matches_sympy(op: Op) -> None:  # elementwise ops: scalar rules
-    """The op table's local derivatives (our own language, in u and v) are SymPy's."""
+    """The op table's local derivatives (our own language, in u and v) are SymPy's, evaluated
+    exactly at a point inside the domain."""
     u, v = sp.symbols("u v", real=True)
     operands = [u, v][: op.arity]
-    exact = symbolic.elementary(op.sympy(symbolic._S, *operands))
+    exact = op.sympy(symbolic.S, *operands)
     point = dict(zip(["u", "v"], POINTS.get(op.name, (0.7, 0.4)), strict=False))
+    subs = {sym: real.of_float(point[sym.name]) for sym in operands}
     for i, text in enumerate(op.derivative):
-        tree = parse(text)
-        built = symbolic.build(tree)
+        built = symbolic.build(parse(text))
         names = {s.name: s for s in built.symbols.values()}
         ours = built.expr.xreplace(
-            {
-                **built.exact_subs,
-                **{
-                    names[k]: sym
-                    for k, sym in zip(["u", "v"], operands, strict=False)
-                    if k in names
-                },
-            }
+            {names[k]: sym for k, sym in zip(["u", "v"], operands, strict=False) if k in names}
         )
-        theirs = sp.diff(exact, operands[i])
-        if op.name == "detach":
-            theirs = sp.S.Zero
-        subs = {sym: sp.Rational(str(point[sym.name])) for sym in operands}
-        gap = (symbolic.elementary(ours) - theirs).xreplace(subs).evalf(30)
-        assert abs(gap) < 1e-12, (op.name, text, theirs)
+        theirs = sp.S.Zero if op.name == "detach" else sp.diff(exact, operands[i])
+        bound = {
+            **subs,
+            **{s: real.rational(int(q.p), int(q.q)) for s, q in built.exact_subs.items()},
+        }
+        a, b = sympy_eval.final([ours, theirs], bound)
+        # (within 1e-15: pi written in the table is pi's double, SymPy's pi is pi)
+        assert float(a) == pytest.approx(float(b), rel=1e-15, abs=1e-300), (op.name, text, theirs)
+
+
+# ---- every row, every column, every engine ----------------------------------------------------
+
+#: operations that torch records no backward node for
+NO_GRAD_FN = {"pos", "step", "detach"}
+
+
+@pytest.mark.parametrize("op", list(OPS.values()), ids=lambda op: op.name)
+def test_every_row_has_every_column(op: Op) -> None:
+    assert op.name and op.arity in (1, 2) and op.doc and op.latex
+    assert len(op.derivative) == op.arity
+    for text in op.derivative:
+        parse(text)  # (in gradcli's own language)
+    for column in (op.torch, op.sympy, op.exact, op.screen):
+        assert callable(column)
+    assert (op.grad_fn is None) == (op.name in NO_GRAD_FN)
+    assert op.rule and op.shape in ("elementwise", "reduce", "matmul", "dot")
+    if op.elementwise:
+        assert op.name in RULES, (
+            "regenerate the local rules: python -m gradcli._dev.local_rules --write"
+        )
+        assert len(RULES[op.name]) == op.arity
+    if op.kink is not None:
+        assert op.kink.kind in ("corner", "jump")
+
+
+@pytest.mark.parametrize("op", SCALAR_OPS, ids=lambda op: op.name)
+def test_every_row_works_in_every_engine(op: Op) -> None:
+    """torch, SymPy, the exact engine, the batch screen and the batch run: a new row that
+    lacks a kernel any stage uses fails here."""
+    text, point = expression_for(op), point_for(op)
+    expr = parse(text)
+    exact = nodewise.evaluate(expr, point, "float64")
+    assert exact.failure is None and exact.value.kind in (Kind.EXACT, Kind.BALL)
+    columns = {k: np.array([v, v]) for k, v in point.items()}
+    bounded = screen.Evaluator(expr, "float64").columns(columns)
+    with real.working_precision(256):
+        off = abs(float(bounded.value[0]) - float(exact.value))
+        assert off <= float(bounded.value_bound[0]) + 1e-300, (op.name, off)
+    out = gradcli.grad_batch(text, columns)
+    assert list(out["status"]) == ["agree", "agree"], op.name
+    assert out["value"][0] == pytest.approx(float(exact.value), rel=1e-12)
+
+
+@pytest.mark.parametrize("op", [op for op in OPS.values() if op.grad_fn], ids=lambda op: op.name)
+def test_grad_fn_column_is_what_torch_records(op: Op) -> None:
+    shape: tuple[int, ...] = {"matmul": (2, 2), "dot": (2,), "sum": (2,), "mean": (2,)}.get(
+        op.name, ()
+    )
+    operands = [
+        torch.full(shape, 0.6 + 0.1 * k, dtype=torch.float64, requires_grad=True)
+        for k in range(op.arity)
+    ]
+    out = op.torch(torch, *operands)
+    assert type(out.grad_fn).__name__ == op.grad_fn
+
+
+def test_aliases_point_to_rows() -> None:
+    assert all(target in FUNCTIONS for target in ALIASES.values())
+    assert not set(ALIASES) & set(FUNCTIONS)
 
 
 def test_every_function_has_a_latex_form_and_doc() -> None:

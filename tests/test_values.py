@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from gradcli.cli.arguments import split_arguments
 from gradcli.errors import InputError, UsageError
-from gradcli.language.values import coerce_values, match_variables, parse_number, split_arguments
+from gradcli.language.values import coerce_values, match_variables, parse_number
 
 
 @pytest.mark.parametrize(

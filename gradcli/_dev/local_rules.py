@@ -1,20 +1,25 @@
-"""Every operation's value and local derivatives, derived by SymPy, kept as plain data.
+"""Every operation's local partial derivatives, derived by SymPy, kept as plain data.
 
-The node-by-node reference (``adjoint.py``) evaluates these formulas in high precision and
-propagates adjoints through the tree, which scales linearly where SymPy's whole-expression
-``diff`` does not. The formulas come from SymPy, one operation at a time, so they are
-independent of torch's kernels and of the hand-written derivatives in the op table; they are
-stored in ``_local_rules.py`` so using them needs no SymPy import. A test fails when the stored
-rules differ from what SymPy derives now; regenerate them with::
+The node-by-node exact reference (``engines/exact/nodewise.py``) and the batch check's screen
+(``engines/screen.py``) evaluate these formulas in their own arithmetic and propagate adjoints
+through the tree, which scales linearly where SymPy's whole-expression ``diff`` does not. The
+formulas come from SymPy, one operation at a time, from the op table's ``sympy`` column, so
+they are independent of torch's kernels and of the table's hand-written ``derivative`` texts.
+They are stored in ``engines/exact/_rules.py`` so that using them needs no SymPy import; a test
+fails when the stored rules differ from what SymPy derives now. Regenerate them with::
 
     python -m gradcli._dev.local_rules --write
 
-A formula is a nested tuple:
+A formula is a nested tuple in the op table's own names:
 
 - ``("arg", i)``: operand ``i`` (0 is ``u``, 1 is ``v``);
 - ``("num", p, q)``: the rational ``p/q``; ``("pi",)`` and ``("E",)``;
 - ``("add", a, b, ...)``, ``("mul", a, b, ...)``, ``("pow", base, exponent)``;
-- ``("call", name, a, ...)``: a function by SymPy's name (``sin``, ``Abs``, ``Heaviside``, ...).
+- ``("call", name, a, ...)``: the operation ``name`` of the op table.
+
+SymPy's ``DiracDelta`` (the slope of sign and step) is 0 away from their jump, where the kink
+check speaks instead; SymPy's ``Heaviside(u, h)`` is the table's ``step`` (they differ only at
+0, a kink again).
 """
 
 from __future__ import annotations
@@ -23,15 +28,37 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..language.ops import OPS
-
-#: operations that take whole vectors or matrices and never meet the node-by-node reference
-ARRAY_ONLY = ("matmul", "dot")
+from ..language.ops import OPS, Op
 
 Formula = tuple[Any, ...]
 
+#: operations whose partials are not formulas of scalars (the engines know their array rules)
+ARRAY_ONLY = ("matmul", "dot")
 
-def _formula(e: Any, operands: tuple[Any, ...]) -> Formula:
+
+def _heads() -> dict[Any, str]:
+    """SymPy's function classes, mapped to the op table's names (from the sympy column)."""
+    # (here, not at the top: it loads SymPy)
+    import sympy as sp
+
+    # (here, not at the top: it loads NumPy)
+    from ..engines import symbolic
+
+    u, v = sp.Symbol("u", real=True), sp.Symbol("v", real=True)
+    heads: dict[Any, str] = {}
+    for op in OPS.values():
+        if not op.elementwise:
+            continue
+        operands = (u, v)[: op.arity]
+        e = op.sympy(symbolic.S, *operands)
+        if isinstance(e, sp.Function) and e.args == operands and type(e) not in heads:
+            heads[type(e)] = op.name
+    heads[sp.exp] = "exp"
+    return heads
+
+
+def _formula(e: Any, operands: tuple[Any, ...], heads: dict[Any, str]) -> Formula:
+    # (here, not at the top: it loads SymPy)
     import sympy as sp
 
     if e in operands:
@@ -43,50 +70,59 @@ def _formula(e: Any, operands: tuple[Any, ...]) -> Formula:
     if e.is_Rational:
         return ("num", int(e.p), int(e.q))
     if e.is_Add:
-        return ("add", *(_formula(a, operands) for a in e.args))
+        return ("add", *(_formula(a, operands, heads) for a in e.args))
     if e.is_Mul:
-        return ("mul", *(_formula(a, operands) for a in e.args))
+        return ("mul", *(_formula(a, operands, heads) for a in e.args))
     if e.is_Pow:
-        return ("pow", _formula(e.base, operands), _formula(e.exp, operands))
-    if isinstance(e, sp.exp):  # exp(u) is a Pow in disguise for some SymPy checks
-        return ("call", "exp", _formula(e.args[0], operands))
-    if isinstance(e, sp.Function) or e.is_Function:
-        return ("call", type(e).__name__, *(_formula(a, operands) for a in e.args))
-    raise ValueError(f"no formula for {e!r}")
+        return ("pow", _formula(e.base, operands, heads), _formula(e.exp, operands, heads))
+    if isinstance(e, sp.Heaviside):
+        return ("call", "step", _formula(e.args[0], operands, heads))
+    if isinstance(e, sp.exp):
+        return ("call", "exp", _formula(e.args[0], operands, heads))
+    name = heads.get(type(e))
+    if name is not None:
+        return ("call", name, *(_formula(a, operands, heads) for a in e.args))
+    raise ValueError(f"no op-table name for SymPy's {type(e).__name__} in {e!r}")
 
 
-def derive() -> dict[str, tuple[Formula, tuple[Formula, ...]]]:
-    """Each operation's value and partial derivatives, from SymPy."""
+def partials_of(op: Op, heads: dict[Any, str]) -> tuple[Formula, ...]:
+    """The op's partial derivatives, from SymPy."""
+    # (here, not at the top: it loads SymPy)
     import sympy as sp
 
+    # (here, not at the top: it loads NumPy)
     from ..engines import symbolic
 
     u, v = sp.Symbol("u", real=True), sp.Symbol("v", real=True)
-    rules = {}
-    for name, op in OPS.items():
-        if name in ARRAY_ONLY:
-            continue
-        operands = (u, v)[: op.arity]
-        if op.elementwise:
-            e = op.sympy(symbolic._S, *operands)
-        else:  # reductions of a scalar are the scalar itself
-            e = op.sympy(symbolic._S, *(symbolic.scalar_array(a) for a in operands)).item()
+    operands = (u, v)[: op.arity]
+    if op.elementwise:
+        e = op.sympy(symbolic.S, *operands)
+    else:  # reductions of a scalar are the scalar itself
+        e = op.sympy(symbolic.S, *(symbolic.scalar_array(a) for a in operands)).item()
+    out = []
+    for a in operands:
+        d = sp.diff(e, a).replace(sp.DiracDelta, lambda *args: sp.S.Zero)
         # powsimp writes v*u**v/u as v*u**(v-1), which stays finite at u = 0 for v >= 1.
-        partials = tuple(_formula(sp.powsimp(sp.diff(e, a)), operands) for a in operands)
-        rules[name] = (_formula(e, operands), partials)
-    return rules
+        out.append(_formula(sp.powsimp(d), operands, heads))
+    return tuple(out)
+
+
+def derive() -> dict[str, tuple[Formula, ...]]:
+    """Each operation's partial derivatives, from SymPy."""
+    heads = _heads()
+    return {name: partials_of(op, heads) for name, op in OPS.items() if name not in ARRAY_ONLY}
 
 
 def source() -> str:
-    """The text of ``_local_rules.py``."""
+    """The text of ``engines/exact/_rules.py``."""
     lines = [
         '"""Generated by ``python -m gradcli._dev.local_rules --write``: do not edit."""',
         "",
         "# fmt: off",
         "RULES = {",
     ]
-    for name, (value, partials) in derive().items():
-        lines.append(f"    {name!r}: ({value!r}, {partials!r}),")
+    for name, partials in derive().items():
+        lines.append(f"    {name!r}: {partials!r},")
     lines += ["}", ""]
     return "\n".join(lines)
 

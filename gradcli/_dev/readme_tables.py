@@ -47,8 +47,9 @@ def exit_code_table() -> str:
         "with both numbers",
         ExitCode.USAGE: "usage, parse or input error: nothing was computed",
         ExitCode.UNDEFINED: "`undefined` or `overflow`: no finite float64 answer at the point",
-        ExitCode.CHECK_TIMEOUT: "`timeout`: the symbolic check did not finish within "
-        "`--timeout`; torch's numbers are printed unchecked",
+        ExitCode.CHECK_TIMEOUT: "`timeout` or `inconclusive`: the exact check did not finish "
+        "within `--timeout`, or a number could not be settled at the precision cap; torch's "
+        "numbers are printed, unchecked",
         ExitCode.INTERNAL: "a bug in gradcli (please report it; `--debug` shows the traceback)",
         ExitCode.OUTPUT_FAILED: "the output could not be written (disk full, an I/O error); "
         "no partial file is left under the output's name",

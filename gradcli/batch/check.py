@@ -18,23 +18,29 @@ in a helper process started at once, so it overlaps with torch's work.
 
 from __future__ import annotations
 
+import mmap
+import multiprocessing
 import random
+import signal
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..check.tolerance import TOLERANCES
 from ..errors import UsageError, safe_text
 from ..language.nodes import Expr
-from ..results.models import Status
+from ..language.ops import OPS
+from ..language.parser import parse
+from ..language.values import flat
+from ..limits import DEFAULT_SAMPLE, MAX_EXACT_ROWS, MAX_NONFINITE_CHECKS
+from ..results import Status
 
 if TYPE_CHECKING:
     from ..engines.screen import Columns
 
-DEFAULT_SAMPLE = 25  #: rows checked by ``--check sample``
-MAX_NONFINITE_CHECKS = 100  #: in sample mode, rows that are not finite checked in all, at most
-MAX_EXACT_ROWS = 1_000  #: in ``all`` mode, doubtful rows judged exactly per run, at most
 SCREEN_ELEMENTS = 1 << 22  #: rows x nodes evaluated at once by the screen (bounds its memory)
 #: rows evaluated at once by the screen: its temporaries then fit under malloc's mmap threshold
 #: and are reused, not page-faulted anew (measured: 28% faster than 65,536 rows at once)
@@ -70,25 +76,17 @@ def describe_mode(mode: str, rows: int, chunk_rows: int) -> str:
     )
 
 
-def row_verdict(expr: Expr, point: dict[str, float], dtype: str, exact: Any) -> Status:
-    """The verdict of ``gradcli grad`` at one row, given the exact (value, gradient)."""
-    from ..check import judge as checking
-    from ..engines import autograd as evaluate
-    from ..language.values import flat
+def row_verdict(expr: Expr, point: dict[str, float], dtype: str, timeout: float | None) -> Status:
+    """The verdict ``gradcli grad`` gives at this row: the same reference, the same judge."""
+    # (here, not at the top: it loads NumPy)
+    from ..check.run import check_grad
 
-    computed = evaluate.autograd(expr, point, dtype)
+    # (here, not at the top: it loads NumPy)
+    from ..engines import autograd
+
+    computed = autograd.autograd(expr, point, dtype)
     gradient = {name: flat(g)[0] for name, g in computed.gradient.items()}
-    verdicts = checking.judge(
-        expr,
-        {name: (name, x) for name, x in point.items()},
-        dtype,
-        flat(computed.value)[0],
-        gradient,
-        computed.node_values,
-        exact[0],
-        exact[1],
-        lambda: evaluate.rounding_spread(expr, point, dtype, exact[0], exact[1]),
-    )
+    _, verdicts = check_grad(expr, point, dtype, computed, gradient, None, timeout)
     return verdicts.status
 
 
@@ -103,7 +101,6 @@ class Reference:
     gradient: dict[str, np.ndarray]
     gradient_slack: dict[str, np.ndarray]
     undefined: np.ndarray  #: the reference says the function is undefined (a NaN)
-    extended: np.ndarray  #: the row needed the extended-precision pass
 
 
 def _slack(tol: Any, r: np.ndarray, bound: Any, floor: Any = 0.0) -> Any:
@@ -125,13 +122,12 @@ def reference(
     """The reference over whole columns (pure NumPy, no torch: it runs in a helper process or
     thread), written into ``out`` if given.
 
-    First the bounded float64 reference (``bounded.py``). A row it settles (its bound takes at
-    most half the tolerance, or it proves the function undefined) is done. A row whose bound
-    would settle it if it were 2^11 times smaller is evaluated again in 80-bit ``longdouble``
-    (11 more bits), as a plain reference compared with the plain tolerance. Every other row,
-    and a kink or a shaky row, is left to the exact verdict.
+    The bounded float64 reference (``engines/screen.py``). A row it settles (its bound takes
+    at most half the tolerance, or it proves the function undefined) is done; every other row,
+    a kink and a shaky row, is left to the exact verdict (``gradcli grad``'s own).
     """
-    from ..engines import screen as bounded
+    # (here, not at the top: it loads NumPy)
+    from ..engines import screen
 
     n = len(next(iter(inputs.values()))) if inputs else 1
     if out is None:
@@ -141,34 +137,46 @@ def reference(
             {name: np.empty(n) for name in inputs},
             {name: np.empty(n) for name in inputs},
             np.empty(n, bool),
-            np.empty(n, bool),
         )
-    evaluator = evaluator or bounded.Evaluator(expr, dtype)
+    evaluator = evaluator or screen.Evaluator(expr, dtype)
     step = max(256, min(SCREEN_ROWS, SCREEN_ELEMENTS // max(1, len(expr.nodes))))
     for start in range(0, n, step):
         part = slice(start, min(n, start + step))
         block = {k: c[part] for k, c in inputs.items()}
         with np.errstate(all="ignore"):
-            again = _bounded(expr, evaluator.columns(block), block, dtype, out, part)
-        if again.any():
-            _extended(expr, block, dtype, np.flatnonzero(again), out, start)
+            _bounded(expr, evaluator.columns(block), block, dtype, out, part)
     return out
 
 
-#: longdouble's rounding against float64's (11 more bits): the extended-precision pass is
-#: trusted where the float64 bound, scaled by this, would settle the row
-EXTENDED = 2.0**-11
 #: float32's rounding against float64's, for telling where torch in float32 may see a kink
 FLOAT32 = 2.0**29
 FLOAT32_TINY = 2.0**-126  #: below this, float32 may have rounded a number to 0
+
+
+class _Near:
+    """The op table's kink predicates asked of intervals: could the operands, within their
+    margins, sit on the kink?"""
+
+    @staticmethod
+    def zero(u: tuple[Any, Any]) -> Any:
+        return np.abs(u[0]) <= u[1]
+
+    @staticmethod
+    def equal(u: tuple[Any, Any], v: tuple[Any, Any]) -> Any:
+        return np.abs(u[0] - v[0]) <= u[1] + v[1]
+
+    @staticmethod
+    def all_zero(*us: tuple[Any, Any]) -> Any:
+        return np.logical_and.reduce(np.broadcast_arrays(*(np.abs(u[0]) <= u[1] for u in us)))
 
 
 def _near_kink(node: Any, ref: Columns, dtype: str) -> np.ndarray:
     """Rows where a non-smooth operation's operands are on its kink, or close enough that
     torch's own rounding may have put them there (within the bound; for float32, within what
     float32's rounding and underflow can do)."""
-    from ..language.ops import OPS
 
+    kink = OPS[node.op].kink
+    assert kink is not None
     args = [ref.nodes[a] for a in node.args]
     margins = [ref.node_bounds[a] for a in node.args]
     if dtype == "float32":
@@ -176,12 +184,7 @@ def _near_kink(node: Any, ref: Columns, dtype: str) -> np.ndarray:
             m * FLOAT32 + FLOAT32_TINY * (np.abs(a) < FLOAT32_TINY)
             for a, m in zip(args, margins, strict=True)
         ]
-    if node.op in ("min", "max"):  # a tie, u == v
-        return np.asarray(np.abs(args[0] - args[1]) <= margins[0] + margins[1])
-    snapped = [np.where(np.abs(a) <= m, 0.0, a) for a, m in zip(args, margins, strict=True)]
-    at_kink = OPS[node.op].kink
-    assert at_kink is not None
-    near: np.ndarray = np.asarray(at_kink(*snapped)) | np.asarray(at_kink(*args))
+    near: np.ndarray = np.asarray(kink.at(_Near, *zip(args, margins, strict=True)))
     return near
 
 
@@ -192,13 +195,10 @@ def _bounded(
     dtype: str,
     out: Reference,
     part: slice,
-) -> np.ndarray:
-    """The bounded reference of a block into ``out[part]``; returns the rows for the
-    extended-precision pass: not settled (their bound takes more than half the tolerance), but
-    they would be with a bound :data:`EXTENDED` times smaller. Rows neither settles, shaky
-    rows and kinks are left to the exact verdict (slack -1)."""
-    from ..check.judge import TOLERANCES
-    from ..language.ops import OPS
+) -> None:
+    """The bounded reference of a block into ``out[part]``. Rows it does not settle (their
+    bound takes more than half the tolerance), shaky rows and kinks are left to the exact
+    verdict (slack -1)."""
 
     tol = TOLERANCES[dtype]
 
@@ -221,58 +221,28 @@ def _bounded(
     half = _slack(tol, ref.value, 0.0) / 2
     slack = _slack(tol, ref.value, f_bound)
     settled = slack >= half
-    settled_extended = _slack(tol, ref.value, f_bound * EXTENDED) >= half
     magnitude = np.maximum(np.abs(ref.value) - f_bound, 0.0)
     slacks = {}
     for name, g in ref.gradient.items():
-        floor = tol.abs * magnitude / np.maximum(1.0, np.abs(block[name]))
+        # the tolerance's absolute term, as the judge has it (tolerance.py), from a lower bound
+        # of the derivative's scale: never more generous than the exact judge
+        size = np.minimum(
+            magnitude / np.maximum(1.0, np.abs(block[name])), ref.gradient_scale[name]
+        )
+        floor = tol.abs * size * (1 - 2.0**-20)
         bound = ref.gradient_bound[name]
         half = _slack(tol, g, 0.0, floor) / 2
         slacks[name] = _slack(tol, g, bound, floor)
         settled &= slacks[name] >= half
-        settled_extended &= _slack(tol, g, bound * EXTENDED, floor) >= half
     judge |= ref.shaky  # (the bounds there prove nothing)
     undefined = nan & ~judge
-    again: np.ndarray = ~settled & settled_extended & ~judge & ~undefined
-    judge |= ~settled & ~again  # (undefined rows too: their slack is -1 anyway)
+    judge |= ~settled  # (undefined rows too: their slack is -1 anyway)
     out.value[part] = ref.value
     out.value_slack[part] = np.where(judge, -1.0, slack)
     for name, g in ref.gradient.items():
         out.gradient[name][part] = g
         out.gradient_slack[name][part] = np.where(judge, -1.0, slacks[name])
     out.undefined[part] = undefined
-    out.extended[part] = again
-    return again
-
-
-def _extended(
-    expr: Expr,
-    block: Mapping[str, np.ndarray],
-    dtype: str,
-    rows: np.ndarray,
-    out: Reference,
-    start: int,
-) -> None:
-    """The rows the bounds could not settle, in ``longdouble``, into ``out`` (rows ``start +
-    rows``): a reference without a bound, compared with the plain tolerance. Its NaNs prove
-    nothing (an overflow makes them too), so it never calls a row undefined."""
-    from ..check.judge import TOLERANCES
-    from ..engines.exact import adjoint
-
-    tol = TOLERANCES[dtype]
-    where = start + rows
-    value, gradient, _ = adjoint.columns(
-        expr, {k: c[rows] for k, c in block.items()}, dtype, extended=True
-    )
-    with np.errstate(all="ignore"):
-        v = value.astype(np.float64)
-        out.value[where] = v
-        out.value_slack[where] = _slack(tol, v, 0.0)
-        for name, g in gradient.items():
-            g = g.astype(np.float64)
-            floor = tol.abs * np.abs(v) / np.maximum(1.0, np.abs(block[name][rows]))
-            out.gradient[name][where] = g
-            out.gradient_slack[name][where] = _slack(tol, g, 0.0, floor)
 
 
 class _Slots:
@@ -282,12 +252,11 @@ class _Slots:
     time than the work)."""
 
     def __init__(self, names: list[str], rows: int, count: int) -> None:
-        import mmap
 
         self.names, self.rows, self.count = names, rows, count
         # inputs, then value and its slack, then each gradient and its slack
         self.floats = rows * (3 * len(names) + 2)
-        self.size = 8 * self.floats + 2 * rows  # and two flags a row
+        self.size = 8 * self.floats + rows  # and a flag a row
         self.size += -self.size % 8
         self.buffer = mmap.mmap(-1, self.size * count)
 
@@ -295,7 +264,7 @@ class _Slots:
         base, rows, k = slot * self.size, self.rows, len(self.names)
         floats = np.frombuffer(self.buffer, np.float64, self.floats, base)
         column = [floats[i * rows : i * rows + n] for i in range(3 * k + 2)]
-        flags = np.frombuffer(self.buffer, np.bool_, 2 * rows, base + 8 * self.floats)
+        flags = np.frombuffer(self.buffer, np.bool_, rows, base + 8 * self.floats)
         names = self.names
         ref = Reference(
             column[k],
@@ -303,7 +272,6 @@ class _Slots:
             {name: column[k + 2 + i] for i, name in enumerate(names)},
             {name: column[2 * k + 2 + i] for i, name in enumerate(names)},
             flags[:n],
-            flags[rows : rows + n],
         )
         return {name: column[i] for i, name in enumerate(names)}, ref
 
@@ -315,7 +283,6 @@ _SCREEN: tuple[Expr, str, _Slots, Any] | None = None
 def _ignore_ctrl_c() -> None:
     """In a helper process: Ctrl-C reaches the whole process group; the parent handles it
     (and ends its helpers), so a helper must not print a traceback of its own."""
-    import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -329,8 +296,8 @@ def _screen_init(source: str, dtype: str) -> None:
     global _SCREEN, _SCREEN_WHY
     _ignore_ctrl_c()
     try:
+        # (here, not at the top: it loads NumPy)
         from ..engines.screen import Evaluator
-        from ..language.parser import parse
 
         assert _SLOTS is not None  # inherited from the parent at fork
         expr = parse(source)
@@ -366,8 +333,6 @@ class Screen:
         process: bool = False,
         in_flight: int = 16,
     ) -> None:
-        import multiprocessing
-        from concurrent.futures import ThreadPoolExecutor
 
         self.expr, self.dtype, self.timeout = expr, dtype, timeout
         self.exact_left = MAX_EXACT_ROWS
@@ -379,6 +344,7 @@ class Screen:
         self.next_slot = 0
         if process and "fork" in multiprocessing.get_all_start_methods():
             global _SLOTS
+            # (here, not at the top: it loads NumPy)
             from .formats import CHUNK_ROWS
 
             # A slot for every chunk that can be in flight: read ahead, being computed, and
@@ -387,6 +353,7 @@ class Screen:
             context = multiprocessing.get_context("fork")
             self.pool = context.Pool(1, initializer=_screen_init, initargs=(expr.source, dtype))
         else:
+            # (here, not at the top: it loads NumPy)
             from ..engines.screen import Evaluator
 
             self.evaluator = Evaluator(expr, dtype)
@@ -438,20 +405,12 @@ class Screen:
 
     def judge(self, columns: Mapping[str, np.ndarray], rows: np.ndarray, codes: np.ndarray) -> None:
         """Exact verdicts for the doubtful ``rows`` (in place in ``codes``), within budget."""
-        from ..check.budget import CheckTimeout, time_limit
-        from ..engines.exact import adjoint
-
         take = rows[: self.exact_left]
         self.over_budget += len(rows) - len(take)
         self.exact_left -= len(take)
         for i in take.tolist():
             point = {name: float(col[i]) for name, col in columns.items()}
-            try:
-                with time_limit(self.timeout):
-                    exact = adjoint.exact(self.expr, point, self.dtype)
-                    codes[i] = CODE[row_verdict(self.expr, point, self.dtype, exact)]
-            except CheckTimeout:
-                codes[i] = CODE[Status.TIMEOUT]
+            codes[i] = CODE[row_verdict(self.expr, point, self.dtype, self.timeout)]
 
     def close(self) -> None:
         if self.pool is not None:
@@ -461,122 +420,24 @@ class Screen:
             self.threads.shutdown(cancel_futures=True)
 
 
-# ---- sample:N, with SymPy in a helper process ------------------------------------------------
-
-
-def _exact_points(
-    sym: Any, derivatives: Mapping[str, Any], points: list[dict[str, float]], dtype: str
-) -> list[tuple[Any, dict[str, Any]]]:
-    """The exact value and derivatives at each point (SymPy, 30 digits)."""
-    from ..engines import symbolic
-
-    return [
-        (
-            symbolic.evaluate(sym, sym.expr, p, dtype),
-            {n: symbolic.evaluate(sym, d, p, dtype) for n, d in derivatives.items()},
-        )
-        for p in points
-    ]
-
-
-_WORKER: tuple[Any, Any, str] | None = None  # in the helper process: (sym, derivatives, dtype)
-
-
-def _worker_init(source: str, dtype: str) -> None:
-    """Set the helper up (SymPy's derivatives, while torch loads in the parent). Like
-    :func:`_screen_init`, it must not raise; why it failed is what later requests answer."""
-    global _WORKER
-    _ignore_ctrl_c()
-    try:
-        from ..check.budget import CheckTimeout, time_limit
-        from ..engines import symbolic
-        from ..language.parser import parse
-
-        expr = parse(source)
-        with time_limit(None):  # no clock here: each request has its own budget
-            sym = symbolic.build(expr, dtype)
-            _WORKER = (sym, {n: sym.derivative(n) for n in expr.variables}, dtype)
-    except CheckTimeout as stop:
-        _WORKER = None
-        globals()["_WORKER_WHY"] = stop.why
-    except Exception as e:  # (any failure at all: a sentence's end, like the others)
-        _WORKER = None
-        globals()["_WORKER_WHY"] = f"could not start ({type(e).__name__}: {e})"
-
-
-def _worker_exact(
-    points: list[dict[str, float]], seconds: float | None
-) -> list[tuple[Any, dict[str, Any]]] | str:
-    """Exact values for ``points``, or why there are none (a sentence's end)."""
-    from ..check.budget import CheckTimeout, time_limit
-
-    if _WORKER is None:
-        return str(globals().get("_WORKER_WHY", "was abandoned"))
-    sym, derivatives, dtype = _WORKER
-    try:
-        with time_limit(seconds):
-            return _exact_points(sym, derivatives, points, dtype)
-    except CheckTimeout as stop:
-        return stop.why
+# ---- sample:N ---------------------------------------------------------------------------------
 
 
 class Sampler:
-    """``--check sample:N``: the exact check of single rows with SymPy.
-
-    The symbolic side (importing SymPy, differentiating, evaluating the sampled rows at 30
-    digits) runs in a helper process started at once, so on a 2-core machine it overlaps with
-    importing torch and computing the chunk instead of adding to it. Where processes cannot be
-    forked it runs here.
-    """
+    """``--check sample:N``: N random rows of the first chunk, and up to
+    :data:`MAX_NONFINITE_CHECKS` rows whose result is not finite, get ``gradcli grad``'s exact
+    verdict (the same reference and judge, SymPy's derivatives built once for the run)."""
 
     def __init__(self, expr: Expr, dtype: str, rows: int, timeout: float | None = 5.0) -> None:
-        import multiprocessing
-
         self.expr, self.dtype, self.timeout = expr, dtype, timeout
         self.abandoned: str | None = None  #: why the exact side gave up, if it did
         self.sample = rows
         self.nonfinite_budget = MAX_NONFINITE_CHECKS
         self.rng = random.Random(20261123)
-        self.pool: Any = None
-        self.local: tuple[Any, Any] | None = None
-        if "fork" in multiprocessing.get_all_start_methods():
-            context = multiprocessing.get_context("fork")
-            self.pool = context.Pool(1, initializer=_worker_init, initargs=(expr.source, dtype))
 
-    def exact(self, points: list[dict[str, float]]) -> Callable[[], list[Any] | str]:
-        """Start the exact evaluation of ``points``; the returned function waits for the
-        results, or says why there are none (the time limit, too deep for SymPy)."""
-        import multiprocessing
-
-        from ..check.budget import CheckTimeout, time_limit
-
-        if not points or self.abandoned:
-            why = self.abandoned
-            return lambda: why if why else []
-        budget = None if not self.timeout else self.timeout * max(1.0, len(points) / 25)
-        if self.pool is not None:
-            pending = self.pool.apply_async(_worker_exact, (points, budget))
-
-            def wait() -> list[Any] | str:
-                try:  # the first request also waits for SymPy's import in the helper
-                    got: list[Any] | str = pending.get(None if budget is None else budget + 60)
-                    return got
-                except multiprocessing.TimeoutError:
-                    return "did not finish in time"
-
-            return wait
-        try:
-            with time_limit(budget):
-                if self.local is None:
-                    from ..engines import symbolic
-
-                    sym = symbolic.build(self.expr, self.dtype)
-                    self.local = (sym, {n: sym.derivative(n) for n in self.expr.variables})
-                sym, derivatives = self.local
-                done: list[Any] | str = _exact_points(sym, derivatives, points, self.dtype)
-        except CheckTimeout as stop:
-            done = stop.why
-        return lambda: done
+    def exact(self, points: list[dict[str, float]]) -> Callable[[], list[Status]]:
+        """The verdicts of ``points``, computed when the returned function is called."""
+        return lambda: [row_verdict(self.expr, p, self.dtype, self.timeout) for p in points]
 
     def sample_rows(self, n: int) -> list[int]:
         """The random sample, drawn from the first chunk."""
@@ -597,6 +458,4 @@ class Sampler:
         return rows
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
+        pass

@@ -12,8 +12,12 @@ from __future__ import annotations
 import errno
 import io
 import os
+import select
+import shutil
+import stat
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any, Protocol
@@ -73,9 +77,6 @@ def _reads(stream: IO[bytes]) -> Iterator[bytes]:
     """The stream's bytes, READ_BYTES at a time; from a pipe or terminal, also whatever has
     arrived when the input pauses for :data:`PAUSE` seconds, so the results of a slow stream
     come out as its rows come in, not once 8 MiB have gathered."""
-    import select
-    import stat
-    import time
 
     try:
         fd = stream.fileno()
@@ -128,6 +129,7 @@ def read_chunks(
 ) -> Iterator[Any]:
     """Polars DataFrames of at most CHUNK_ROWS rows, variable columns as float64 (after the
     bad-row policy), other columns as they came."""
+    # (here, not at the top: it loads Polars)
     import polars as pl
 
     if fmt == "parquet":
@@ -167,6 +169,7 @@ def read_chunks(
 def _read_csv_block(data: bytes, separator: str, variables: list[str]) -> Any:
     """One block of CSV: the variable columns parsed as float64 natively (the fast path); if
     a field is not a number, everything as text, so the bad field can be named."""
+    # (here, not at the top: it loads Polars)
     import polars as pl
 
     header = data[: data.find(b"\n")].decode("utf-8", "replace").split(separator)
@@ -184,6 +187,7 @@ def _clean(
 ) -> Any:
     """Variable columns as float64; a missing, non-numeric or non-finite field is an error
     naming its line, or (by policy) the row is skipped or written with nulls."""
+    # (here, not at the top: it loads Polars)
     import polars as pl
 
     missing = [v for v in variables if v not in frame.columns]
@@ -358,6 +362,7 @@ class Writer:
 
     def _rewrite_with_status(self) -> None:
         """Copy the temporary file so far into a new one with the status column added."""
+        # (here, not at the top: it loads Polars)
         import polars as pl
 
         assert self.tmp is not None and self.path is not None
@@ -397,7 +402,6 @@ class Writer:
         self.sink = open(fresh, "ab")  # noqa: SIM115 - closed by close()
 
     def close(self, ok: bool) -> None:
-        import shutil
 
         try:
             with self._failures():
@@ -419,8 +423,8 @@ class Writer:
                     os.unlink(self.tmp)
 
     def _finish_parquet(self) -> None:
-        import shutil
 
+        # (here, not at the top: it loads Polars)
         import polars as pl
 
         if not self.parts:

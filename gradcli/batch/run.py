@@ -9,7 +9,11 @@ for each chunk as soon as it is read, in a helper process, while torch loads and
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
+import queue
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,8 +24,11 @@ import numpy as np
 
 from ..errors import InputError
 from ..language.nodes import Expr
-from ..language.values import MAX_GRID
-from ..results.models import Status, worst
+from ..language.parser import parse
+from ..language.shapes import infer_shapes
+from ..language.values import match_variables
+from ..limits import MAX_EXACT_ROWS, MAX_GRID
+from ..results import Status, worst
 from . import check as batchcheck
 from .check import CODE, STATUSES
 from .formats import CHUNK_ROWS, FORMATS, Writer, input_format, read_chunks
@@ -39,7 +46,7 @@ class Summary:
     check_mode: str = ""
     abandoned: str = ""  #: why the exact check gave up, if it did
     over_budget: int = 0  #: doubtful rows left unchecked (past the exact budget)
-    extended: int = 0  #: rows the bounds could not settle, screened in extended precision
+    exact_budget: int = MAX_EXACT_ROWS  #: doubtful rows judged exactly, at most
 
     @property
     def status(self) -> Status:
@@ -50,8 +57,6 @@ class Summary:
         if self.check_mode:
             verdicts = ", ".join(f"{n:,} {s}" for s, n in sorted(self.statuses.items()))
             how = self.check_mode
-            if self.extended:
-                how += f"; {self.extended:,} of them also in extended precision"
             parts.append(
                 f"checked {self.checked:,} ({how})" + (f": {verdicts}" if verdicts else "")
             )
@@ -60,7 +65,7 @@ class Summary:
         if self.over_budget:
             parts.append(
                 f"{self.over_budget:,} doubtful row{'s' * (self.over_budget != 1)} past the "
-                f"first {batchcheck.MAX_EXACT_ROWS:,} left unchecked"
+                f"first {self.exact_budget:,} left unchecked"
             )
         if self.skipped:
             parts.append(f"{self.skipped:,} bad row{'s' * (self.skipped != 1)} skipped")
@@ -114,6 +119,7 @@ class Checking:
         self.sampler: batchcheck.Sampler | None = None
         if self.mode == "all":
             self.screen = batchcheck.Screen(expr, dtype, timeout, process, read_ahead(expr))
+            summary.exact_budget = self.screen.exact_left
         else:
             self.sampler = batchcheck.Sampler(expr, dtype, rows, timeout)
         summary.check_mode = batchcheck.describe_mode(self.mode, rows, CHUNK_ROWS)
@@ -145,8 +151,6 @@ class Checking:
         if self.screen is not None and chunk.reference is not None:
             ref = chunk.reference()
             codes, doubtful = self.screen.compare(ref, chunk.value, chunk.grads, chunk.bad)
-            extended = ref.extended if chunk.bad is None else ref.extended & ~chunk.bad
-            summary.extended += int(np.count_nonzero(extended))
             self.screen.judge(chunk.columns, doubtful, codes)
             summary.over_budget = self.screen.over_budget
             checked = codes != CODE[Status.UNCHECKED]
@@ -163,14 +167,7 @@ class Checking:
         codes = np.full(len(chunk.value), CODE[Status.UNCHECKED], dtype=np.uint8)
         notable = False
         for rows, results in ((r, wait()) for r, wait in chunk.sampled):
-            if isinstance(results, str):  # the exact side gave up on these rows
-                self.sampler.abandoned = summary.abandoned = results
-                codes[rows] = CODE[Status.TIMEOUT]
-                summary.statuses[Status.TIMEOUT.value] += len(rows)
-                notable = notable or bool(rows)
-                continue
-            for i, exact in zip(rows, results, strict=True):
-                verdict = batchcheck.row_verdict(self.expr, _point(chunk, i), self.dtype, exact)
+            for i, verdict in zip(rows, results, strict=True):
                 codes[i] = CODE[verdict]
                 summary.statuses[verdict.value] += 1
                 summary.checked += 1
@@ -197,6 +194,7 @@ _NAMES = np.array([s.value for s in STATUSES], dtype=object)
 
 
 def status_series(codes: np.ndarray, bad: np.ndarray | None) -> Any:
+    # (here, not at the top: it loads Polars)
     import polars as pl
 
     names = _NAMES[codes]
@@ -270,8 +268,6 @@ def _hold_freed_memory() -> None:
     has no ``mallopt`` (not glibc), nothing changes. (The command line's batch path only: a
     library call leaves its host process's allocator alone.)
     """
-    import ctypes
-    import ctypes.util
 
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
@@ -289,8 +285,6 @@ class _ReadAhead:
     _DONE = object()
 
     def __init__(self, expr: Expr, chunks: Iterator[Any], checking: Checking | None) -> None:
-        import queue
-        import threading
 
         self.expr, self.chunks, self.checking = expr, chunks, checking
         self.queue: queue.Queue[Any] = queue.Queue(read_ahead(expr))
@@ -299,7 +293,6 @@ class _ReadAhead:
         self.thread.start()
 
     def _read(self) -> None:
-        import queue
 
         try:
             for frame in self.chunks:
@@ -359,6 +352,7 @@ def _prepare(expr: Expr, frame: Any) -> Chunk | None:
 def _with_results(expr: Expr, chunk: Chunk) -> Any:
     """The chunk's frame with ``value`` and ``d_<name>`` columns: not finite (undefined,
     overflow) and unreadable rows as null, not NaN."""
+    # (here, not at the top: it loads Polars)
     import polars as pl
 
     frame, bad = chunk.frame, chunk.bad
@@ -394,9 +388,6 @@ def grad_batch(
     (in float64 with error bounds, doubtful rows exactly); ``"sample:N"`` N random rows exactly
     (the rest are ``unchecked``).
     """
-    from ..language.parser import parse
-    from ..language.shapes import infer_shapes
-    from ..language.values import match_variables
 
     expr = parse(expression)
     infer_shapes(expr, {})
@@ -414,6 +405,7 @@ def grad_batch(
                 f"column {name} has a value that is not finite "
                 f"(row {int(np.flatnonzero(~np.isfinite(a))[0])})"
             )
+    # (here, not at the top: it loads NumPy)
     from ..engines.autograd import batch_gradients
 
     summary = Summary()

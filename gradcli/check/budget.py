@@ -1,23 +1,29 @@
-"""A time limit for the symbolic check.
+"""A time limit for the exact check.
 
-SymPy has expressions that take unbounded time (a derivative that grows exponentially, the sine
-of a number with a billion digits). The check runs under a wall-clock limit; when it expires,
-:class:`CheckTimeout` is raised into the running Python code and the result is reported as
-``timeout`` with torch's numbers still shown.
+SymPy has expressions that take unbounded time (a derivative that grows exponentially), and the
+exact reference raises its precision until numbers are settled. That work runs under a
+wall-clock limit; when it expires, :class:`CheckTimeout` is raised into the running Python code
+and the result is reported as ``timeout`` (or with what was settled by then), torch's numbers
+still shown.
+
+The limit is the calling thread's own: a watchdog thread raises the exception in that thread
+alone (``PyThreadState_SetAsyncExc``), so it works from any thread and touches no process-wide
+signal or timer that a host program may be using. Like a signal, it arrives between two Python
+bytecodes, not inside one long call into C.
 """
 
 from __future__ import annotations
 
-import signal
+import ctypes
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import FrameType
 
 
 class CheckTimeout(BaseException):
-    """The symbolic work was abandoned: the time limit expired, or the expression is nested
+    """The exact work was abandoned: the time limit expired, or the expression is nested
     deeper than SymPy's recursive algorithms can go. A BaseException, so that no
     ``except Exception`` in SymPy swallows it. ``str(e)`` says why, as a sentence's end."""
 
@@ -26,50 +32,75 @@ class CheckTimeout(BaseException):
         self.why = why
 
 
+class _Expired(CheckTimeout):
+    """Raised by the watchdog (no arguments: an async exception is raised by its class)."""
+
+    seconds = 0.0
+
+    def __init__(self) -> None:
+        super().__init__(f"did not finish within {self.seconds:g} s")
+
+
 #: Python recursion allowed during symbolic work: SymPy differentiates recursively, and a
 #: chain of 150 nested functions already exceeds the default limit of 1,000 (tested safe with
 #: the 200-level nesting limit).
 SYMBOLIC_RECURSION_LIMIT = 8000
 
+_set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+_set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
+
+
+class Deadline:
+    """When the current block must end; :meth:`left` for the seconds that remain."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds or None
+        self.end = None if self.seconds is None else time.monotonic() + self.seconds
+
+    def left(self) -> float | None:
+        return None if self.end is None else max(0.0, self.end - time.monotonic())
+
+    def expired(self) -> bool:
+        return self.end is not None and time.monotonic() >= self.end
+
 
 @contextmanager
-def time_limit(seconds: float | None) -> Iterator[None]:
-    """Symbolic work under a budget: raise :class:`CheckTimeout` in this block after
-    ``seconds`` (None or 0: no limit), or when it recurses deeper than
-    :data:`SYMBOLIC_RECURSION_LIMIT`.
-
-    The time limit uses SIGALRM, so it works in the main thread of a Unix process; elsewhere
-    the block runs without one.
-    """
+def time_limit(seconds: float | None) -> Iterator[Deadline]:
+    """Exact work under a budget: raise :class:`CheckTimeout` in this block after ``seconds``
+    (None or 0: no limit), or when it recurses deeper than :data:`SYMBOLIC_RECURSION_LIMIT`.
+    Nested limits each keep their own clock; the innermost expiry wins."""
+    deadline = Deadline(seconds)
     previous_limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(previous_limit, SYMBOLIC_RECURSION_LIMIT))
+    thread = threading.get_ident()
+    lock = threading.Lock()
+    inside = [True]
+    expired_class = type("Expired", (_Expired,), {"seconds": seconds or 0.0})
+
+    def fire() -> None:
+        with lock:
+            if inside[0]:
+                _set_async_exc(thread, expired_class)
+
+    timer = None
+    if deadline.seconds is not None:
+        timer = threading.Timer(deadline.seconds, fire)
+        timer.daemon = True
+        timer.start()
     try:
-        with _alarm(seconds):
-            yield
+        yield deadline
     except RecursionError:
         raise CheckTimeout("was abandoned: the expression is nested too deeply for SymPy") from None
     finally:
+        with lock:
+            inside[0] = False
+        if timer is not None:
+            timer.cancel()
         sys.setrecursionlimit(previous_limit)
+    # The watchdog may have fired just as the block ended: take back an exception not yet
+    # delivered, so that it cannot surface in the caller.
+    if timer is not None:
+        _set_async_exc(thread, ctypes.py_object())  # (NULL: clears a pending one)
 
 
-@contextmanager
-def _alarm(seconds: float | None) -> Iterator[None]:
-    usable = (
-        seconds
-        and hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-    )
-    if not usable:
-        yield
-        return
-
-    def expire(signum: int, frame: FrameType | None) -> None:
-        raise CheckTimeout(f"did not finish within {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, float(seconds or 0))
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+__all__ = ["CheckTimeout", "Deadline", "time_limit"]

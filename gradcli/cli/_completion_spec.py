@@ -24,20 +24,20 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                    '--dtype': {'help': 'Floating-point type for torch',
                                                'value': True,
                                                'choices': ['float64', 'float32']},
-                                   '--no-check': {'help': 'Skip the SymPy cross-check (faster; '
-                                                          'SymPy not loaded)',
+                                   '--no-check': {'help': 'Skip the exact check (faster; SymPy '
+                                                          'not loaded)',
                                                   'value': False,
                                                   'choices': None},
-                                   '--timeout': {'help': 'Time limit for the symbolic check; 0 '
-                                                         'means none',
+                                   '--timeout': {'help': 'Time limit for the exact check; 0 means '
+                                                         'none',
                                                  'value': True,
                                                  'choices': None},
                                    '--vjp': {'help': 'For a vector output: the vector v of '
                                                      'y.backward(gradient=v), e.g',
                                              'value': True,
                                              'choices': None},
-                                   '--max-symbolic': {'help': 'Skip the SymPy check when the '
-                                                              'variables have more elements',
+                                   '--max-symbolic': {'help': "Skip SymPy's whole derivative when "
+                                                              'the variables have more elements',
                                                       'value': True,
                                                       'choices': None},
                                    '--order': {'help': 'The N-th derivative with respect to one '
@@ -94,8 +94,8 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                     'choices': ['error', 'skip', 'null']},
                                    '--check': {'help': 'Batch: check every row (all: float64 with '
                                                        'error bounds, doubtful rows exactly) or N '
-                                                       'random rows exactly with SymPy (sample:N; '
-                                                       'sample is sample:25)',
+                                                       'random rows exactly (sample:N; sample is '
+                                                       'sample:25)',
                                                'value': True,
                                                'choices': ['all', 'sample', 'sample:100']},
                                    '--debug': {'help': 'Show a traceback for internal errors',
@@ -152,11 +152,11 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                       '--dtype': {'help': 'Floating-point type for torch',
                                                   'value': True,
                                                   'choices': ['float64', 'float32']},
-                                      '--no-check': {'help': 'Skip the SymPy cross-check (faster; '
-                                                             'SymPy not loaded)',
+                                      '--no-check': {'help': 'Skip the exact check (faster; SymPy '
+                                                             'not loaded)',
                                                      'value': False,
                                                      'choices': None},
-                                      '--timeout': {'help': 'Time limit for the symbolic check; 0 '
+                                      '--timeout': {'help': 'Time limit for the exact check; 0 '
                                                             'means none',
                                                     'value': True,
                                                     'choices': None},
@@ -187,12 +187,12 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                        '--dtype': {'help': 'Floating-point type for torch',
                                                    'value': True,
                                                    'choices': ['float64', 'float32']},
-                                       '--no-check': {'help': 'Skip the SymPy cross-check '
-                                                              '(faster; SymPy not loaded)',
+                                       '--no-check': {'help': 'Skip the exact check (faster; '
+                                                              'SymPy not loaded)',
                                                       'value': False,
                                                       'choices': None},
-                                       '--timeout': {'help': 'Time limit for the symbolic check; '
-                                                             '0 means none',
+                                       '--timeout': {'help': 'Time limit for the exact check; 0 '
+                                                             'means none',
                                                      'value': True,
                                                      'choices': None},
                                        '--file': {'help': "Read the expression from a file ('-' "
@@ -226,7 +226,7 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                     '--dtype': {'help': 'Floating-point type for torch',
                                                 'value': True,
                                                 'choices': ['float64', 'float32']},
-                                    '--timeout': {'help': 'Time limit for the symbolic check; 0 '
+                                    '--timeout': {'help': 'Time limit for the exact check; 0 '
                                                           'means none',
                                                   'value': True,
                                                   'choices': None},

@@ -23,6 +23,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
+from ..errors import GradcliError
+from ..language.parser import parse, parse_list
+from ._completion_spec import SPEC
+
 ENV = "_GRADCLI_COMPLETE"
 SHELLS = {"bash": "gradcli.bash", "zsh": "_gradcli", "fish": "gradcli.fish"}
 #: commands whose free arguments are an expression and variable values
@@ -125,8 +129,6 @@ def _variables(expression: str, many: bool) -> list[str]:
     errors on the terminal)."""
     if not expression:
         return []
-    from ..errors import GradcliError
-    from ..language.parser import parse, parse_list
 
     try:
         trees = parse_list(expression) if many else [parse(expression)]
@@ -169,7 +171,6 @@ def _one_line(text: str) -> str:
 
 def respond(environ: Mapping[str, str] = os.environ, out: TextIO = sys.stdout) -> int:
     """Answer one completion request from a shell script; the exit status for the process."""
-    from ._completion_spec import SPEC
 
     shell = environ.get(ENV, "").removeprefix("complete_")
     if shell not in SHELLS:

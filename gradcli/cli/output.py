@@ -7,15 +7,89 @@ are written to a temporary name and renamed, so a failure never leaves half a fi
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError, safe_text
+from ..render import json_doc
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+FILE_WIDTH = 100  #: columns of text written to a file
+
+
+def console() -> Console:
+    """A Rich console on stdout: colour only on a terminal, NO_COLOR honoured, no markup."""
+    # (here, not at the top: it loads Rich)
+    from rich.console import Console
+
+    return Console(highlight=False, markup=False, emoji=False)
+
+
+def emit(doc: dict[str, Any] | None, text: str | None, view: Callable[[], Any]) -> None:
+    """Print a result: as a JSON document, as plain text, or (by default) as a Rich view."""
+    if doc is not None:
+        sys.stdout.write(json_doc.dumps(doc))
+    elif text is not None:
+        sys.stdout.write(text)
+    else:
+        console().print(view())
+    sys.stdout.flush()
+
+
+def plain_text(renderable: object) -> str:
+    """A Rich renderable as plain text, for a file."""
+    # (here, not at the top: it loads Rich)
+    from rich.console import Console
+
+    out = Console(width=FILE_WIDTH, color_system=None, record=True, file=io.StringIO())
+    out.print(renderable)
+    return out.export_text()
+
+
+@contextmanager
+def progress() -> Iterator[Callable[[int], None] | None]:
+    """Rows done and rows per second on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    # (here, not at the top: they load Rich)
+    from rich.console import Console
+    from rich.progress import (  # (Rich)
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    started = time.monotonic()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.completed:,} rows  {task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("rows", total=None, rate="")
+
+        def advance(n: int) -> None:
+            done = bar.tasks[0].completed + n
+            rate = done / max(time.monotonic() - started, 1e-9)
+            bar.update(task, advance=n, rate=f"{rate:,.0f} rows/s")
+
+        yield advance
+
 
 _BY_EXTENSION = {
     ".dot": "dot",

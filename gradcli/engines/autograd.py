@@ -7,10 +7,12 @@ this module imports torch, so the CLI imports it only once the input has been pa
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import torch
@@ -18,13 +20,41 @@ import torch
 from ..language.nodes import Expr
 from ..language.ops import CONSTANTS, OPS
 from ..language.values import Array, Value, flat, labels
-from ..results.models import TorchNode
+from ..results import TorchNode
 
 DTYPES: dict[str, torch.dtype] = {"float64": torch.float64, "float32": torch.float32}
 
-# Single-point work is tiny; on a shared 2-core machine extra intra-op threads only add
-# contention (measured: 3x to 80x slower with a busy neighbour), so use one.
-torch.set_num_threads(1)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def on_one_thread(fn: F) -> F:
+    """``fn`` run under :func:`one_thread`."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with one_thread():
+            return fn(*args, **kwargs)
+
+    return cast(F, run)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """torch on one intra-op thread in this block, and the host's setting back afterwards.
+
+    Single-point work is tiny; on a shared 2-core machine extra intra-op threads only add
+    contention (measured: 3x to 80x slower with a busy neighbour), so gradcli uses one, without
+    changing the setting of a program that imports it."""
+    before = torch.get_num_threads()
+    if before != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if before != 1:
+            torch.set_num_threads(before)
+
 
 Noise = Callable[[torch.Tensor], torch.Tensor]
 
@@ -58,7 +88,7 @@ def forward(
             t = torch.tensor(CONSTANTS[node.name], dtype=dtype)
         elif node.kind == "variable":
             t = leaves[node.name]
-        elif rowwise and node.op in ("sum", "mean"):
+        elif rowwise and OPS[node.op].shape == "reduce":
             t = out[node.args[0]]
         else:
             t = OPS[node.op].torch(torch, *(out[a] for a in node.args))
@@ -101,6 +131,7 @@ def _backward(root: torch.Tensor, vjp: Value | None) -> None:
         root.backward(gradient=as_tensor(vjp, root.dtype))  # type: ignore[no-untyped-call]
 
 
+@on_one_thread
 def autograd(
     expr: Expr, point: Mapping[str, Value], dtype: str = "float64", vjp: Value | None = None
 ) -> Autograd:
@@ -117,6 +148,7 @@ def autograd(
     return Autograd(to_value(root), gradient, [v.detach().numpy() for v in values])
 
 
+@on_one_thread
 def noisy_spread(
     expr: Expr,
     point: Mapping[str, Value],
@@ -159,31 +191,6 @@ def noisy_spread(
     return value_spread, spread
 
 
-def rounding_spread(
-    expr: Expr,
-    point: Mapping[str, Value],
-    dtype: str,
-    exact_value: Any,
-    exact_gradient: Mapping[str, Any],
-    vjp: Value | None = None,
-) -> tuple[float, dict[str, float]]:
-    """How far float64 rounding can move torch's value and gradient at this point, for telling
-    precision loss from a mismatch: :func:`noisy_spread`, and for a point of scalars also how
-    far the node-by-node formulas land from the exact numbers when run in plain float64 (that
-    shows digits lost inside a derivative formula, 1 - tanh(u)**2 near tanh(u) = 1, which
-    nudging node values cannot). The larger of the two, number by number."""
-    from .exact import adjoint
-
-    moved, moved_gradient = noisy_spread(expr, point, dtype, vjp)
-    scalars = {n: v for n, v in point.items() if not isinstance(v, Array)}
-    if vjp is not None or len(scalars) != len(point) or not adjoint.supports(expr):
-        return moved, moved_gradient
-    off, off_gradient = adjoint.rounding_error(
-        expr, {n: float(v) for n, v in scalars.items()}, dtype, exact_value, exact_gradient
-    )
-    return max(moved, off), {k: max(v, off_gradient[k]) for k, v in moved_gradient.items()}
-
-
 def scalar_of(value: Value, vjp: Value | None) -> float:
     """The value itself, or with a VJP vector ``v`` the scalar ``sum(v * value)``."""
     if vjp is None:
@@ -215,12 +222,13 @@ class Traced:
     torch_nodes: list[TorchNode]
 
 
+@on_one_thread
 def trace(
     expr: Expr, point: Mapping[str, float], dtype: str = "float64", torch_view: bool = False
 ) -> Traced:
-    """Evaluate with ``retain_grad()`` on every intermediate, so each node's adjoint is known."""
-    from ..explain.graph import _template
-
+    """Evaluate with ``retain_grad()`` on every intermediate, so each node's adjoint is known;
+    and each operation's local partial derivatives as torch's own backward computes them (at
+    a kink, torch's convention: ``max`` at a tie gives 0.5 to each side)."""
     dt = DTYPES[dtype]
     leaves = make_leaves(point, dt)
     tensors = forward(expr, leaves, dt)
@@ -243,15 +251,11 @@ def trace(
             grads.append(None)
         else:  # requires grad but never reached (cut off by detach): zero
             grads.append(_item(t.grad))
-    local_values: dict[int, list[float]] = {}
-    with torch.no_grad():
-        for i, node in enumerate(expr.nodes):
-            if node.kind != "op":
-                continue
-            bound = {n: tensors[a].detach() for n, a in zip(("u", "v"), node.args, strict=False)}
-            local_values[i] = [
-                _item(forward(_template(d), bound, dt)[-1]) for d in OPS[node.op].derivative
-            ]
+    local_values = {
+        i: _local_grads(node.op, [tensors[a] for a in node.args])
+        for i, node in enumerate(expr.nodes)
+        if node.kind == "op"
+    }
     return Traced(
         [_item(t) for t in tensors],
         grads,
@@ -260,6 +264,17 @@ def trace(
         local_values,
         torch_nodes,
     )
+
+
+def _local_grads(op: str, operands: list[torch.Tensor]) -> list[float]:
+    """d(op)/d(operand) for each operand, by torch's backward of this one operation."""
+    copies = [t.detach().clone().requires_grad_(True) for t in operands]
+    with torch.enable_grad():
+        out = OPS[op].torch(torch, *copies)
+        if not out.requires_grad:  # (detach, step: no gradient flows)
+            return [0.0] * len(copies)
+        grads = torch.autograd.grad(out, copies, allow_unused=True)
+    return [_item(g) for g in grads]
 
 
 def torch_graph(root: torch.Tensor, leaves: Mapping[str, torch.Tensor]) -> list[TorchNode]:
@@ -310,6 +325,7 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
+@on_one_thread
 def batch_gradients(
     expr: Expr, columns: Mapping[str, np.ndarray], dtype: str = "float64"
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:

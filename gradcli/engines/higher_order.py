@@ -16,7 +16,7 @@ import torch
 
 from ..language.nodes import Expr
 from ..language.values import Value, flat
-from .autograd import DTYPES, Noise, forward, make_leaves, to_value
+from .autograd import DTYPES, Noise, forward, make_leaves, on_one_thread, to_value
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ def _flatten(
     ]
 
 
+@on_one_thread
 def jacobian(
     exprs: Sequence[Expr],
     point: Mapping[str, Value],
@@ -73,6 +74,7 @@ def jacobian(
     return Matrix(values, rows, node_values, [])
 
 
+@on_one_thread
 def hessian(
     expr: Expr, point: Mapping[str, Value], dtype: str = "float64", noise: Noise | None = None
 ) -> Matrix:
@@ -94,6 +96,7 @@ def hessian(
     )
 
 
+@on_one_thread
 def nth_derivative(
     expr: Expr,
     point: Mapping[str, Value],
@@ -113,6 +116,7 @@ def nth_derivative(
     return float(tensors[-1].detach()), float(d.detach()), [t.detach().numpy() for t in tensors]
 
 
+@on_one_thread
 def spread(
     compute: Callable[[Noise | None], list[float]], dtype: str, samples: int = 8, ulps: float = 4.0
 ) -> list[float]:

@@ -29,9 +29,29 @@ from typing import Any
 
 import numpy as np
 
-from ..language.nodes import Expr, Node
-from ..language.ops import CONSTANTS
-from .exact.adjoint import Kernels, Numbers, erf64, simple_power, sweep
+from ..language.nodes import Expr, Node, live_nodes
+from ..language.ops import CONSTANTS, OPS
+from ..language.values import round_to
+from .formulas import Partials
+
+
+def simple_power(
+    base: Any, k: float, sqrt: Callable[[Any], Any], reciprocal: Callable[[Any], Any]
+) -> Any:
+    """``base**k`` for the common constant exponents, which need no general power (a powl
+    costs ~0.5 us an element), or None for the others."""
+    if k == 1:
+        return base
+    if k in (2, 3):
+        return base * base if k == 2 else base * base * base
+    if k in (0.5, -0.5):
+        root = sqrt(base)
+        return root if k == 0.5 else reciprocal(root)
+    return reciprocal(base) if k == -1 else None
+
+
+#: libm's erf over an array (NumPy has none), in float64
+erf64 = np.vectorize(math.erf, otypes=[np.float64])
 
 ROUND = 2.0**-52  #: a correctly rounded operation: |error| <= ROUND * |result| (twice u)
 LIBM = 2.0**-48  #: an elementary function of NumPy's or libm's: 16 units in the last place
@@ -346,48 +366,173 @@ def _zero(a: Bounded) -> Bounded:
     return Bounded(np.zeros_like(a.v), 0.0, a.ctx)
 
 
-BOUNDED = Numbers(
-    rational=lambda p, q: Bounded(
-        np.float64(p / q), float(abs(Fraction(p / q) - Fraction(p, q))), None
-    ),
-    pi=lambda: Bounded(np.float64(math.pi), ROUND * math.pi, None),
-    e=lambda: Bounded(np.float64(math.e), ROUND * math.e, None),
-    power=_power,
-    functions={
-        "sin": _bounded_by(np.sin, 1.0),
-        "cos": lambda a: _libm(np.cos(a.v), a.e, a, zero_at=None),
-        "tan": _tan,
-        "asin": _edge_of_one(np.arcsin, lambda u: 1 / np.sqrt(1 - u * u)),
-        "acos": _edge_of_one(np.arccos, lambda u: 1 / np.sqrt(1 - u * u)),
-        "atan": _bounded_by(np.arctan, 1.0),
-        "sinh": _sinh,
-        "cosh": _cosh,
-        "tanh": _bounded_by(np.tanh, 1.0),
-        "asinh": _bounded_by(np.arcsinh, 1.0),
-        "acosh": _acosh,
-        "atanh": _edge_of_one(np.arctanh, lambda u: 1 / (1 - u * u)),
-        "exp": _exp,
-        "log": _log,
-        "erf": _erf,
-        "Abs": lambda a: Bounded(np.abs(a.v), a.e, a.ctx),
-        "sign": _sign,
-        "Heaviside": _heaviside,
-        "DiracDelta": _zero,
-        "Min": _extreme(np.minimum, lambda d, m: d < -m),
-        "Max": _extreme(np.maximum, lambda d, m: d > m),
-        "sigmoid": _sigmoid,
-        "softplus": lambda a: _libm(np.logaddexp(0.0, a.v), a.e, a, zero_at=None),
-        "detach": lambda a: a,
-    },
-)
+class Namespace:
+    """What the op table's ``screen`` column sees as ``B``: float64 with rounding bounds."""
+
+    @staticmethod
+    def rational(p: int, q: int) -> Bounded:
+        return Bounded(np.float64(p / q), float(abs(Fraction(p / q) - Fraction(p, q))), None)
+
+    @staticmethod
+    def constant(c: float) -> Bounded:
+        """A float64 constant, as it is (exact: it is a double)."""
+        return Bounded(np.float64(c), 0.0, None)
+
+    @staticmethod
+    def pi() -> Bounded:
+        return Bounded(np.float64(math.pi), ROUND * math.pi, None)
+
+    @staticmethod
+    def e() -> Bounded:
+        return Bounded(np.float64(math.e), ROUND * math.e, None)
+
+    pow = staticmethod(_power)
+    sqrt = staticmethod(_sqrt)
+    sin = staticmethod(_bounded_by(np.sin, 1.0))
+
+    @staticmethod
+    def cos(a: Bounded) -> Bounded:
+        return _libm(np.cos(a.v), a.e, a, zero_at=None)
+
+    tan = staticmethod(_tan)
+    asin = staticmethod(_edge_of_one(np.arcsin, lambda u: 1 / np.sqrt(1 - u * u)))
+    acos = staticmethod(_edge_of_one(np.arccos, lambda u: 1 / np.sqrt(1 - u * u)))
+    atan = staticmethod(_bounded_by(np.arctan, 1.0))
+    sinh = staticmethod(_sinh)
+    cosh = staticmethod(_cosh)
+    tanh = staticmethod(_bounded_by(np.tanh, 1.0))
+    asinh = staticmethod(_bounded_by(np.arcsinh, 1.0))
+    acosh = staticmethod(_acosh)
+    atanh = staticmethod(_edge_of_one(np.arctanh, lambda u: 1 / (1 - u * u)))
+    exp = staticmethod(_exp)
+    log = staticmethod(_log)
+    erf = staticmethod(_erf)
+    sign = staticmethod(_sign)
+    sigmoid = staticmethod(_sigmoid)
+    max = staticmethod(_extreme(np.maximum, lambda d, m: d > m))
+    min = staticmethod(_extreme(np.minimum, lambda d, m: d < -m))
+
+    @staticmethod
+    def abs(a: Bounded) -> Bounded:
+        return Bounded(np.abs(a.v), a.e, a.ctx)
+
+    @staticmethod
+    def step(a: Bounded) -> Bounded:
+        return _heaviside(a, 0)
+
+    @staticmethod
+    def softplus(a: Bounded) -> Bounded:
+        return _libm(np.logaddexp(0.0, a.v), a.e, a, zero_at=None)
+
+    @staticmethod
+    def atan2(y: Bounded, x: Bounded) -> Bounded:
+        """The angle: both partial slopes are at most 1/r (r = hypot(x, y)); rows whose
+        interval reaches the origin, or the branch cut (x < 0, y = 0, where the angle jumps
+        from pi to -pi), are shaky."""
+        y, x = _lift(y, getattr(x, "ctx", None)), _lift(x, getattr(y, "ctx", None))
+        v = np.arctan2(y.v, x.v)
+        r = np.hypot(y.v, x.v)
+        reach = y.e + x.e
+        ctx = y.ctx or x.ctx
+        if ctx is not None and not (y.exact and x.exact):
+            ctx.doubt(~(reach <= FIRST_ORDER * r) | ((x.v < 0) & ~(np.abs(y.v) > y.e)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spread = np.where(reach == 0, 0.0, 2 * reach / r)
+        result = Bounded(v, 0.0, ctx)
+        result.e = spread + LIBM * result.abs
+        return result
+
+    @staticmethod
+    def smooth(name: str, a: Bounded, slope: Callable[[Any, Any], Any]) -> Bounded:
+        """NumPy's function ``name``, whose slope over the operand's interval is at most
+        ``slope(v, e)``."""
+        v = getattr(np, name)(a.v)
+        return _libm(v, slope(a.v, a.e) * a.e, a)
+
+    @staticmethod
+    def near_edge(
+        name: str, a: Bounded, distance: Callable[[Any], Any], slope: Callable[[Any], Any]
+    ) -> Bounded:
+        """NumPy's function ``name``, singular ``distance(v)`` away, with slope ``slope(v)``
+        (rows whose interval comes within reach of the singularity are shaky)."""
+        v = getattr(np, name)(a.v)
+        spread = _through_edge(a, distance(a.v), lambda: 2 * slope(a.v) * a.e)
+        return _libm(v, spread, a)
+
+    @staticmethod
+    def exp_growth(e: Any) -> Any:
+        """How much exp can grow over an interval of half-width ``e``."""
+        return np.exp(np.minimum(e, 700.0))
+
+    @staticmethod
+    def unsupported(name: str) -> Bounded:
+        raise ValueError(f"{name} takes whole vectors, which batch rows never are")
+
+
+B = Namespace()
 
 
 # ---- whole columns -----------------------------------------------------------------------------
 
 
-def _leaf(node: Node, point: Mapping[str, Bounded], dtype: str, ctx: Context) -> Bounded:
-    from .exact.numbers import round_to
+def sweep(
+    expr: Expr, partials: Partials, leaf: Callable[[Node], Any], seed: Any
+) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
+    """Every node's value (the op table's screen column), the gradient by reverse accumulation
+    from ``seed`` (the local rules, in the same arithmetic), and for each variable a lower
+    bound on the sum of the magnitudes of its chain-rule contributions (the tolerance's
+    scale). A variable nothing flows back to is missing. Batch rows are scalars: a reduction
+    of a scalar is the scalar itself."""
+    values: list[Any] = []
+    for node in expr.nodes:
+        if node.kind == "op":
+            values.append(OPS[node.op].screen(B, *(values[a] for a in node.args)))
+        else:
+            values.append(leaf(node))
+    live = live_nodes(expr)
+    adjoint: list[Any] = [None] * len(values)
+    size: list[Any] = [None] * len(values)
+    adjoint[-1] = seed
+    size[-1] = 1.0
+    gradient: dict[str, Any] = {}
+    scale: dict[str, Any] = {}
+    for i in range(len(values) - 1, -1, -1):
+        node, bar, mag = expr.nodes[i], adjoint[i], size[i]
+        adjoint[i] = size[i] = None  # done with: keep memory to what is still needed
+        if bar is None:
+            continue
+        if node.kind == "variable":
+            known = gradient.get(node.name)
+            gradient[node.name] = bar if known is None else known + bar
+            scale[node.name] = mag if known is None else scale[node.name] + mag
+            continue
+        if node.kind != "op" or not live[i]:
+            continue
+        args = [values[a] for a in node.args]
+        sizes = partials.magnitudes(node.op)
+        for a, partial, term_sizes in zip(node.args, partials[node.op], sizes, strict=True):
+            if live[a]:
+                term = bar * partial(args)
+                term_size = mag * term_sizes(args)
+                if adjoint[a] is None:
+                    adjoint[a], size[a] = term, term_size
+                else:
+                    adjoint[a] = adjoint[a] + term
+                    size[a] = size[a] + term_size
+    return values, gradient, scale
 
+
+def _low(x: Any) -> Any:
+    """A lower bound of |x| (a bounded number, or a plain one)."""
+    if isinstance(x, Bounded):
+        return np.maximum(np.abs(x.v) - x.e, 0.0)
+    return np.abs(x)
+
+
+_PARTIALS = Partials("screen", B, _low)
+
+
+def _leaf(node: Node, point: Mapping[str, Bounded], dtype: str, ctx: Context) -> Bounded:
     if node.kind == "number":
         return Bounded(np.float64(round_to(node.value, dtype)), 0.0, ctx)
     if node.kind == "constant":
@@ -396,15 +541,18 @@ def _leaf(node: Node, point: Mapping[str, Bounded], dtype: str, ctx: Context) ->
 
 
 def _sweep(
-    expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str, careful: bool, kernels: Kernels
-) -> tuple[list[Bounded], dict[str, Bounded], Context]:
+    expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str, careful: bool
+) -> tuple[list[Bounded], dict[str, Bounded], dict[str, Any], Context]:
     n = len(next(iter(inputs.values()))) if inputs else 1
     ctx = Context(n, careful)
     point = {name: Bounded(col, 0.0, ctx) for name, col in inputs.items()}
-    values, gradient = sweep(
-        expr, kernels, lambda node: _leaf(node, point, dtype, ctx), Bounded(np.ones(n), 0.0, ctx)
+    seed = Bounded(
+        np.ones(n, dtype=next(iter(inputs.values())).dtype if inputs else None), 0.0, ctx
     )
-    return values, gradient, ctx
+    values, gradient, scale = sweep(
+        expr, _PARTIALS, lambda node: _leaf(node, point, dtype, ctx), seed
+    )
+    return values, gradient, scale, ctx
 
 
 @dataclass(frozen=True)
@@ -419,6 +567,8 @@ class Columns:
     nodes: list[np.ndarray]  #: every node's value (a 0-d number where no variable is below)
     node_bounds: list[Any]  #: and its bound
     shaky: np.ndarray  #: the bounds, and the NaNs, of these rows prove nothing
+    #: per variable, a lower bound on the magnitude of its derivative's terms
+    gradient_scale: dict[str, np.ndarray]
 
 
 class Evaluator:
@@ -426,7 +576,6 @@ class Evaluator:
 
     def __init__(self, expr: Expr, dtype: str) -> None:
         self.expr, self.dtype = expr, dtype
-        self.kernels = Kernels(BOUNDED)
         self.stored = np.float32 if dtype == "float32" else np.float64  # as torch holds them
 
     def columns(self, inputs: Mapping[str, np.ndarray]) -> Columns:
@@ -437,10 +586,10 @@ class Evaluator:
         try:
             # Fast: no underflow and no overflow may happen (the processor's flags say so).
             with np.errstate(over="raise", under="raise", divide="ignore", invalid="ignore"):
-                nodes, gradient, ctx = _sweep(self.expr, point, self.dtype, False, self.kernels)
+                nodes, gradient, scale, ctx = _sweep(self.expr, point, self.dtype, False)
         except FloatingPointError:  # an underflow or overflow somewhere: again, with care
             with np.errstate(all="ignore"):
-                nodes, gradient, ctx = _sweep(self.expr, point, self.dtype, True, self.kernels)
+                nodes, gradient, scale, ctx = _sweep(self.expr, point, self.dtype, True)
         n = len(ctx.shaky)
 
         def full(x: Any) -> np.ndarray:
@@ -457,7 +606,36 @@ class Evaluator:
                 [node.v for node in nodes],
                 [node.e for node in nodes],
                 ctx.shaky,
+                {name: full(scale.get(name, 0.0)) for name in inputs},
             )
 
 
-__all__ = ["BOUNDED", "Bounded", "Columns", "Evaluator"]
+def plain_columns(
+    expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str, extended: bool = False
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The same formulas over whole columns with no bounds kept track of: in plain float64
+    (how they fare with float64's rounding), or in NumPy's 80-bit ``longdouble`` (``extended``:
+    11 bits more, at about five times the cost). Undefined results come out as NaN or inf."""
+    dt = np.longdouble if extended else np.float64
+    stored = np.float32 if dtype == "float32" else np.float64  # the inputs as torch holds them
+    point = {name: np.asarray(col).astype(stored).astype(dt) for name, col in inputs.items()}
+    n = len(next(iter(point.values()))) if point else 1
+    with np.errstate(all="ignore"):
+        nodes, gradient, _, _ = _sweep(expr, point, dtype, False)
+        value = np.broadcast_to(np.asarray(nodes[-1].v, dtype=dt), (n,))
+        full = {
+            name: np.zeros(n, dtype=dt) + (gradient[name].v if name in gradient else 0)
+            for name in inputs
+        }
+    return value, full
+
+
+def plain(expr: Expr, point: Mapping[str, float], dtype: str) -> tuple[float, dict[str, float]]:
+    """The value and gradient at one point of scalars, with the formulas in plain float64."""
+    value, gradient = plain_columns(
+        expr, {n: np.array([x], dtype=np.float64) for n, x in point.items()}, dtype
+    )
+    return float(value[0]), {n: float(g[0]) for n, g in gradient.items()}
+
+
+__all__ = ["B", "Bounded", "Columns", "Evaluator", "plain", "plain_columns", "sweep"]

@@ -17,15 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import mpmath
 import numpy as np
 import sympy as sp
 
-from ..errors import LimitError
+from ..errors import LimitError, SymbolicError
 from ..language.nodes import Expr
 from ..language.ops import CONSTANTS, OPS
+from ..language.values import round_to
 from ..limits import MAX_EXPONENT
-from .exact.numbers import DIGITS, Exact, round_to
 
 
 class detach(sp.Function):  # noqa: N801 - named as it is printed
@@ -65,14 +64,6 @@ class softplus(sp.Function):  # noqa: N801
         return self.args[0].is_real  # type: ignore[no-any-return]
 
 
-#: gradcli's own SymPy functions, and their elementary forms for exact evaluation
-_ELEMENTARY: dict[type[sp.Function], Any] = {
-    detach: lambda u: u,  # after differentiation, detach(u) is just u
-    sigmoid: lambda u: 1 / (1 + sp.exp(-u)),
-    softplus: lambda u: sp.log(1 + sp.exp(u)),
-}
-
-
 class _TooLargeError(Exception):
     pass
 
@@ -80,7 +71,6 @@ class _TooLargeError(Exception):
 class _Namespace:
     """What the op table's SymPy column sees as ``S``: SymPy plus gradcli's own pieces."""
 
-    detach = detach
     sigmoid = sigmoid
     softplus = softplus
 
@@ -88,9 +78,15 @@ class _Namespace:
         return getattr(sp, name)
 
     @staticmethod
+    def detach(u: sp.Expr) -> sp.Expr:
+        # Of a constant, the constant: nothing flows back from it anyway, and SymPy can then
+        # compare it (Min(x, detach(3)) needs to).
+        return u if u.is_number else detach(u)
+
+    @staticmethod
     def Pow(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:  # noqa: N802 - SymPy's name
         # SymPy evaluates number**number exactly; 9**387420489 would never finish.
-        if exponent.is_Number and abs(exponent) > MAX_EXPONENT:
+        if exponent.is_Number and exponent.is_finite and abs(exponent) > MAX_EXPONENT:
             raise _TooLargeError
         return sp.Pow(base, exponent)
 
@@ -129,7 +125,7 @@ def elementwise(fn: Any, *arrays: np.ndarray) -> np.ndarray:
     return out
 
 
-_S = _Namespace()
+S = _Namespace()  #: what the op table's sympy column sees as ``S``
 
 
 def exact_rational(value: float) -> sp.Rational:
@@ -226,9 +222,13 @@ def build(
             operands = [out[a] for a in node.args]
             try:
                 if op.elementwise:
-                    out.append(elementwise(lambda *a, op=op: op.sympy(_S, *a), *operands))
+                    out.append(elementwise(lambda *a, op=op: op.sympy(S, *a), *operands))
                 else:
-                    out.append(op.sympy(_S, *operands))
+                    out.append(op.sympy(S, *operands))
+            except (ValueError, TypeError, ArithmeticError) as e:
+                raise SymbolicError(
+                    f"SymPy cannot write {op.name} at column {node.start + 1} ({e})"
+                ) from None
             except _TooLargeError:
                 raise LimitError(
                     f"exponent is too large for an exact check; the limit is {MAX_EXPONENT:,}",
@@ -237,59 +237,3 @@ def build(
                     node.end,
                 ) from None
     return Symbolic(tuple(out), elements, exact_subs, display_subs)
-
-
-def elementary(e: sp.Expr) -> sp.Expr:
-    """``e`` with gradcli's own functions written out in SymPy's, ready to evaluate."""
-    for fn, form in _ELEMENTARY.items():
-        while e.has(fn):  # nested calls, detach(detach(x)), need more than one pass
-            e = e.replace(fn, form)
-    return e
-
-
-def point_subs(sym: Symbolic, point: Mapping[str, Any], dtype: str) -> dict[sp.Symbol, sp.Expr]:
-    """Every symbol's exact value: placeholders, and each variable element at the exact binary
-    number torch sees (rounded to ``dtype`` first)."""
-    subs: dict[sp.Symbol, sp.Expr] = dict(sym.exact_subs)
-    for name, value in point.items():
-        numbers = value.data if hasattr(value, "data") else (value,)
-        for (_, symbol), number in zip(sym.elements.get(name, ()), numbers, strict=False):
-            subs[symbol] = exact_rational(round_to(number, dtype))
-    return subs
-
-
-def _zero_if_unresolved(x: sp.Expr) -> sp.Expr:
-    """A Float evalf returns with no significant bit (printed like ``0.e-166``): adaptive
-    precision could only bound it near zero. Usually an exact cancellation, so zero; but it may
-    be a tiny number (the caller marks it unresolved and asks the node-by-node reference)."""
-    if isinstance(x, sp.Float) and x._prec <= 1:
-        return sp.S.Zero
-    return x
-
-
-def evaluate(sym: Symbolic, e: sp.Expr, point: Mapping[str, Any], dtype: str) -> Exact:
-    """``e`` at the exact binary ``point`` (each value rounded to ``dtype`` first)."""
-    subs = point_subs(sym, point, dtype)
-    # evalf with subs evaluates numerically with adaptive precision (the binary inputs are
-    # exact at any precision); substituting the rationals into the expression instead would
-    # let SymPy try exact arithmetic, which can hang (a power with a 53-bit rational exponent
-    # sets it factoring huge integers).
-    number = elementary(e).evalf(DIGITS, subs=subs)
-    if number.has(sp.nan):
-        return Exact(None, "undefined (0/0 or similar)")
-    if number.has(sp.zoo, sp.oo, -sp.oo):
-        return Exact(None, "infinite")
-    parts = number.as_real_imag()
-    re_part, im_part = (_zero_if_unresolved(p) for p in parts)
-    # evalf answers 0 both for a true zero and for a number it could not separate from zero
-    # (log(1 + 1e-38) evaluates to an exact 0): either way the caller may look again.
-    resolved = re_part is parts[0] and re_part != 0
-    if not (re_part.is_Number and im_part.is_Number):
-        return Exact(None, "could not be evaluated")
-    if im_part != 0:
-        return Exact(None, f"complex ({sp.sstr(number.evalf(6))})")
-    if re_part is sp.nan or re_part in (sp.zoo, sp.oo, -sp.oo):
-        return Exact(None, "infinite" if re_part is not sp.nan else "undefined")
-    with mpmath.workdps(DIGITS + 10):  # mpf() rounds to the working precision
-        value = mpmath.mpf(sp.Float(re_part, DIGITS)._mpf_)
-        return Exact(value, mpmath.nstr(value, DIGITS, min_fixed=-4, max_fixed=17), resolved)

@@ -13,7 +13,7 @@ from functools import cache
 from ..language.nodes import Expr, substitute, subtree_starts, tidy, to_text
 from ..language.ops import OPS
 from ..language.parser import parse
-from ..results.models import GraphEdge, GraphNode, GraphResult, TorchNode
+from ..results import GraphEdge, GraphNode, GraphResult, TorchNode
 
 
 @cache
@@ -64,6 +64,7 @@ def build_graph(
 
     traced = None
     if point is not None:
+        # (here, not at the top: it loads NumPy)
         from ..engines import autograd as evaluate
 
         traced = evaluate.trace(expr, point, dtype, torch_view)

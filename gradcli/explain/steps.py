@@ -13,75 +13,30 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
 
 import sympy as sp
 
-from ..check.judge import TOLERANCES
+from ..check.tolerance import TOLERANCES
 from ..engines import symbolic
+from ..engines.exact import real
+from ..engines.exact.real import Kind
 from ..language.nodes import Expr, to_text
 from ..language.ops import OPS
 from ..language.parser import parse
-from ..results.models import SCHEMA, GraphEdge, GraphResult, json_number
+from ..results import (
+    Accumulation,
+    Backward,
+    BackwardStep,
+    Check,
+    Derivation,
+    GraphEdge,
+    GraphResult,
+    RuleStep,
+    StepsResult,
+)
 
 # ---- 1. the backward pass ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BackwardStep:
-    """One operation of the backward pass and what it sends to each operand."""
-
-    parent: int
-    expression: str
-    op: str
-    upstream: float | None
-    edges: tuple[GraphEdge, ...]
-    operands: tuple[str, ...]  #: the expression of each edge's operand
-
-
-@dataclass(frozen=True)
-class Accumulation:
-    """A variable's gradient: the contributions of its uses, summed, against autograd."""
-
-    variable: str
-    parts: tuple[tuple[str, float], ...]  #: (expression of the using operation, contribution)
-    total: float
-    autograd: float
-    agrees: bool
-
-
-@dataclass(frozen=True)
-class Backward:
-    steps: tuple[BackwardStep, ...]
-    gradients: tuple[Accumulation, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "steps": [
-                {
-                    "node": s.parent,
-                    "expression": s.expression,
-                    "op": s.op,
-                    "upstream": json_number(s.upstream),
-                    "edges": [
-                        {**e.to_dict(), "operand_expression": text}
-                        for e, text in zip(s.edges, s.operands, strict=True)
-                    ],
-                }
-                for s in self.steps
-            ],
-            "gradients": {
-                a.variable: {
-                    "contributions": [{"via": via, "value": json_number(v)} for via, v in a.parts],
-                    "total": json_number(a.total),
-                    "autograd": json_number(a.autograd),
-                    "agrees": a.agrees,
-                }
-                for a in self.gradients
-            },
-        }
 
 
 def backward_pass(graph: GraphResult) -> Backward:
@@ -118,73 +73,6 @@ def backward_pass(graph: GraphResult) -> Backward:
 
 
 # ---- 2. the symbolic derivation --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RuleStep:
-    """One numbered step: which rule, applied to which sub-expression, giving what."""
-
-    number: int
-    node: int
-    rule: str
-    target: str  #: the sub-expression, as text
-    formula: str  #: the rule written out for this sub-expression
-    result: str  #: the derivative of the sub-expression
-    uses: tuple[int, ...] = ()  #: steps whose results this one uses
-    repeat_of: int | None = None  #: the same sub-derivation was done in that step
-    latex_target: str = ""
-    latex_result: str = ""
-
-
-@dataclass(frozen=True)
-class Derivation:
-    wrt: str
-    steps: tuple[RuleStep, ...]
-    result: str
-    reference: str  #: sympy.diff of the whole expression
-    verified: bool | None  #: None when the comparison could not be made
-    how: str  #: how the result was compared with SymPy's
-    collapsed: int = 0  #: repeated sub-derivations shown once and referred to
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "wrt": self.wrt,
-            "steps": [
-                {
-                    "number": s.number,
-                    "rule": s.rule,
-                    "target": s.target,
-                    "formula": s.formula,
-                    "result": s.result,
-                    "uses": list(s.uses),
-                    "repeat_of": s.repeat_of,
-                }
-                for s in self.steps
-            ],
-            "result": self.result,
-            "sympy_diff": self.reference,
-            "verified": self.verified,
-            "how": self.how,
-            "collapsed": self.collapsed,
-        }
-
-
-@dataclass(frozen=True)
-class StepsResult:
-    expression: str
-    point: dict[str, float] | None
-    backward: Backward | None
-    derivations: dict[str, Derivation] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "kind": "steps",
-            "expression": self.expression,
-            "point": dict(self.point) if self.point is not None else None,
-            "backward": self.backward.to_dict() if self.backward else None,
-            "derivations": {k: v.to_dict() for k, v in self.derivations.items()},
-        }
 
 
 @cache
@@ -343,7 +231,10 @@ def derive(expr: Expr, sym: symbolic.Symbolic, x: str) -> Derivation:
 
 def _same(a: sp.Expr, b: sp.Expr, sym: symbolic.Symbolic) -> tuple[bool | None, str]:
     """Whether two derivatives are the same function: symbolically when SymPy can tell
-    cheaply, else numerically at random points to 30 digits."""
+    cheaply, else at random exact points, each evaluated in proven arithmetic."""
+    # (here, not at the top: it loads SymPy)
+    from ..engines.exact import sympy_eval
+
     difference = a - b
     if difference == 0 or sp.expand(difference) == 0:
         return True, "identical to sympy.diff after expansion"
@@ -352,18 +243,20 @@ def _same(a: sp.Expr, b: sp.Expr, sym: symbolic.Symbolic) -> tuple[bool | None, 
     tries = 0
     for low, high in ((0.1, 0.9), (1.1, 2.0), (-0.9, -0.1), (2.0, 5.0)):
         point = {n: rng.uniform(low, high) for n in names}
-        left = symbolic.evaluate(sym, a, point, "float64")
-        right = symbolic.evaluate(sym, b, point, "float64")
-        if left.value is None or right.value is None:
+        subs = sympy_eval.exact_subs(sym, point, "float64")
+        left, right = sympy_eval.final([a, b], subs, cap=1024)
+        if not (left.finite and right.finite) or left.kind is Kind.HUGE:
             continue
         tries += 1
-        if abs(left.value - right.value) > 1e-20 * max(1, abs(right.value)):
-            return False, "differs from sympy.diff at a random point"
+        with real.working_precision(256):
+            gap = left - right
+            if gap.kind in (Kind.EXACT, Kind.BALL) and gap.sign() is not None and gap.sign() != 0:
+                return False, "differs from sympy.diff at a random point"
         if tries == 3:
             break
     if tries == 0:
         return None, "could not be compared: no test point inside the domain"
-    return True, f"equals sympy.diff at {tries} random points (30 digits)"
+    return True, f"equals sympy.diff at {tries} random points (proven to 30 digits)"
 
 
 def explain(
@@ -372,12 +265,14 @@ def explain(
     graph: GraphResult | None,
     wrt: list[str] | None = None,
     dtype: str = "float64",
+    check: Check | None = None,
 ) -> StepsResult:
-    """Both views of the chain rule for ``expr``."""
+    """Both views of the chain rule for ``expr``; ``check`` is the exact check of the point
+    (the same as ``grad``'s), which the result carries."""
     sym = symbolic.build(expr, dtype)
     names = wrt if wrt else list(expr.variables)
     derivations = {x: derive(expr, sym, x) for x in names}
     backward = backward_pass(graph) if graph is not None and point is not None else None
     return StepsResult(
-        expr.source, dict(point) if point is not None else None, backward, derivations
+        expr.source, dict(point) if point is not None else None, backward, derivations, check
     )

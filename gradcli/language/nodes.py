@@ -77,6 +77,19 @@ class Expr:
         return out
 
 
+def live_nodes(expr: Expr) -> list[bool]:
+    """Nodes a gradient flows back through: they depend on a variable, not through detach."""
+    live: list[bool] = []
+    for node in expr.nodes:
+        if node.kind == "variable":
+            live.append(True)
+        elif node.kind == "op" and OPS[node.op].passes_gradient:
+            live.append(any(live[a] for a in node.args))
+        else:
+            live.append(False)
+    return live
+
+
 def to_text(expr: Expr, index: int | None = None) -> str:
     """Print a (sub)tree in gradcli's language with only the parentheses it needs.
 

@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError, UsageError, safe_text
+from ..limits import MAX_GRID
 from .ops import CONSTANTS, FUNCTIONS
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_ASSIGNMENT = re.compile(r"([A-Za-z][A-Za-z0-9_]*)=(?!=)(.*)", re.DOTALL)
-_OPTION = re.compile(r"--([^=]*)(?:=(.*))?", re.DOTALL)
+
+
+def round_to(value: float, dtype: str) -> float:
+    """``value`` as torch stores it in ``dtype`` (float32 rounds; float64 is itself)."""
+    if dtype == "float32":
+        return float(struct.unpack("f", struct.pack("f", value))[0])
+    return value
 
 
 def parse_number(text: str, name: str) -> float:
@@ -106,6 +113,15 @@ def labels(name: str, value: Value) -> list[str]:
 MAX_ELEMENTS = 1_000_000
 
 
+def elements(point: Mapping[str, Value]) -> dict[str, tuple[str, float]]:
+    """Every variable element by label (``x``, ``x[0]``, ``W[1,0]``): (variable, its value)."""
+    return {
+        label: (name, x)
+        for name, value in point.items()
+        for label, x in zip(labels(name, value), flat(value), strict=True)
+    }
+
+
 def _number(raw: object, name: str) -> float:
     if isinstance(raw, str):
         return parse_number(raw, name)
@@ -179,7 +195,6 @@ def parse_value(text: str, name: str) -> Value:
 
 
 _GRID = re.compile(r"^(?P<start>[^:]+):(?P<stop>[^:]+):(?P<count>\d+)$")
-MAX_GRID = 10_000_000  #: points in one grid, and in a product of grids
 
 
 def parse_grid(text: str, name: str) -> tuple[float, float, int] | None:
@@ -234,68 +249,6 @@ def coerce_values(values: Mapping[str, object]) -> dict[str, Value]:
         else:
             raise InputError(f"value for {name} must be a number, got {type(raw).__name__}")
     return out
-
-
-def split_arguments(
-    args: Sequence[str], reserved: Iterable[str] = ()
-) -> tuple[str, dict[str, str]]:
-    """Find the expression and the ``name -> value text`` pairs among the free arguments.
-
-    Accepted spellings: ``--x 2``, ``--x=2`` and ``x=2``; exactly one other argument is the
-    expression. An expression may start with ``-`` (``-x**2``, ``---x``): only ``--`` followed
-    by a letter is read as a value option.
-    """
-    own_options = set(reserved)
-    values: dict[str, str] = {}
-    expressions: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        # --NAME is an option when NAME starts with a letter; "---x" is an expression.
-        option = _OPTION.fullmatch(arg) if arg[2:3].isalpha() and arg.startswith("--") else None
-        assignment = _ASSIGNMENT.fullmatch(arg)
-        if option:
-            name, value = option.group(1), option.group(2)
-            if f"--{name}" in own_options:
-                raise UsageError(
-                    f"--{name} came after '--', where nothing is read as an option",
-                    hint="put gradcli's options before '--'",
-                )
-            if not _IDENT.fullmatch(name):
-                raise UsageError(
-                    f"no such option: --{safe_text(name)}",
-                    hint="variable values are written --x 2, --x=2 or x=2; "
-                    "see 'gradcli grad --help' for the options",
-                )
-            if value is None:
-                if i + 1 >= len(args):
-                    raise UsageError(f"--{name} needs a value", hint=f"write --{name} 2")
-                value = args[i + 1]
-                i += 1
-            _add(values, name, value)
-        elif assignment:
-            _add(values, assignment.group(1), assignment.group(2))
-        else:
-            expressions.append(arg)
-        i += 1
-    if not expressions:
-        raise UsageError(
-            "missing expression", hint='for example: gradcli grad "x**2*y" --x 2 --y 3'
-        )
-    if len(expressions) > 1:
-        shown = ", ".join(f"'{safe_text(e)}'" for e in expressions[:4])
-        raise UsageError(
-            f"expected one expression, got {len(expressions)}: {shown}",
-            hint="quote the expression as one argument, and give values as --x 2 or x=2",
-        )
-    return expressions[0], values
-
-
-def _add(values: dict[str, str], name: str, value: str) -> None:
-    check_name(name)
-    if name in values:
-        raise UsageError(f"{name} is given more than once")
-    values[name] = value
 
 
 def match_variables(variables: Iterable[str], values: Mapping[str, Value]) -> dict[str, Value]:

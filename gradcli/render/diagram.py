@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..language.ops import OPS
-from ..results.models import GraphResult
+from ..results import GraphResult
 from .tree import num
 
 

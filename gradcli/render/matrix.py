@@ -7,7 +7,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..results.models import MatrixResult, Status, worst
+from ..results import MatrixResult, Status, worst
 from .numbers import fmt, shorten
 from .table import status_text
 

@@ -13,6 +13,8 @@ def fmt(x: float | None) -> str:
         return "nan"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "0"  # (and -0.0 too: JSON keeps the sign, people need not see it)
     text = repr(x)
     return text[:-2] if text.endswith(".0") else text
 

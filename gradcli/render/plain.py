@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..language.values import Array
-from ..results.models import GradResult
+from ..results import GradResult
 from .numbers import fmt
 
 

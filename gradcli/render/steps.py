@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..explain.steps import Backward, Derivation, StepsResult
+from ..results import Backward, Derivation, StepsResult
 from .numbers import fmt, shorten
 from .tree import num
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..language.values import Array
-from ..results.models import NODE_BY_NODE, GradResult, Status, worst
+from ..results import NODE_BY_NODE, GradResult, Status, worst
 from .numbers import fmt, short_exact, shorten
 
 STYLE = {

@@ -8,11 +8,12 @@ several places is one node: shown in full at its first use and as a reference at
 
 from __future__ import annotations
 
+from rich.console import Group, RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
 from ..language.ops import OPS
-from ..results.models import GraphEdge, GraphNode, GraphResult, TorchNode
+from ..results import GraphEdge, GraphNode, GraphResult, TorchNode
 
 
 def num(x: float | None) -> str:
@@ -175,3 +176,8 @@ def render_torch(graph: GraphResult) -> Tree:
                 children.append((nodes[n], sub))
         stack.extend(reversed(children))
     return tree
+
+
+def with_graph(table: RenderableType, graph: GraphResult, width: int) -> RenderableType:
+    """A result's table with its computation graph below (``grad --graph``)."""
+    return Group(table, "", render(graph, width))

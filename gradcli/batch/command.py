@@ -1,0 +1,109 @@
+"""The batch command: points from a file, stdin or grids, results streamed out chunk by chunk.
+
+The command line hands over the texts it was given (the expression, each variable's value or
+grid, the files, the formats); everything about them is checked here before any work starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import UsageError
+from ..language.parser import parse
+from ..language.shapes import infer_shapes
+from ..language.values import match_variables, parse_grid, parse_number
+from . import check as batchcheck
+from . import run as batch
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a batch run was asked to do, as the command line's texts."""
+
+    expression: str
+    values: dict[str, str]  #: variable -> its value or grid text (``0:1:11``)
+    input_path: str | None = None
+    input_format: str | None = None
+    output: str | None = None
+    out_format: str | None = None
+    on_bad_row: str = "error"
+    check: str | None = "all"
+    dtype: str = "float64"
+    timeout: float | None = 5.0
+
+
+def run_batch(
+    request: Request, progress: Callable[[int], None] | None, stdout_is_terminal: bool
+) -> tuple[int, str, str]:
+    """Run it: (exit code, the summary line, a late message or "")."""
+    expr = parse(request.expression)
+    infer_shapes(expr, {})
+    output = request.output
+    fmt = request.out_format or (
+        batch.input_format(output, None) if output and output != "-" else "csv"
+    )
+    if fmt == "parquet" and (output is None or output == "-") and stdout_is_terminal:
+        raise UsageError("Parquet is binary: write it to a file with --output, or pipe it")
+    if request.check is not None:
+        batchcheck.parse_mode(request.check)  # a wrong mode is an error before any work
+    writer = batch.Writer(output, fmt)  # checks the destination before any work
+    summary = batch.Summary()
+    ok = False
+    try:
+        chunks = _chunks(expr, request, summary)
+        batch.run(
+            expr, chunks, writer, request.dtype, request.check, summary, progress, request.timeout
+        )
+        ok = True
+    finally:
+        writer.close(ok)
+    return int(summary.status.exit_code), summary.describe(), writer.late_message() or ""
+
+
+def _chunks(expr: Any, request: Request, summary: batch.Summary) -> Iterator[Any]:
+    grids = {k: g for k, v in request.values.items() if (g := parse_grid(v, k)) is not None}
+    if request.input_path is not None:
+        if grids:
+            raise UsageError("give the points either with --input or as grids, not both")
+        fixed = {k: parse_number(v, k) for k, v in request.values.items()}
+        variables = [v for v in expr.variables if v not in fixed]
+        chunks = batch.read_chunks(
+            request.input_path,
+            batch.input_format(request.input_path, request.input_format),
+            variables,
+            request.on_bad_row,
+            summary,
+        )
+        return _with_constants(chunks, fixed) if fixed else chunks
+    values: dict[str, Any] = {
+        k: grids[k] if k in grids else parse_number(v, k) for k, v in request.values.items()
+    }
+    match_variables(expr.variables, {k: 0.0 for k in values})
+    if not values:
+        raise UsageError(
+            "batch work needs a variable to vary",
+            hint="give it as a grid (--x 0:1:11) or in an --input file",
+        )
+    return _frames(batch.grid_columns(values), batch.CHUNK_ROWS)
+
+
+def _frames(columns: dict[str, Any], size: int) -> Iterator[Any]:
+    # (here, not at the top: it loads Polars)
+    import polars as pl
+
+    frame = pl.DataFrame(columns)
+    for start in range(0, frame.height, size):
+        yield frame.slice(start, size)
+
+
+def _with_constants(chunks: Iterator[Any], fixed: dict[str, float]) -> Iterator[Any]:
+    # (here, not at the top: it loads Polars)
+    import polars as pl
+
+    for frame in chunks:
+        yield frame.with_columns([pl.lit(v, dtype=pl.Float64).alias(k) for k, v in fixed.items()])
+
+
+__all__ = ["Request", "run_batch"]

@@ -1,0 +1,115 @@
+"""The free arguments of a command: the expression (from the arguments or a file) and the text
+of each variable's value, in every spelling the command line accepts."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Sequence
+
+import typer
+
+from ..errors import UsageError, safe_text
+from ..language.values import check_name
+from ..limits import MAX_LENGTH
+
+_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_ASSIGNMENT = re.compile(r"([A-Za-z][A-Za-z0-9_]*)=(?!=)(.*)", re.DOTALL)
+_OPTION = re.compile(r"--([^=]*)(?:=(.*))?", re.DOTALL)
+
+
+def expression_and_values(
+    ctx: typer.Context, args: list[str] | None, file: str | None
+) -> tuple[str, dict[str, str]]:
+    """The expression (from the arguments or --file) and the raw value texts."""
+    free = [*(args or []), *ctx.args]
+    if file is not None:
+        free.insert(0, read_expression(file))
+    return split_arguments(free, option_names(ctx))
+
+
+def option_names(ctx: typer.Context) -> set[str]:
+    """The command's own option spellings, e.g. ``--plain``."""
+    return {o for p in ctx.command.params for o in getattr(p, "opts", ()) if o.startswith("--")}
+
+
+def read_expression(path: str) -> str:
+    """The expression text of a file or stdin, without its final newline.
+
+    Reads a bounded amount, so a huge file meets the length limit instead of filling memory.
+    """
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(4 * MAX_LENGTH + 8)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(4 * MAX_LENGTH + 8)
+    except OSError as e:
+        raise UsageError(f"cannot read the expression file {path!r}: {e.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"the expression file is not UTF-8 text (byte {e.start + 1})") from None
+    return text[:-1] if text.endswith("\n") else text
+
+
+def split_arguments(
+    args: Sequence[str], reserved: Iterable[str] = ()
+) -> tuple[str, dict[str, str]]:
+    """Find the expression and the ``name -> value text`` pairs among the free arguments.
+
+    Accepted spellings: ``--x 2``, ``--x=2`` and ``x=2``; exactly one other argument is the
+    expression. An expression may start with ``-`` (``-x**2``, ``---x``): only ``--`` followed
+    by a letter is read as a value option.
+    """
+    own_options = set(reserved)
+    values: dict[str, str] = {}
+    expressions: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        # --NAME is an option when NAME starts with a letter; "---x" is an expression.
+        option = _OPTION.fullmatch(arg) if arg[2:3].isalpha() and arg.startswith("--") else None
+        assignment = _ASSIGNMENT.fullmatch(arg)
+        if option:
+            name, value = option.group(1), option.group(2)
+            if f"--{name}" in own_options:
+                raise UsageError(
+                    f"--{name} came after '--', where nothing is read as an option",
+                    hint="put gradcli's options before '--'",
+                )
+            if not _IDENT.fullmatch(name):
+                raise UsageError(
+                    f"no such option: --{safe_text(name)}",
+                    hint="variable values are written --x 2, --x=2 or x=2; "
+                    "see 'gradcli grad --help' for the options",
+                )
+            if value is None:
+                if i + 1 >= len(args):
+                    raise UsageError(f"--{name} needs a value", hint=f"write --{name} 2")
+                value = args[i + 1]
+                i += 1
+            _add(values, name, value)
+        elif assignment:
+            _add(values, assignment.group(1), assignment.group(2))
+        else:
+            expressions.append(arg)
+        i += 1
+    if not expressions:
+        raise UsageError(
+            "missing expression", hint='for example: gradcli grad "x**2*y" --x 2 --y 3'
+        )
+    if len(expressions) > 1:
+        shown = ", ".join(f"'{safe_text(e)}'" for e in expressions[:4])
+        raise UsageError(
+            f"expected one expression, got {len(expressions)}: {shown}",
+            hint="quote the expression as one argument, and give values as --x 2 or x=2",
+        )
+    return expressions[0], values
+
+
+def _add(values: dict[str, str], name: str, value: str) -> None:
+    check_name(name)
+    if name in values:
+        raise UsageError(f"{name} is given more than once")
+    values[name] = value

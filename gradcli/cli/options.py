@@ -1,0 +1,174 @@
+"""The command line's options, each written once and shared by the commands that take it."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+# Variable values arrive as options Typer cannot know in advance (--x 2, --w1=0.5, x=2): let
+# them through and sort them out in cli/arguments.py.
+FREE_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+class DType(str, Enum):
+    float64 = "float64"
+    float32 = "float32"
+
+
+class BatchFormat(str, Enum):
+    csv = "csv"
+    tsv = "tsv"
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+class BadRow(str, Enum):
+    error = "error"
+    skip = "skip"
+    null = "null"
+
+
+class GraphFormat(str, Enum):
+    tree = "tree"
+    dot = "dot"
+    mermaid = "mermaid"
+    json = "json"
+
+
+ExprAndValues = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="EXPRESSION [VALUES]",
+        help='The expression, e.g. "x**2*y", and a value for each variable: --x 2, --x=2 or '
+        "x=2. Options after a bare '--' are read as values or the expression.",
+        show_default=False,
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema gradcli/1).")]
+Plain = Annotated[
+    bool,
+    typer.Option("--plain", help="Print bare numbers: the value, then each gradient component."),
+]
+DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Floating-point type for torch.")]
+NoCheck = Annotated[
+    bool, typer.Option("--no-check", help="Skip the exact check (faster; SymPy not loaded).")
+]
+Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback for internal errors.")]
+Timeout = Annotated[
+    float,
+    typer.Option(
+        "--timeout", metavar="SECONDS", min=0, help="Time limit for the exact check; 0 means none."
+    ),
+]
+File = Annotated[
+    str | None,
+    typer.Option(
+        "--file",
+        "-f",
+        metavar="PATH",
+        help="Read the expression from a file ('-' for stdin) instead of the arguments.",
+    ),
+]
+Vjp = Annotated[
+    str | None,
+    typer.Option(
+        "--vjp",
+        metavar="V",
+        help="For a vector output: the vector v of y.backward(gradient=v), e.g. 1,1,1.",
+    ),
+]
+MaxSymbolic = Annotated[
+    int,
+    typer.Option(
+        "--max-symbolic",
+        metavar="N",
+        min=0,
+        help="Skip SymPy's whole derivative when the variables have more elements.",
+    ),
+]
+Order = Annotated[
+    int,
+    typer.Option(
+        "--order",
+        metavar="N",
+        min=1,
+        help="The N-th derivative with respect to one scalar variable (see --wrt).",
+    ),
+]
+Wrt = Annotated[str | None, typer.Option("--wrt", metavar="NAME", help="The variable for --order.")]
+ShowGraph = Annotated[bool, typer.Option("--graph", help="Also print the computation graph.")]
+Input = Annotated[
+    str | None,
+    typer.Option(
+        "--input",
+        "-i",
+        metavar="PATH",
+        help="Batch: read points from a CSV, TSV, JSON Lines or Parquet file ('-' for stdin), "
+        "one row per point.",
+    ),
+]
+InputFormat = Annotated[
+    BatchFormat | None,
+    typer.Option(
+        "--input-format",
+        help="Batch: the input's format (default: from the extension; csv for stdin).",
+    ),
+]
+Output = Annotated[
+    str | None,
+    typer.Option(
+        "--output", "-o", metavar="PATH", help="Batch: write here instead of stdout (atomically)."
+    ),
+]
+OutFormat = Annotated[
+    BatchFormat | None,
+    typer.Option(
+        "--format",
+        help="Batch: the output's format (default: from --output's extension, else csv).",
+    ),
+]
+OnBadRow = Annotated[
+    BadRow,
+    typer.Option("--on-bad-row", help="Batch: stop at a bad row (error), skip it, or write nulls."),
+]
+CheckMode = Annotated[
+    str,
+    typer.Option(
+        "--check",
+        metavar="all|sample[:N]",
+        autocompletion=lambda: ["all", "sample", "sample:100"],
+        help="Batch: check every row (all: float64 with error bounds, doubtful rows exactly) "
+        "or N random rows exactly (sample:N; sample is sample:25).",
+    ),
+]
+GraphFormatOpt = Annotated[
+    GraphFormat | None,
+    typer.Option("--format", help="Output format; default: from --output's extension, else tree."),
+]
+GraphOutput = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write to FILE; .svg, .png or .pdf are drawn with Graphviz's dot.",
+    ),
+]
+TorchView = Annotated[
+    bool,
+    typer.Option(
+        "--torch",
+        help="Show PyTorch's recorded graph: grad_fn nodes, next_functions, saved attributes.",
+    ),
+]
+WrtNames = Annotated[
+    str | None,
+    typer.Option(
+        "--wrt", metavar="NAMES", help="Derive only for these variables (comma-separated)."
+    ),
+]
+Latex = Annotated[
+    bool, typer.Option("--latex", help="Print the derivation as LaTeX (align* environment).")
+]

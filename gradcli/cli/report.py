@@ -1,0 +1,119 @@
+"""How the command line ends: every outcome becomes one message on stderr (never a
+traceback) and an exit code (``errors.ExitCode``, documented in the README)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+
+from ..errors import ExitCode, GradcliError
+
+#: the API's parameter names, as the command line's options spell them (for error messages)
+FLAGS = {
+    "dtype": "--dtype",
+    "timeout": "--timeout",
+    "order": "--order",
+    "wrt": "--wrt",
+    "vjp": "--vjp",
+    "max_symbolic": "--max-symbolic",
+    "check": "--no-check",
+    "torch_view": "--torch",
+}
+
+
+def _use_colour(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
+
+
+def _stderr(label: str, message: str, colour: str) -> None:
+    head = f"\x1b[{colour}m{label}:\x1b[0m" if _use_colour(sys.stderr) else f"{label}:"
+    sys.stderr.write(f"gradcli: {head} {message}\n")
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr."""
+    _stderr("warning", message, "33")
+
+
+def error(message: str) -> None:
+    _stderr("error", message, "31")
+
+
+def _quiet_stdout() -> None:
+    """The reader went away (``| head``): keep Python's final flush of stdout from failing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _interrupted() -> int:
+    sys.stderr.write("\ngradcli: interrupted\n")
+    return ExitCode.INTERRUPTED
+
+
+def exit_code_of(exc: BaseException, debug: bool) -> int:
+    """The message (on stderr) and the exit code for anything that ended a run early. With
+    ``debug``, an internal error is raised again for its traceback."""
+    if isinstance(exc, GradcliError):
+        error(exc.report(FLAGS))
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "Abort":  # (Click's Ctrl-C)
+        return _interrupted()
+    if isinstance(exc, BrokenPipeError) or (
+        isinstance(exc, OSError) and (exc.errno == errno.EPIPE or "Broken pipe" in str(exc))
+    ):  # (also from native writers)
+        _quiet_stdout()
+        return ExitCode.BROKEN_PIPE
+    if type(exc).__name__ == "NoArgsIsHelpError":  # bare "gradcli": the help is the answer
+        sys.stdout.write(getattr(exc, "format_message", str)() + "\n")
+        return ExitCode.OK
+    # Typer's Click (vendored in recent Typer) raises its own classes; recognise them by shape
+    # so that any Typer version works: usage errors have format_message().
+    if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+        command = getattr(getattr(exc, "ctx", None), "command_path", "gradcli")
+        error(f"{exc.format_message()}\nhint: see '{command} --help'")
+        return ExitCode.USAGE
+    if debug:
+        raise exc
+    if isinstance(exc, OSError):
+        error(f"{exc.strerror or exc}")
+        return ExitCode.USAGE
+    _stderr(
+        "internal error",
+        f"{type(exc).__name__}: {exc} (rerun with --debug for the traceback, and please report it)",
+        "31",
+    )
+    return ExitCode.INTERNAL
+
+
+@contextmanager
+def reporting(debug: bool = False) -> Iterator[None]:
+    """Inside a command: what goes wrong becomes one message and an exit code."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        raise typer.Exit(exit_code_of(exc, debug)) from None
+    except KeyboardInterrupt as exc:
+        raise typer.Exit(exit_code_of(exc, debug)) from None
+
+
+def finish(code: int) -> NoReturn:
+    """Exit with ``code``. A reader that closed the pipe (``gradcli ... | head -c1``) must not
+    cause a second error when Python flushes stdout at exit."""
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        _quiet_stdout()
+        code = ExitCode.BROKEN_PIPE if code == 0 else code
+    sys.exit(code)
+
+
+__all__ = ["FLAGS", "exit_code_of", "finish", "reporting", "warn"]
