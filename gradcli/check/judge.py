@@ -22,7 +22,7 @@ this order:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -183,7 +183,7 @@ def judge(
     exact: Real,
     dtype: str,
     what: str,
-    allowance: float = 0.0,
+    allowance: float | Callable[[], float] = 0.0,
     evidence: Evidence = Evidence(),
     torch_left: str = "",
 ) -> Verdict:
@@ -235,7 +235,10 @@ def judge(
             f"the exact {what} is beyond float64's range, torch's is {t:.6g}",
             kind,
         )
-    verdict = decide(t, exact, dtype, allowance)
+    # the absolute term is worked out only where the relative one does not settle it
+    verdict = decide(t, exact, dtype, 0.0)
+    if verdict is not True and allowance:
+        verdict = decide(t, exact, dtype, allowance() if callable(allowance) else allowance)
     if verdict is True:
         return Verdict(Status.AGREE, t, shown, text, "", kind)
     if verdict is None:
@@ -307,7 +310,7 @@ class PointReference:
 
     value: Real
     gradient: dict[str, Real]  #: by element label
-    scale: dict[str, float | None]  #: the magnitude of each derivative's terms (None: unknown)
+    scale: MutableMapping[str, float]  #: the magnitude of each derivative's terms
     undefined: str = ""  #: why the function is undefined at the point ("" where it is defined)
     nondifferentiable: dict[str, str] = field(default_factory=dict)  #: label -> why
     conventions: dict[str, str] = field(default_factory=dict)  #: label -> torch at a kink
@@ -462,13 +465,12 @@ def judge_point(
             grads[label] = judge(t, exact, dtype, f"d/d{label}")
             continue
         _, x = elements[label]
-
         grads[label] = judge(
             t,
             exact,
             dtype,
             f"d/d{label}",
-            allowance(dtype, f, x, ref.scale.get(label)),
+            lambda x=x, n=label: allowance(dtype, f, x, ref.scale.get(n)),  # type: ignore[misc]
             Evidence(
                 lambda n=label: spread_of(n),  # type: ignore[misc]
                 kink_cause,

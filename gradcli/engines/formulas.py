@@ -88,7 +88,7 @@ class Partials:
     def __init__(self, column: str, ns: Any, size: Callable[[Any], Any] | None = None) -> None:
         self.column, self.ns, self.size = column, ns, size
         self.cache: dict[str, tuple[Compiled, ...]] = {}
-        self.sizes: dict[str, tuple[Compiled, ...]] = {}
+        self.sizes: dict[str, tuple[Compiled | None, ...]] = {}
 
     def __getitem__(self, op: str) -> tuple[Compiled, ...]:
         compiled = self.cache.get(op)
@@ -97,13 +97,17 @@ class Partials:
             self.cache[op] = compiled
         return compiled
 
-    def magnitudes(self, op: str) -> tuple[Compiled, ...]:
-        """The size of the terms of each partial (see :func:`compile_magnitude`)."""
+    def magnitudes(self, op: str) -> tuple[Compiled | None, ...]:
+        """The size of the terms of each partial (see :func:`compile_magnitude`); None where
+        the partial is no sum or product, so its size is that of its value."""
         compiled = self.sizes.get(op)
         if compiled is None:
             assert self.size is not None
             compiled = tuple(
-                compile_magnitude(p, self.column, self.ns, self.size) for p in RULES[op]
+                compile_magnitude(p, self.column, self.ns, self.size)
+                if p[0] in ("add", "mul")
+                else None
+                for p in RULES[op]
             )
             self.sizes[op] = compiled
         return compiled

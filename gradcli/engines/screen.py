@@ -512,8 +512,9 @@ def sweep(
         sizes = partials.magnitudes(node.op)
         for a, partial, term_sizes in zip(node.args, partials[node.op], sizes, strict=True):
             if live[a]:
-                term = bar * partial(args)
-                term_size = mag * term_sizes(args)
+                p = partial(args)
+                term = bar * p
+                term_size = mag * (_low(p) if term_sizes is None else term_sizes(args))
                 if adjoint[a] is None:
                     adjoint[a], size[a] = term, term_size
                 else:

@@ -20,7 +20,7 @@ when the even part of the output is exactly 0, and then it is the odd part. So `
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +69,8 @@ class Reference:
     value: Values  #: the root's
     failure: int | None  #: the first node whose value is not a finite real (or None)
     gradients: list[dict[str, Real]]  #: per seed: element label -> exact derivative
-    scales: list[dict[str, float]]  #: per seed: label -> sum of |chain-rule contributions|
+    #: per seed: label -> sum of |chain-rule contributions| (worked out when first asked for)
+    scales: list[MutableMapping[str, float]]
     kinks: list[KinkHit] = field(default_factory=list)
     one_sided: list[dict[str, OneSided]] = field(default_factory=list)  #: per seed
     jumps: dict[str, int] = field(default_factory=dict)  #: label -> the jump node it meets
@@ -82,8 +83,39 @@ class Reference:
         return self.gradients[0] if self.gradients else {}
 
     @property
-    def scale(self) -> dict[str, float]:
+    def scale(self) -> MutableMapping[str, float]:
         return self.scales[0] if self.scales else {}
+
+
+class LazyScales(MutableMapping[str, float]):
+    """Each label's scale, from a second reverse pass made only when the judge first needs
+    one (most numbers agree on the relative tolerance alone); entries may be set over it."""
+
+    def __init__(self, p: _Pass, seed: Values, bits: int) -> None:
+        self._pass, self._seed, self._bits = p, seed, bits
+        self._data: dict[str, float] | None = None
+        self._set: dict[str, float] = {}
+
+    def _load(self) -> dict[str, float]:
+        if self._data is None:
+            with real.working_precision(self._bits):
+                self._data = self._pass.reverse(self._seed, with_sizes=True)[1]
+        return self._data
+
+    def __getitem__(self, key: str) -> float:
+        return self._set[key] if key in self._set else self._load()[key]
+
+    def __setitem__(self, key: str, value: float) -> None:
+        self._set[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        self._set.pop(key, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self._load(), **self._set})
+
+    def __len__(self) -> int:
+        return len({**self._load(), **self._set})
 
 
 def supports(expr: Expr) -> bool:
@@ -120,7 +152,7 @@ def _safe(fn: Callable[..., Real], *args: Any) -> Real:
 
 
 def _elementwise(fn: Callable[..., Real], args: Sequence[Values]) -> Values:
-    if all(isinstance(a, Real) for a in args):
+    if all(type(a) is Real for a in args):
         return _safe(fn, *args)
     vectorized = np.frompyfunc(lambda *a: _safe(fn, *a), len(args), 1)
     return vectorized(*args)
@@ -272,7 +304,7 @@ class _Pass:
             shared.setdefault(node_id, v)
             node_ids.append(node_id)
             self.values.append(v)
-            bad = _first_failure(v)
+            bad = (None if v.kind in FINITE else v) if isinstance(v, Real) else _first_failure(v)
             if bad is not None:
                 if bad.kind is Kind.UNKNOWN:
                     self.settled = False
@@ -332,40 +364,47 @@ class _Pass:
             return got
         node = self.expr.nodes[i]
         args = [self.values[a] for a in node.args]
+        local = self.partials_of(i)
         compiled = self.partials.magnitudes(node.op)
-        special = OPS[node.op].exact_partials is not None
+        own = OPS[node.op].exact_partials is not None
 
-        def one(*a: Real) -> tuple[float, ...]:
-            if special:  # (where the row has its own partials: their values' size)
-                return tuple(_abs_float(p) for p in _one_partials(self, node.op, a))
-            out = []
-            for f in compiled:
-                try:
-                    out.append(float(f(a)))
-                except Undecided:
-                    out.append(math.inf)
-            return tuple(out)
+        def one(k: int, *a: Real) -> float:
+            f = compiled[k]
+            if f is None or own:  # (no sum or product: the size of the partial's value)
+                return math.nan
+            try:
+                return float(f(a))
+            except Undecided:
+                return math.inf
 
-        if all(isinstance(a, Real) for a in args):
-            got = one(*args)
-        else:
+        out: list[Any] = []
+        scalar = all(isinstance(a, Real) for a in args)
+        for k in range(len(local)):
+            if scalar:
+                size = one(k, *args)
+                out.append(_abs_float(local[k]) if size != size else size)
+                continue
             parts = np.broadcast_arrays(*[np.asarray(a, dtype=object) for a in args])
-            result = [np.empty(parts[0].shape, dtype=np.float64) for _ in compiled]
+            sizes = np.empty(parts[0].shape, dtype=np.float64)
             for index in np.ndindex(parts[0].shape):
-                for k, s in enumerate(one(*(q[index] for q in parts))):
-                    result[k][index] = s
-            got = tuple(result)
+                size = one(k, *(q[index] for q in parts))
+                sizes[index] = _abs_float(local[k][index]) if size != size else size
+            out.append(sizes)
+        got = tuple(out)
         self.sizes[i] = got
         return got
 
-    def reverse(self, seed: Values) -> tuple[dict[str, Real], dict[str, float]]:
-        """The gradient from ``seed`` (the output's adjoint) and each label's scale."""
+    def reverse(
+        self, seed: Values, with_sizes: bool = False
+    ) -> tuple[dict[str, Real], dict[str, float]]:
+        """The gradient from ``seed`` (the output's adjoint), and with ``with_sizes`` each
+        label's scale (the sum of the magnitudes of its chain-rule contributions; 0 without)."""
         expr, values = self.expr, self.values
         n = len(values)
         adjoint: list[Values | None] = [None] * n
         scale: list[Any] = [None] * n
         adjoint[-1] = seed
-        scale[-1] = _abs_floats(seed)
+        scale[-1] = _abs_floats(seed) if with_sizes else 0.0
         totals: dict[str, Values] = {}
         scales: dict[str, Any] = {}
         for i in range(n - 1, -1, -1):
@@ -386,17 +425,25 @@ class _Pass:
             args = [values[a] for a in node.args]
             if op.elementwise:
                 local = self.partials_of(i)
-                terms = self.sizes_of(i)
+                terms = self.sizes_of(i) if with_sizes else None
+                scalar = isinstance(bar, Real) and all(isinstance(v, Real) for v in args)
                 for k, a in enumerate(node.args):
                     if not self.live[a]:
                         continue
-                    contribution = _reduce_to(_times(bar, local[k]), _shape(values[a]))
-                    size = _reduce_to_floats(mag * terms[k], _shape(values[a]))
+                    size: Any = 0.0
+                    if scalar:  # (the common case, without the arrays' broadcasting)
+                        contribution = bar * local[k]
+                        if terms is not None:
+                            size = mag * terms[k]
+                    else:
+                        contribution = _reduce_to(_times(bar, local[k]), _shape(values[a]))
+                        if terms is not None:
+                            size = _reduce_to_floats(mag * terms[k], _shape(values[a]))
                     _accumulate(adjoint, scale, a, contribution, size)
             else:
                 for a, contribution in zip(node.args, _vjp(node.op, bar, args), strict=True):
                     if self.live[a]:
-                        size = _abs_floats(contribution)
+                        size = _abs_floats(contribution) if with_sizes else 0.0
                         _accumulate(adjoint, scale, a, _as_real(contribution), size)
         gradient: dict[str, Real] = {}
         sizes: dict[str, float] = {}
@@ -410,7 +457,8 @@ class _Pass:
             elif isinstance(got, Real):
                 gradient[names[0]], sizes[names[0]] = got, float(mags or 0.0)
             else:
-                for label, g, s in zip(names, got.flat, np.asarray(mags).flat, strict=True):
+                sizes_of = np.broadcast_to(np.asarray(mags, dtype=np.float64), got.shape)
+                for label, g, s in zip(names, got.flat, sizes_of.flat, strict=True):
                     gradient[label], sizes[label] = g, float(s)
         return gradient, sizes
 
@@ -599,7 +647,7 @@ def evaluate(
             seeds = [real.ONE]
         seeds = [_lift_seed(s) for s in seeds]
         gradients: list[dict[str, Real]] = []
-        scales: list[dict[str, float]] = []
+        scales: list[MutableMapping[str, float]] = []
         one_sided: list[dict[str, OneSided]] = []
         jumps: dict[str, int] = {}
         depends = expr.depends() if p.kinks else []
@@ -619,9 +667,9 @@ def evaluate(
                 scales.append({label: 0.0 for label in _labels(point)})
                 one_sided.append({})
                 continue
-            g, s = p.reverse(seed)
+            g, _ = p.reverse(seed)
             gradients.append(g)
-            scales.append(s)
+            scales.append(LazyScales(p, seed, bits))
             decided: dict[str, OneSided] = {}
             budget = MAX_DIRECTIONAL
             for name in sorted(corner_vars):

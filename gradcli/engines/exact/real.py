@@ -132,7 +132,7 @@ class Real:
         if k is Kind.EXACT:
             return _fmpq_float(self.q)
         if k is Kind.BALL:
-            return _arb_float(self.b.mid())
+            return float(self.b.mid())  # (FLINT rounds the midpoint to the nearest double)
         if k is Kind.POS_INF:
             return float("inf")
         if k is Kind.NEG_INF:
@@ -286,23 +286,6 @@ def _fmpq_float(q: Any) -> float:
         return p / d  # (Python rounds an int/int division correctly)
     except OverflowError:
         return float("inf") if (p > 0) == (d > 0) else float("-inf")
-
-
-def _arb_float(mid: Any) -> float:
-    m, e = mid.man_exp()
-    m, e = int(m), int(e)
-    if m == 0:
-        return 0.0
-    if e >= 0:
-        if m.bit_length() + e > 1100:
-            return float("inf") if m > 0 else float("-inf")
-        try:
-            return float(m << e)
-        except OverflowError:
-            return float("inf") if m > 0 else float("-inf")
-    if m.bit_length() + e < -1200:
-        return 0.0 if m > 0 else -0.0
-    return _fmpq_float(fmpq(m, fmpz(2) ** (-e)))
 
 
 def _bits(q: Any) -> int:
