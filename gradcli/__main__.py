@@ -7,13 +7,14 @@ stays fast; everything else goes to :mod:`gradcli.cli.app`.
 import os
 import sys
 
-from .cli.completion import respond
-
 
 def run() -> None:
     if os.environ.get("_GRADCLI_COMPLETE", "").startswith("complete_"):
+        # (here, not at the top: it loads the parser, which --help does not need)
+        from .cli.completion import respond
+
         sys.exit(respond())
-    # (here, not at the top: it loads Typer)
+    # (here, not at the top: it loads Typer, which completion does not need)
     from .cli.app import main
 
     try:

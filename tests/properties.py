@@ -310,7 +310,7 @@ def screen(text: str, columns: dict[str, list[float]], dtype: str = "float64") -
     from gradcli.engines.autograd import batch_gradients  # (imports torch)
 
     value, grads = batch_gradients(expr, cols, dtype)
-    ref = batchcheck.reference(expr, cols, dtype)
+    ref = batchcheck.screen_chunk(expr, cols, dtype)
     codes, _ = batchcheck.Screen.__new__(batchcheck.Screen).compare(ref, value, grads, None)
     return [batchcheck.STATUSES[c] for c in codes]
 

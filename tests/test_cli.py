@@ -198,6 +198,21 @@ def test_fast_paths_import_neither_torch_nor_sympy(args: list[str]) -> None:
     assert "HEAVY=\n" in proc.stderr, proc.stderr
 
 
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["grad", "--help"]])
+def test_help_and_version_load_only_the_declarations(args: list[str]) -> None:
+    # --help costs Typer and the option declarations, not the parser, the API or a renderer
+    probe = HEAVY_PROBE.replace(
+        "('torch', 'sympy', 'numpy', 'mpmath')",
+        "('gradcli.api', 'gradcli.cli.commands', 'gradcli.language.parser', 'rich')",
+    )
+    assert probe != HEAVY_PROBE
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY=\n" in proc.stderr, proc.stderr
+
+
 def test_no_check_does_not_import_sympy() -> None:
     probe = HEAVY_PROBE.replace("'torch', ", "").replace("'numpy', ", "")  # torch brings numpy
     proc = subprocess.run(
@@ -246,9 +261,9 @@ def test_ctrl_c_exits_130_without_traceback() -> None:
         [
             sys.executable,
             "-c",
-            "import time, gradcli.cli.app as c; c.grad = None; "
-            "import typer\n@c.app.command('sleep')\ndef sleep() -> None:\n"
-            "    with c.reporting():\n        print('ready', flush=True); time.sleep(30)\n"
+            "import time, gradcli.cli.app as c; from gradcli.cli.report import reporting\n"
+            "@c.app.command('sleep')\ndef sleep() -> None:\n"
+            "    with reporting():\n        print('ready', flush=True); time.sleep(30)\n"
             "c.main(['sleep'])",
         ],
         stdout=subprocess.PIPE,

@@ -3,13 +3,13 @@ its own rounding, doubtful rows judged exactly; or a random sample judged with S
 
 ``all`` (the default): each chunk is evaluated by the node-by-node reference (SymPy's
 derivative of every operation, chained by reverse accumulation) over whole columns in float64,
-each number carrying a bound on its distance from the exact value (``bounded.py``). A row
-agrees when torch's value and gradient are within the tolerance of the exact numbers for every
-exact number the bounds allow, at no kink; a row where torch leaves the real numbers and the
-reference proves a domain error (a NaN no rounding explains) is undefined. Every other row is
-doubtful and gets the exact verdict of ``gradcli grad`` (the same reference in 50+ digit
-arithmetic and the same judge), up to :data:`MAX_EXACT_ROWS` rows a run; doubtful rows past
-that stay ``unchecked``, and the summary says how many.
+each number carrying a bound on its distance from the exact value
+(:mod:`gradcli.engines.screen`). A row agrees when torch's value and gradient are within the
+tolerance of the exact numbers for every exact number the bounds allow, at no kink; a row where
+torch leaves the real numbers and the reference proves a domain error (a NaN no rounding
+explains) is undefined. Every other row is doubtful and gets the exact verdict of ``gradcli
+grad`` (the same proven reference and the same judge), up to :data:`MAX_EXACT_ROWS` rows a run;
+doubtful rows past that stay ``unchecked``, and the summary says how many.
 
 ``sample:N``: N random rows of the first chunk, and up to :data:`MAX_NONFINITE_CHECKS` rows whose
 result is not finite, get the exact verdict with SymPy's whole-expression derivative; SymPy runs
@@ -91,8 +91,8 @@ def row_verdict(expr: Expr, point: dict[str, float], dtype: str, timeout: float 
 
 
 @dataclass(frozen=True)
-class Reference:
-    """The reference over a chunk, reduced to what judging torch's rows needs: a torch number
+class ScreenedChunk:
+    """The screen's numbers over a chunk, reduced to what judging torch's rows needs: a torch number
     agrees when it is within its slack of the reference (the tolerance, less the reference's
     own bound where it has one; negative at a kink and where nothing could be settled)."""
 
@@ -112,13 +112,13 @@ def _slack(tol: Any, r: np.ndarray, bound: Any, floor: Any = 0.0) -> Any:
     return np.where(np.isfinite(slack), slack, -1.0)
 
 
-def reference(
+def screen_chunk(
     expr: Expr,
     inputs: Mapping[str, np.ndarray],
     dtype: str,
-    out: Reference | None = None,
+    out: ScreenedChunk | None = None,
     evaluator: Any = None,
-) -> Reference:
+) -> ScreenedChunk:
     """The reference over whole columns (pure NumPy, no torch: it runs in a helper process or
     thread), written into ``out`` if given.
 
@@ -131,7 +131,7 @@ def reference(
 
     n = len(next(iter(inputs.values()))) if inputs else 1
     if out is None:
-        out = Reference(
+        out = ScreenedChunk(
             np.empty(n),
             np.empty(n),
             {name: np.empty(n) for name in inputs},
@@ -193,7 +193,7 @@ def _bounded(
     ref: Columns,
     block: Mapping[str, np.ndarray],
     dtype: str,
-    out: Reference,
+    out: ScreenedChunk,
     part: slice,
 ) -> None:
     """The bounded reference of a block into ``out[part]``. Rows it does not settle (their
@@ -260,13 +260,13 @@ class _Slots:
         self.size += -self.size % 8
         self.buffer = mmap.mmap(-1, self.size * count)
 
-    def views(self, slot: int, n: int) -> tuple[dict[str, np.ndarray], Reference]:
+    def views(self, slot: int, n: int) -> tuple[dict[str, np.ndarray], ScreenedChunk]:
         base, rows, k = slot * self.size, self.rows, len(self.names)
         floats = np.frombuffer(self.buffer, np.float64, self.floats, base)
         column = [floats[i * rows : i * rows + n] for i in range(3 * k + 2)]
         flags = np.frombuffer(self.buffer, np.bool_, rows, base + 8 * self.floats)
         names = self.names
-        ref = Reference(
+        ref = ScreenedChunk(
             column[k],
             column[k + 1],
             {name: column[k + 2 + i] for i, name in enumerate(names)},
@@ -314,7 +314,7 @@ def _screen_slot(slot: int, n: int) -> None:
         raise RuntimeError(f"the check's helper process could not start ({_SCREEN_WHY})")
     expr, dtype, slots, evaluator = _SCREEN
     inputs, out = slots.views(slot, n)
-    reference(expr, inputs, dtype, out, evaluator)
+    screen_chunk(expr, inputs, dtype, out, evaluator)
 
 
 class Screen:
@@ -359,7 +359,7 @@ class Screen:
             self.evaluator = Evaluator(expr, dtype)
             self.threads = ThreadPoolExecutor(1, thread_name_prefix="gradcli-check")
 
-    def submit(self, inputs: Mapping[str, np.ndarray]) -> Callable[[], Reference]:
+    def submit(self, inputs: Mapping[str, np.ndarray]) -> Callable[[], ScreenedChunk]:
         """Start the reference for a chunk; the returned function waits for it (and returns
         a copy: the slot is used again once the chunk is done)."""
         if self.pool is not None and self.slots is not None:
@@ -371,18 +371,20 @@ class Screen:
                 shared[name][:] = column
             pending = self.pool.apply_async(_screen_slot, (slot, n))
 
-            def wait() -> Reference:  # (views of the slot: valid until this chunk is done)
+            def wait() -> ScreenedChunk:  # (views of the slot: valid until this chunk is done)
                 pending.get()
                 return out
 
             return wait
         assert self.threads is not None
-        future = self.threads.submit(reference, self.expr, inputs, self.dtype, None, self.evaluator)
+        future = self.threads.submit(
+            screen_chunk, self.expr, inputs, self.dtype, None, self.evaluator
+        )
         return future.result
 
     def compare(
         self,
-        ref: Reference,
+        ref: ScreenedChunk,
         value: np.ndarray,
         grads: Mapping[str, np.ndarray],
         bad: np.ndarray | None,

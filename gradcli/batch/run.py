@@ -3,8 +3,8 @@
 Rows are read, computed, checked and written one chunk at a time (65,536 rows), so memory
 stays bounded however long the input, and the first results appear before the input ends.
 Each chunk is one autograd pass over column tensors (torch, one thread). A reader thread parses
-ahead, and the check's reference (``batchcheck.py``: NumPy, with error bounds) is computed
-for each chunk as soon as it is read, in a helper process, while torch loads and works.
+ahead, and the check's screen (:mod:`gradcli.batch.check`: NumPy, with error bounds) is
+computed for each chunk as soon as it is read, in a helper process, while torch loads and works.
 """
 
 from __future__ import annotations
@@ -89,13 +89,13 @@ def read_ahead(expr: Expr) -> int:
 
 @dataclass
 class Chunk:
-    """One chunk on its way through: the input frame and columns, the pending reference, and
+    """One chunk on its way through: the input frame and columns, the pending screen, and
     (once torch has run) the results."""
 
     frame: Any
     columns: dict[str, np.ndarray]
     bad: np.ndarray | None
-    reference: Callable[[], batchcheck.Reference] | None = None
+    screened: Callable[[], batchcheck.ScreenedChunk] | None = None
     value: np.ndarray = field(default_factory=lambda: np.empty(0))
     grads: dict[str, np.ndarray] = field(default_factory=dict)
     sampled: list[tuple[list[int], Callable[[], Any]]] = field(default_factory=list)
@@ -125,9 +125,9 @@ class Checking:
         summary.check_mode = batchcheck.describe_mode(self.mode, rows, CHUNK_ROWS)
 
     def ahead(self, chunk: Chunk) -> None:
-        """Start what needs only the inputs (the reference), as soon as a chunk is read."""
+        """Start what needs only the inputs (the screen), as soon as a chunk is read."""
         if self.screen is not None:
-            chunk.reference = self.screen.submit(chunk.columns)
+            chunk.screened = self.screen.submit(chunk.columns)
 
     def start(self, chunk: Chunk) -> None:
         """Start what needs torch's results (sampling: the rows that are not finite)."""
@@ -148,8 +148,8 @@ class Checking:
         """Status codes of ``chunk``, and whether any is notable (not agree, or, sampling, not
         unchecked either)."""
         summary = self.summary
-        if self.screen is not None and chunk.reference is not None:
-            ref = chunk.reference()
+        if self.screen is not None and chunk.screened is not None:
+            ref = chunk.screened()
             codes, doubtful = self.screen.compare(ref, chunk.value, chunk.grads, chunk.bad)
             self.screen.judge(chunk.columns, doubtful, codes)
             summary.over_budget = self.screen.over_budget
@@ -221,7 +221,7 @@ def run(
 
     A reader thread parses the input ahead (Polars releases the GIL) and hands each chunk's
     columns to the check's helper process, forked before torch is imported; so reading,
-    importing torch and the check's reference all overlap.
+    importing torch and the check's screen all overlap.
     """
     _hold_freed_memory()
     checking = Checking(expr, dtype, check, timeout, summary, process=True) if check else None

@@ -11,11 +11,12 @@ lose. Where an operand's interval reaches a singularity or the edge of a domain 
 0, ``asin`` near 1), the first-order slope cannot be trusted, and the row is marked
 :attr:`Context.shaky`: never ``agree``, and a ``NaN`` there proves nothing.
 
-Float64 keeps NumPy's vector code (about ten times faster than ``longdouble``, whose ``sin`` and
-``cos`` cost 0.12 us an element). Two rare cases are handled by rerunning a block with more
-care, detected from the processor's own flags at no cost in the common case: a result that
-underflowed (its rounding is then absolute, up to 2^-1074, not relative) and an overflow (an
-infinity that is no singularity: such rows are shaky).
+Float64 keeps NumPy's vector code (about ten times faster than 80-bit ``longdouble``, whose
+``sin`` and ``cos`` cost 0.12 us an element). Rows that the bounds cannot settle go to the exact
+reference (:mod:`gradcli.check.reference`), not to a wider float. Two rare cases are handled
+by rerunning a block with more care, detected from the processor's own flags at no cost in the
+common case: a result that underflowed (its rounding is then absolute, up to 2^-1074, not
+relative) and an overflow (an infinity that is no singularity: such rows are shaky).
 """
 
 from __future__ import annotations
@@ -612,20 +613,20 @@ class Evaluator:
 
 
 def plain_columns(
-    expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str, extended: bool = False
+    expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The same formulas over whole columns with no bounds kept track of: in plain float64
-    (how they fare with float64's rounding), or in NumPy's 80-bit ``longdouble`` (``extended``:
-    11 bits more, at about five times the cost). Undefined results come out as NaN or inf."""
-    dt = np.longdouble if extended else np.float64
+    """The same formulas over whole columns in plain float64, no bounds kept track of: how they
+    fare with float64's rounding. Undefined results come out as NaN or inf."""
     stored = np.float32 if dtype == "float32" else np.float64  # the inputs as torch holds them
-    point = {name: np.asarray(col).astype(stored).astype(dt) for name, col in inputs.items()}
+    point = {
+        name: np.asarray(col).astype(stored).astype(np.float64) for name, col in inputs.items()
+    }
     n = len(next(iter(point.values()))) if point else 1
     with np.errstate(all="ignore"):
         nodes, gradient, _, _ = _sweep(expr, point, dtype, False)
-        value = np.broadcast_to(np.asarray(nodes[-1].v, dtype=dt), (n,))
+        value = np.broadcast_to(np.asarray(nodes[-1].v, dtype=np.float64), (n,))
         full = {
-            name: np.zeros(n, dtype=dt) + (gradient[name].v if name in gradient else 0)
+            name: np.zeros(n, dtype=np.float64) + (gradient[name].v if name in gradient else 0)
             for name in inputs
         }
     return value, full

@@ -225,7 +225,7 @@ _TABLE: tuple[Op, ...] = (
        ("u/hypot(u, v)", "v/hypot(u, v)"), r"\sqrt{{{0}^2 + {1}^2}}",
        "sqrt(u**2 + v**2) without overflow",
        kink=Kink("corner", lambda K, u, v: K.all_zero(u, v),
-                 "torch's slope at (0, 0) is 0 for both")),
+                 "torch gives nan for both slopes at (0, 0)")),
     Op("abs", 1, lambda T, u: T.abs(u), "AbsBackward0", lambda S, u: S.Abs(u),
        lambda X, u: X.abs(u), lambda B, u: B.abs(u),
        ("sign(u)",), r"\left|{0}\right|", "absolute value",
