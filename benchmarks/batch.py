@@ -95,6 +95,11 @@ def main() -> None:
     for _ in range(args.repeat):  # interleaved, so drift hits every command alike
         for name, command in commands.items():
             results[name].append(timed(command))
+            if results[name][-1][2] != 0:  # a failed run's time means nothing
+                sys.exit(
+                    f"{name} failed (exit {results[name][-1][2]}): {' '.join(command)}\n"
+                    'hint: the baselines need pandas: pip install -e ".[bench]"'
+                )
     tenth = work / "tenth.csv"
     if args.stream:
         with open(points) as full, open(tenth, "w") as part:

@@ -2,12 +2,16 @@
 
     python benchmarks/calls.py              # 5 rounds
     python benchmarks/calls.py --repeat 9
+    python benchmarks/calls.py --against ../old-checkout   # also that version, same rounds
 
 Each round runs every command once, in turn, the floor (``python -c "import torch, sympy,
 typer, rich"``) first, so a drift in the machine's speed hits all of them alike. The table shows
 each command's median wall time and the median of its per-round ratio to the floor (for the
 fast paths, to ``python -c pass``). Nearly all of a single ``grad`` is importing torch and
-SymPy; what the ratio shows is the work gradcli adds, and how large expressions scale.
+SymPy; what the ratio shows is the work gradcli adds, and how large expressions scale. With
+``--against DIR`` every gradcli command also runs from the checkout in DIR (another version of
+gradcli, through ``PYTHONPATH``) in the same rounds, and a last column gives this version's time
+over that one's.
 """
 
 from __future__ import annotations
@@ -38,6 +42,14 @@ def inputs(folder: Path) -> dict[str, Path]:
         paths[name] = folder / f"{name}.txt"
         paths[name].write_text(text)
     return paths
+
+
+def other(command: list[str], checkout: Path | None) -> list[str] | None:
+    """``command`` run from another checkout of gradcli, or None without one."""
+    if checkout is None:
+        return None
+    start = command.index(PY)
+    return [*command[:start], "env", f"PYTHONPATH={checkout.resolve()}", *command[start:]]
 
 
 def commands(paths: dict[str, Path]) -> list[tuple[str, list[str], list[str]]]:
@@ -82,26 +94,41 @@ def run(command: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--against", type=Path, help="another gradcli checkout to compare with")
     args = parser.parse_args()
+    if args.against is not None and not (args.against / "gradcli" / "__main__.py").exists():
+        sys.exit(f"not a gradcli checkout: {args.against}")
     with tempfile.TemporaryDirectory() as tmp:
         rows = commands(inputs(Path(tmp)))
-        baselines = {tuple(b) for _, _, b in rows}
-        for command in [*map(list, baselines), *(c for _, c, _ in rows)]:
+        runs = [list(b) for b in {tuple(b) for _, _, b in rows}]
+        for _, command, _ in rows:
+            runs += [c for c in (command, other(command, args.against)) if c is not None]
+        for command in runs:
             run(command)  # warm the page cache
         times: dict[tuple[str, ...], list[float]] = {}
         for _ in range(args.repeat):
-            for command in [*map(list, baselines), *(c for _, c, _ in rows)]:
+            for command in runs:
                 times.setdefault(tuple(command), []).append(run(command))
+
+    def ratio(a: list[str], b: list[str]) -> float:
+        return statistics.median(
+            x / y for x, y in zip(times[tuple(a)], times[tuple(b)], strict=True)
+        )
+
     print(f"median of {args.repeat} rounds, whole processes, {os.cpu_count()} cores\n")
-    print(f"| {'command':<46} | seconds | ratio | to |")
-    print(f"|{'-' * 48}|---------|-------|----|")
+    extra = " vs --against |" if args.against else ""
+    print(f"| {'command':<46} | seconds | ratio | to    |{extra}")
+    print(f"|{'-' * 48}|---------|-------|-------|{'--------------|' if extra else ''}")
     for label, base in (("import torch, sympy, typer, rich", FLOOR), ("python -c pass", NOTHING)):
-        print(f"| {label:<46} | {statistics.median(times[tuple(base)]):7.3f} |       |    |")
+        print(f"| {label:<46} | {statistics.median(times[tuple(base)]):7.3f} |       |       |")
     for label, command, base in rows:
-        mine, theirs = times[tuple(command)], times[tuple(base)]
-        ratio = statistics.median(a / b for a, b in zip(mine, theirs, strict=True))
         to = "floor" if base is FLOOR else "pass"
-        print(f"| {label:<46} | {statistics.median(mine):7.3f} | {ratio:5.2f} | {to} |")
+        line = f"| {label:<46} | {statistics.median(times[tuple(command)]):7.3f} |"
+        line += f" {ratio(command, base):5.2f} | {to:<5} |"
+        then = other(command, args.against)
+        if then is not None:
+            line += f" {ratio(command, then):12.2f} |"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -302,6 +302,44 @@ def test_time_limit_restores_the_signal_handler() -> None:
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
+def test_time_limit_leaves_nothing_pending_for_a_profiler() -> None:
+    # A host that profiles or traces its program (cProfile, coverage, a debugger) calls
+    # gradcli under a time limit: nothing of the watchdog may outlive the call. (Clearing a
+    # pending asynchronous exception with NULL once left Python 3.11 spinning forever here.)
+    import subprocess
+    import sys
+
+    code = (
+        "import cProfile, gradcli\n"
+        "gradcli.grad('sin(x)*y', {'x': 1.0, 'y': 2.0}, timeout=5)\n"
+        "profile = cProfile.Profile(); profile.enable()\n"
+        "for k in range(3):\n"
+        "    r = gradcli.grad('sin(x)*y', {'x': 1.0 + k, 'y': 2.0}, timeout=5)\n"
+        "profile.disable()\n"
+        "print(r.check.status.value)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "agree"
+
+
+def test_a_watchdog_firing_as_the_block_ends_never_reaches_the_caller() -> None:
+    from gradcli.check.budget import CheckTimeout, time_limit
+
+    # blocks that end about when their limit does: the exception arrives inside the block
+    # (CheckTimeout) or is taken at its end, never in the code that follows
+    for k in range(200):
+        try:
+            with time_limit(0.0005 * (k % 7 + 1)):
+                total = 0
+                for i in range(2000):
+                    total += i
+        except CheckTimeout:
+            pass
+        after = sum(range(5000))  # an exception left pending would surface here
+        assert after == 12497500
+
+
 def test_time_limit_leaves_the_hosts_alarm_alone_and_works_in_any_thread() -> None:
     import signal
     import threading

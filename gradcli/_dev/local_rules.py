@@ -15,7 +15,9 @@ A formula is a nested tuple in the op table's own names:
 - ``("arg", i)``: operand ``i`` (0 is ``u``, 1 is ``v``);
 - ``("num", p, q)``: the rational ``p/q``; ``("pi",)`` and ``("E",)``;
 - ``("add", a, b, ...)``, ``("mul", a, b, ...)``, ``("pow", base, exponent)``;
-- ``("call", name, a, ...)``: the operation ``name`` of the op table.
+- ``("call", name, a, ...)``: the operation ``name`` of the op table;
+- ``("self",)``: the operation's own value (``exp(u)`` in the slope of ``exp``, ``tanh(u)`` in
+  ``1 - tanh(u)**2``, ``1/sqrt(u)`` as ``self**-1``), which the engines have computed already.
 
 SymPy's ``DiracDelta`` (the slope of sign and step) is 0 away from their jump, where the kink
 check speaks instead; SymPy's ``Heaviside(u, h)`` is the table's ``step`` (they differ only at
@@ -57,10 +59,14 @@ def _heads() -> dict[Any, str]:
     return heads
 
 
-def _formula(e: Any, operands: tuple[Any, ...], heads: dict[Any, str]) -> Formula:
+def _formula(e: Any, operands: tuple[Any, ...], heads: dict[Any, str], own: Any = None) -> Formula:
     # (here, not at the top: it loads SymPy)
     import sympy as sp
 
+    if own is not None and e == own:
+        return ("self",)
+    if own is not None and e.is_Pow and e == 1 / own:  # (1/sqrt(u) in the slope of sqrt)
+        return ("pow", ("self",), ("num", -1, 1))
     if e in operands:
         return ("arg", operands.index(e))
     if e is sp.pi:
@@ -70,18 +76,22 @@ def _formula(e: Any, operands: tuple[Any, ...], heads: dict[Any, str]) -> Formul
     if e.is_Rational:
         return ("num", int(e.p), int(e.q))
     if e.is_Add:
-        return ("add", *(_formula(a, operands, heads) for a in e.args))
+        return ("add", *(_formula(a, operands, heads, own) for a in e.args))
     if e.is_Mul:
-        return ("mul", *(_formula(a, operands, heads) for a in e.args))
+        return ("mul", *(_formula(a, operands, heads, own) for a in e.args))
     if e.is_Pow:
-        return ("pow", _formula(e.base, operands, heads), _formula(e.exp, operands, heads))
+        return (
+            "pow",
+            _formula(e.base, operands, heads, own),
+            _formula(e.exp, operands, heads, own),
+        )
     if isinstance(e, sp.Heaviside):
-        return ("call", "step", _formula(e.args[0], operands, heads))
+        return ("call", "step", _formula(e.args[0], operands, heads, own))
     if isinstance(e, sp.exp):
-        return ("call", "exp", _formula(e.args[0], operands, heads))
+        return ("call", "exp", _formula(e.args[0], operands, heads, own))
     name = heads.get(type(e))
     if name is not None:
-        return ("call", name, *(_formula(a, operands, heads) for a in e.args))
+        return ("call", name, *(_formula(a, operands, heads, own) for a in e.args))
     raise ValueError(f"no op-table name for SymPy's {type(e).__name__} in {e!r}")
 
 
@@ -103,7 +113,7 @@ def partials_of(op: Op, heads: dict[Any, str]) -> tuple[Formula, ...]:
     for a in operands:
         d = sp.diff(e, a).replace(sp.DiracDelta, lambda *args: sp.S.Zero)
         # powsimp writes v*u**v/u as v*u**(v-1), which stays finite at u = 0 for v >= 1.
-        out.append(_formula(sp.powsimp(d), operands, heads))
+        out.append(_formula(sp.powsimp(d), operands, heads, e if op.elementwise else None))
     return tuple(out)
 
 

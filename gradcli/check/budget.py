@@ -74,12 +74,13 @@ def time_limit(seconds: float | None) -> Iterator[Deadline]:
     sys.setrecursionlimit(max(previous_limit, SYMBOLIC_RECURSION_LIMIT))
     thread = threading.get_ident()
     lock = threading.Lock()
-    inside = [True]
+    inside, fired = [True], [False]
     expired_class = type("Expired", (_Expired,), {"seconds": seconds or 0.0})
 
     def fire() -> None:
         with lock:
             if inside[0]:
+                fired[0] = True
                 _set_async_exc(thread, expired_class)
 
     timer = None
@@ -92,15 +93,35 @@ def time_limit(seconds: float | None) -> Iterator[Deadline]:
     except RecursionError:
         raise CheckTimeout("was abandoned: the expression is nested too deeply for SymPy") from None
     finally:
-        with lock:
-            inside[0] = False
-        if timer is not None:
-            timer.cancel()
-        sys.setrecursionlimit(previous_limit)
-    # The watchdog may have fired just as the block ended: take back an exception not yet
-    # delivered, so that it cannot surface in the caller.
-    if timer is not None:
-        _set_async_exc(thread, ctypes.py_object())  # (NULL: clears a pending one)
+        _leave(lock, inside, fired, timer, previous_limit, expired_class)
+
+
+def _leave(
+    lock: threading.Lock,
+    inside: list[bool],
+    fired: list[bool],
+    timer: threading.Timer | None,
+    previous_limit: int,
+    expired_class: type[BaseException],
+) -> None:
+    """End a limited block. The watchdog may have fired just as the block ended, its exception
+    not delivered yet: it is taken here, where it is expected, so that it cannot surface in the
+    caller. (Not by clearing it with ``PyThreadState_SetAsyncExc(id, NULL)``: on Python 3.11
+    that leaves the interpreter's pending-work flag set for good, which slows every bytecode
+    and makes code run under a profiler or tracer, coverage included, spin forever.)"""
+    while True:
+        try:
+            with lock:
+                inside[0] = False
+            if timer is not None:
+                timer.cancel()
+            sys.setrecursionlimit(previous_limit)
+            if fired[0]:
+                for _ in range(1000):  # a pending asynchronous exception arrives in this loop
+                    pass
+            return
+        except expired_class:
+            fired[0] = False  # delivered: the block ended anyway
 
 
 __all__ = ["CheckTimeout", "Deadline", "time_limit"]

@@ -21,9 +21,12 @@ Compiled = Callable[[Sequence[Any]], Any]
 
 
 def compile_formula(f: tuple[Any, ...], column: str, ns: Any) -> Compiled:
-    """A function of the operands that evaluates ``f`` with the op table's ``column`` (``exact``
-    or ``screen``) in the namespace ``ns`` (which gives ``rational``, ``pi`` and ``e``)."""
+    """A function that evaluates ``f`` with the op table's ``column`` (``exact`` or ``screen``)
+    in the namespace ``ns`` (which gives ``rational``, ``pi`` and ``e``). It takes the operands
+    followed by the operation's own value: ``(u, v, f(u, v))``."""
     tag = f[0]
+    if tag == "self":
+        return lambda a: a[-1]
     if tag == "arg":
         i = f[1]
         return lambda a: a[i]
@@ -67,7 +70,7 @@ def compile_magnitude(
     products taken term by term in magnitude (``1 - tanh(u)**2`` has size ``1 + tanh(u)**2``),
     any other part (a power, a call) by the magnitude of its value. This is the scale of the
     rounding the formula suffers, for the tolerance's absolute term. ``size`` turns a value of
-    the arithmetic into a float magnitude (a lower bound, for the screen)."""
+    the arithmetic into its magnitude."""
     tag = f[0]
     if tag in ("add", "mul"):
         parts = [compile_magnitude(g, column, ns, size) for g in f[1:]]

@@ -478,12 +478,11 @@ B = Namespace()
 
 def sweep(
     expr: Expr, partials: Partials, leaf: Callable[[Node], Any], seed: Any
-) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
-    """Every node's value (the op table's screen column), the gradient by reverse accumulation
-    from ``seed`` (the local rules, in the same arithmetic), and for each variable a lower
-    bound on the sum of the magnitudes of its chain-rule contributions (the tolerance's
-    scale). A variable nothing flows back to is missing. Batch rows are scalars: a reduction
-    of a scalar is the scalar itself."""
+) -> tuple[list[Any], dict[str, Any]]:
+    """Every node's value (the op table's screen column) and the gradient by reverse
+    accumulation from ``seed`` (the local rules, in the same arithmetic). A variable nothing
+    flows back to is missing. Batch rows are scalars: a reduction of a scalar is the scalar
+    itself."""
     values: list[Any] = []
     for node in expr.nodes:
         if node.kind == "op":
@@ -492,46 +491,28 @@ def sweep(
             values.append(leaf(node))
     live = live_nodes(expr)
     adjoint: list[Any] = [None] * len(values)
-    size: list[Any] = [None] * len(values)
     adjoint[-1] = seed
-    size[-1] = 1.0
     gradient: dict[str, Any] = {}
-    scale: dict[str, Any] = {}
     for i in range(len(values) - 1, -1, -1):
-        node, bar, mag = expr.nodes[i], adjoint[i], size[i]
-        adjoint[i] = size[i] = None  # done with: keep memory to what is still needed
+        node, bar = expr.nodes[i], adjoint[i]
+        adjoint[i] = None  # done with: keep memory to what is still needed
         if bar is None:
             continue
         if node.kind == "variable":
             known = gradient.get(node.name)
             gradient[node.name] = bar if known is None else known + bar
-            scale[node.name] = mag if known is None else scale[node.name] + mag
             continue
         if node.kind != "op" or not live[i]:
             continue
-        args = [values[a] for a in node.args]
-        sizes = partials.magnitudes(node.op)
-        for a, partial, term_sizes in zip(node.args, partials[node.op], sizes, strict=True):
+        args = [*(values[a] for a in node.args), values[i]]  # the operands, then the value
+        for a, partial in zip(node.args, partials[node.op], strict=True):
             if live[a]:
-                p = partial(args)
-                term = bar * p
-                term_size = mag * (_low(p) if term_sizes is None else term_sizes(args))
-                if adjoint[a] is None:
-                    adjoint[a], size[a] = term, term_size
-                else:
-                    adjoint[a] = adjoint[a] + term
-                    size[a] = size[a] + term_size
-    return values, gradient, scale
+                term = bar * partial(args)
+                adjoint[a] = term if adjoint[a] is None else adjoint[a] + term
+    return values, gradient
 
 
-def _low(x: Any) -> Any:
-    """A lower bound of |x| (a bounded number, or a plain one)."""
-    if isinstance(x, Bounded):
-        return np.maximum(np.abs(x.v) - x.e, 0.0)
-    return np.abs(x)
-
-
-_PARTIALS = Partials("screen", B, _low)
+_PARTIALS = Partials("screen", B)
 
 
 def _leaf(node: Node, point: Mapping[str, Bounded], dtype: str, ctx: Context) -> Bounded:
@@ -544,17 +525,15 @@ def _leaf(node: Node, point: Mapping[str, Bounded], dtype: str, ctx: Context) ->
 
 def _sweep(
     expr: Expr, inputs: Mapping[str, np.ndarray], dtype: str, careful: bool
-) -> tuple[list[Bounded], dict[str, Bounded], dict[str, Any], Context]:
+) -> tuple[list[Bounded], dict[str, Bounded], Context]:
     n = len(next(iter(inputs.values()))) if inputs else 1
     ctx = Context(n, careful)
     point = {name: Bounded(col, 0.0, ctx) for name, col in inputs.items()}
     seed = Bounded(
         np.ones(n, dtype=next(iter(inputs.values())).dtype if inputs else None), 0.0, ctx
     )
-    values, gradient, scale = sweep(
-        expr, _PARTIALS, lambda node: _leaf(node, point, dtype, ctx), seed
-    )
-    return values, gradient, scale, ctx
+    values, gradient = sweep(expr, _PARTIALS, lambda node: _leaf(node, point, dtype, ctx), seed)
+    return values, gradient, ctx
 
 
 @dataclass(frozen=True)
@@ -569,8 +548,6 @@ class Columns:
     nodes: list[np.ndarray]  #: every node's value (a 0-d number where no variable is below)
     node_bounds: list[Any]  #: and its bound
     shaky: np.ndarray  #: the bounds, and the NaNs, of these rows prove nothing
-    #: per variable, a lower bound on the magnitude of its derivative's terms
-    gradient_scale: dict[str, np.ndarray]
 
 
 class Evaluator:
@@ -588,10 +565,10 @@ class Evaluator:
         try:
             # Fast: no underflow and no overflow may happen (the processor's flags say so).
             with np.errstate(over="raise", under="raise", divide="ignore", invalid="ignore"):
-                nodes, gradient, scale, ctx = _sweep(self.expr, point, self.dtype, False)
+                nodes, gradient, ctx = _sweep(self.expr, point, self.dtype, False)
         except FloatingPointError:  # an underflow or overflow somewhere: again, with care
             with np.errstate(all="ignore"):
-                nodes, gradient, scale, ctx = _sweep(self.expr, point, self.dtype, True)
+                nodes, gradient, ctx = _sweep(self.expr, point, self.dtype, True)
         n = len(ctx.shaky)
 
         def full(x: Any) -> np.ndarray:
@@ -608,7 +585,6 @@ class Evaluator:
                 [node.v for node in nodes],
                 [node.e for node in nodes],
                 ctx.shaky,
-                {name: full(scale.get(name, 0.0)) for name in inputs},
             )
 
 
@@ -623,7 +599,7 @@ def plain_columns(
     }
     n = len(next(iter(point.values()))) if point else 1
     with np.errstate(all="ignore"):
-        nodes, gradient, _, _ = _sweep(expr, point, dtype, False)
+        nodes, gradient, _ = _sweep(expr, point, dtype, False)
         value = np.broadcast_to(np.asarray(nodes[-1].v, dtype=np.float64), (n,))
         full = {
             name: np.zeros(n, dtype=np.float64) + (gradient[name].v if name in gradient else 0)

@@ -339,7 +339,8 @@ class _Pass:
         if got is not None:
             return got
         node = self.expr.nodes[i]
-        args = [self.values[a] for a in node.args]
+        # the operands and the operation's own value (the formulas may reuse it)
+        args = [self.values[a] for a in node.args] + [self.values[i]]
         compiled = self.partials[node.op]
 
         def one(*a: Real) -> tuple[Real, ...]:
@@ -363,7 +364,7 @@ class _Pass:
         if got is not None:
             return got
         node = self.expr.nodes[i]
-        args = [self.values[a] for a in node.args]
+        args = [self.values[a] for a in node.args] + [self.values[i]]  # (as in partials_of)
         local = self.partials_of(i)
         compiled = self.partials.magnitudes(node.op)
         own = OPS[node.op].exact_partials is not None
@@ -516,11 +517,12 @@ class _Pass:
 
 
 def _one_partials(p: _Pass, op_name: str, a: Sequence[Real]) -> tuple[Real, ...]:
-    """One element's local partials: the row's own where it has them here, else SymPy's."""
+    """One element's local partials (``a``: the operands, then the operation's value): the
+    row's own where it has them here, else SymPy's."""
     op = OPS[op_name]
     if op.exact_partials is not None:
         try:
-            special = op.exact_partials(X, *a)
+            special = op.exact_partials(X, *a[:-1])
         except Undecided:
             special = None
         if special is not None:
