@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import unicodedata
+from collections.abc import Sequence
 
 
 class ExitCode(enum.IntEnum):
@@ -22,7 +23,21 @@ class ExitCode(enum.IntEnum):
     INTERNAL = 70  #: a bug in gradcli (EX_SOFTWARE); please report it
     OUTPUT_FAILED = 74  #: the output could not be written (EX_IOERR): disk full, ...
     BROKEN_PIPE = 141  #: stdout was closed by the reader (128 + SIGPIPE)
-    INTERRUPTED = 130  #: Ctrl-C
+    INTERRUPTED = 130  #: Ctrl-C (128 + SIGINT)
+    HANGUP = 129  #: the terminal went away (128 + SIGHUP)
+    TERMINATED = 143  #: asked to stop (128 + SIGTERM)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the command line's main thread like Ctrl-C, so that the same
+    clean-up runs (no partial output file is left) and the run ends with one line."""
+
+    #: the last one raised in this process (a framework may turn it into a bare exit code)
+    received: Terminated | None = None
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(name)
+        self.signum, self.name = signum, name
 
 
 class GradcliError(Exception):
@@ -137,9 +152,23 @@ def escape_char(ch: str) -> str:
     return f"\\U{code:08x}"
 
 
-def safe_text(text: str) -> str:
-    """User text made safe to print: no control characters, no non-ASCII, nothing interpreted."""
+#: characters of one piece of user text that a message echoes (a field, a name, a path)
+ECHO_LIMIT = 80
+
+
+def safe_text(text: str, limit: int = ECHO_LIMIT) -> str:
+    """User text made safe to print: no control characters, no non-ASCII, nothing interpreted,
+    and at most ``limit`` characters of it (a 400 MB field makes a short message, not 2 GB)."""
+    if len(text) > limit:
+        head = "".join(escape_char(ch) for ch in text[:limit])
+        return f"{head}... ({len(text):,} characters)"
     return "".join(escape_char(ch) for ch in text)
+
+
+def shown_list(items: Sequence[str], limit: int = 10) -> str:
+    """Names for a message, comma-separated, at most ``limit`` of them (then how many more)."""
+    shown = ", ".join(safe_text(str(item)) for item in items[:limit])
+    return shown if len(items) <= limit else f"{shown} and {len(items) - limit:,} more"
 
 
 _CONTROL_NAMES = {

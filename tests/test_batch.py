@@ -332,7 +332,7 @@ def test_failure_while_finishing_parquet(tmp_path: Path, monkeypatch: pytest.Mon
     dst = tmp_path / "out.parquet"
     r = invoke("grad", "x", "--x", "0:1:3", "--output", str(dst))
     assert r.exit_code == 74
-    assert "No space left on device (os error 28)" in r.stderr
+    assert r.stderr.rstrip().endswith("No space left on device")  # (Polars' number dropped)
     assert list(tmp_path.iterdir()) == []
 
 

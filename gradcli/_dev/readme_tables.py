@@ -53,7 +53,10 @@ def exit_code_table() -> str:
         ExitCode.INTERNAL: "a bug in gradcli (please report it; `--debug` shows the traceback)",
         ExitCode.OUTPUT_FAILED: "the output could not be written (disk full, an I/O error); "
         "no partial file is left under the output's name",
-        ExitCode.INTERRUPTED: "interrupted with Ctrl-C",
+        ExitCode.INTERRUPTED: "interrupted with Ctrl-C (SIGINT); no partial file is left",
+        ExitCode.HANGUP: "stopped by SIGHUP (the terminal closed); cleaned up as for Ctrl-C",
+        ExitCode.TERMINATED: "stopped by SIGTERM (`kill`, a job scheduler); cleaned up as for "
+        "Ctrl-C",
         ExitCode.BROKEN_PIPE: "stdout was closed early by the reader (for example `head -c1`)",
     }
     rows = ["| code | meaning |", "|---|---|"]

@@ -17,6 +17,7 @@ result is not finite, get that same exact verdict; the other rows stay ``uncheck
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import multiprocessing
 import random
@@ -293,17 +294,25 @@ _SCREEN: tuple[Expr, str, _Slots, Any] | None = None
 
 def _ignore_ctrl_c() -> None:
     """In a helper process: Ctrl-C reaches the whole process group; the parent handles it
-    (and ends its helpers), so a helper must not print a traceback of its own."""
+    (and ends its helpers), so a helper must not print a traceback of its own. SIGTERM and
+    SIGHUP end a helper at once (the command line's handlers, inherited at fork, are for the
+    parent)."""
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
+
+
+_STOPS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 _SCREEN_WHY = ""  # in the helper process: why it could not start, if it could not
 
 
 def _screen_init(source: str, dtype: str) -> None:
-    """Set the helper up. It must not raise: a pool whose initializer fails starts a new
-    helper, which fails again, forever. A failure is kept, and reported by the first chunk."""
+    """Set the helper up. It does not raise: a failure is kept, and reported by the first
+    chunk (with its reason)."""
     global _SCREEN, _SCREEN_WHY
     _ignore_ctrl_c()
     try:
@@ -328,6 +337,78 @@ def _screen_slot(slot: int, n: int) -> None:
     screen_chunk(expr, inputs, dtype, out, evaluator)
 
 
+def _helper_main(conn: Any, source: str, dtype: str) -> None:
+    """The helper process: screen each slot it is sent, answer (ticket, "" or why it failed);
+    end when told (None) or when the parent has gone (the pipe closes)."""
+    _screen_init(source, dtype)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        ticket, slot, n = job
+        try:
+            _screen_slot(slot, n)
+            answer = ""
+        except Exception as e:  # (any failure: the parent reports it)
+            answer = str(e) if isinstance(e, RuntimeError) else f"{type(e).__name__}: {e}"
+        try:
+            conn.send((ticket, answer))
+        except OSError:
+            return
+
+
+class _Helper:
+    """One helper process, forked, that screens chunks in shared memory, talked to through a
+    pipe. (Not a ``multiprocessing.Pool``: a pool worker killed by a signal dies holding its
+    queue's lock, and ending the pool then waits on that lock forever.)"""
+
+    def __init__(self, source: str, dtype: str) -> None:
+        context = multiprocessing.get_context("fork")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_helper_main, args=(child, source, dtype), daemon=True
+        )
+        # Forked with Ctrl-C, SIGTERM and SIGHUP held back, so that none reaches the helper
+        # before it has set its own handling (it unblocks them then); in this process they
+        # arrive once the fork is done.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+        try:
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        child.close()
+        self.tickets = 0
+        self.answers: dict[int, str] = {}
+
+    def submit(self, slot: int, n: int) -> int:
+        self.tickets += 1
+        self.conn.send((self.tickets, slot, n))
+        return self.tickets
+
+    def wait(self, ticket: int) -> None:
+        while ticket not in self.answers:
+            try:
+                got, answer = self.conn.recv()
+            except (EOFError, OSError):
+                raise RuntimeError("the check's helper process ended unexpectedly") from None
+            self.answers[got] = answer
+        answer = self.answers.pop(ticket)
+        if answer:
+            raise RuntimeError(answer)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.process.join(timeout=2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
 class Screen:
     """``--check all``: every row against the bounded reference.
 
@@ -348,7 +429,7 @@ class Screen:
         self.expr, self.dtype, self.timeout = expr, dtype, timeout
         self.exact_left = MAX_EXACT_ROWS
         self.over_budget = 0  #: doubtful rows left unchecked
-        self.pool: Any = None
+        self.pool: _Helper | None = None
         self.threads: ThreadPoolExecutor | None = None
         self.slots: _Slots | None = None
         self.evaluator: Any = None
@@ -361,8 +442,7 @@ class Screen:
             # A slot for every chunk that can be in flight: read ahead, being computed, and
             # one the reader holds.
             self.slots = _SLOTS = _Slots(list(expr.variables), CHUNK_ROWS, in_flight + 2)
-            context = multiprocessing.get_context("fork")
-            self.pool = context.Pool(1, initializer=_screen_init, initargs=(expr.source, dtype))
+            self.pool = _Helper(expr.source, dtype)
         else:
             # (here, not at the top: it loads NumPy)
             from ..engines.screen import Evaluator
@@ -380,10 +460,11 @@ class Screen:
             shared, out = self.slots.views(slot, n)
             for name, column in inputs.items():
                 shared[name][:] = column
-            pending = self.pool.apply_async(_screen_slot, (slot, n))
+            ticket = self.pool.submit(slot, n)
+            helper = self.pool
 
             def wait() -> ScreenedChunk:  # (views of the slot: valid until this chunk is done)
-                pending.get()
+                helper.wait(ticket)
                 return out
 
             return wait
@@ -427,8 +508,7 @@ class Screen:
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
+            self.pool.close()
         if self.threads is not None:
             self.threads.shutdown(cancel_futures=True)
 

@@ -41,14 +41,13 @@ def run_batch(
     expr = parse(request.expression)
     infer_shapes(expr, {})
     output = request.output
-    fmt = request.out_format or (
-        batch.input_format(output, None) if output and output != "-" else "csv"
-    )
+    fmt = batch.output_format(output, request.out_format)
     if fmt == "parquet" and (output is None or output == "-") and stdout_is_terminal:
         raise UsageError("Parquet is binary: write it to a file with --output, or pipe it")
     if request.check is not None:
         batchcheck.parse_mode(request.check)  # a wrong mode is an error before any work
-    writer = batch.Writer(output, fmt)  # checks the destination before any work
+    # the destination is checked before any work (and is not the input)
+    writer = batch.Writer(output, fmt, [request.input_path or ""])
     summary = batch.Summary()
     ok = False
     try:

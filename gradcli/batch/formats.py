@@ -12,19 +12,21 @@ from __future__ import annotations
 import errno
 import io
 import os
+import re
 import select
 import shutil
 import stat
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any, Protocol
 
 import numpy as np
 
-from ..errors import InputError, OutputError, UsageError, safe_text
+from ..errors import InputError, OutputError, UsageError, safe_text, shown_list
+from ..files import OutputFile, standard_input
 
 CHUNK_ROWS = 1 << 16  #: rows per chunk: measured faster than one huge tensor, and bounded
 READ_BYTES = 8 << 20  #: bytes read from a stream at a time
@@ -42,31 +44,48 @@ class Counts(Protocol):
 # ---- reading -----------------------------------------------------------------------------------
 
 
-def input_format(path: str, given: str | None) -> str:
+_EXTENSIONS = {
+    "csv": "csv",
+    "tsv": "tsv",
+    "tab": "tsv",
+    "jsonl": "jsonl",
+    "ndjson": "jsonl",
+    "parquet": "parquet",
+}
+
+
+def input_format(path: str, given: str | None, option: str = "--input-format") -> str:
+    """The format of a file: as ``option`` gave it, else from its extension (stdin: CSV)."""
     if given:
         return given
     if path == "-":
         return "csv"
-    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
-    fmt = {
-        "csv": "csv",
-        "tsv": "tsv",
-        "tab": "tsv",
-        "jsonl": "jsonl",
-        "ndjson": "jsonl",
-        "parquet": "parquet",
-    }.get(suffix)
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in os.path.basename(path) else ""
+    fmt = _EXTENSIONS.get(suffix)
     if fmt is None:
         raise UsageError(
             f"cannot tell the format of {safe_text(path)!r} from its extension",
-            hint="add --input-format csv|tsv|jsonl|parquet",
+            hint=f"add {option} csv|tsv|jsonl|parquet",
         )
     return fmt
 
 
+def output_format(path: str | None, given: str | None) -> str:
+    """The format of the output: ``--format``, else the file's extension; CSV for stdout and
+    for a device or FIFO with no extension of a format (``--output /dev/null``)."""
+    if given or path is None or path == "-":
+        return given or "csv"
+    stream = os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
+    if stream and not _EXTENSIONS.get(path.rsplit(".", 1)[-1].lower()):
+        return "csv"
+    if os.path.isdir(path):
+        OutputFile(path)  # (says that it is a directory)
+    return input_format(path, None, "--format")
+
+
 def _open(path: str) -> IO[bytes]:
     if path == "-":
-        return sys.stdin.buffer
+        return standard_input()
     try:
         return open(path, "rb")
     except OSError as e:
@@ -190,11 +209,12 @@ def _clean(
     # (here, not at the top: it loads Polars)
     import polars as pl
 
-    missing = [v for v in variables if v not in frame.columns]
+    columns = set(frame.columns)
+    missing = [v for v in variables if v not in columns]
     if missing:
         raise InputError(
-            f"the input has no column {', '.join(missing)}",
-            hint=f"its columns are: {', '.join(frame.columns)}",
+            f"the input has no column {shown_list(missing)}",
+            hint=f"its columns are: {shown_list(frame.columns)}",
         )
     bad = np.zeros(frame.height, dtype=bool)
     casted = {}
@@ -249,29 +269,21 @@ class Writer:
     its columns: those rows are listed in :attr:`late`, for a message on stderr.
     """
 
-    def __init__(self, path: str | None, fmt: str) -> None:
+    def __init__(self, path: str | None, fmt: str, inputs: Sequence[str] = ()) -> None:
         self.fmt = fmt
         self.path = None if path in (None, "-") else path
         self.with_status: bool | None = None  #: settled by the first chunk
         self.written = 0  #: rows written
         self.first: Callable[[], Any] | None = None  #: makes the first chunk's status column
         self.fill = "agree"  #: the status of rows after the first chunk, until one differs
-        self.late: list[tuple[int, str]] = []  #: (row, status) a stdout stream could not carry
+        self.late: list[tuple[int, str]] = []  #: (row, status) a stream could not carry
         self.late_count = 0
         self.parts: list[str] = []  #: Parquet is gathered in Arrow IPC files, then converted
-        self.tmp: str | None = None
-        if self.path is None:
-            self.sink: IO[bytes] = sys.stdout.buffer
-        else:
-            folder = os.path.dirname(os.path.abspath(self.path))
-            if not os.path.isdir(folder):
-                raise UsageError(f"cannot write {safe_text(self.path)!r}: no such directory")
-            if not os.access(folder, os.W_OK):
-                raise UsageError(
-                    f"cannot write {safe_text(self.path)!r}: the directory is not writable"
-                )
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.", dir=folder)
-            self.sink = os.fdopen(fd, "wb")
+        #: the file (checked now, before any work), or None for stdout
+        self.out = None if self.path is None else OutputFile(self.path, inputs)
+        #: written as it goes, never read back: stdout, or a device or FIFO
+        self.stream = self.out is None or not self.out.rewritable
+        self.sink: IO[bytes] = sys.stdout.buffer if self.out is None else self.out.open()
         if fmt == "parquet":
             self.spool = tempfile.mkdtemp(prefix="gradcli-parquet-")
 
@@ -297,7 +309,8 @@ class Writer:
             if not (isinstance(e, OSError) or "os error" in text or "IO error" in text):
                 raise
             reason = text.rsplit("error: ", 1)[-1].strip()
-            where = safe_text(self.path) if self.path else "stdout"
+            reason = re.sub(r" \(os error \d+\)$", "", reason)  # (Polars adds the number)
+            where = safe_text(self.path) if self.path else "stdout"  # (as given)
             raise OutputError(f"cannot write {where}: {reason}") from None
 
     def _add(self, frame: Any, status: Callable[[], Any] | None, notable: bool) -> None:
@@ -324,7 +337,7 @@ class Writer:
                 include_header=self.written == 0,
                 separator="," if self.fmt == "csv" else "\t",
             )
-        if self.path is None:
+        if self.stream:
             self.sink.flush()
 
     def _add_status_column(self, rows: int, status: Any) -> None:
@@ -335,7 +348,7 @@ class Writer:
         if self.fmt == "jsonl":
             self.with_status = True
             return
-        if self.path is None:  # a CSV or TSV header already went out
+        if self.stream:  # a CSV or TSV header already went out
             # Rows worth a word: not agree, and not what the header's absence implies either
             # (null is an unreadable row).
             differs = ((status != self.fill) & (status != "agree")).fill_null(False)
@@ -365,16 +378,13 @@ class Writer:
         # (here, not at the top: it loads Polars)
         import polars as pl
 
-        assert self.tmp is not None and self.path is not None
+        assert self.out is not None and self.out.tmp is not None
         self.sink.close()
         separator = "," if self.fmt == "csv" else "\t"
         assert self.first is not None
         first_status = self.first()
-        fd, fresh = tempfile.mkstemp(
-            prefix=f".{os.path.basename(self.path)}.",
-            dir=os.path.dirname(os.path.abspath(self.path)),
-        )
-        with open(self.tmp, "rb") as old, os.fdopen(fd, "wb") as new:
+        fd, fresh = self.out.temporary()
+        with open(self.out.tmp, "rb") as old, os.fdopen(fd, "wb") as new:
             header = b""
             row = 0
             for block, _ in _text_blocks(old):
@@ -397,12 +407,11 @@ class Writer:
                 )
                 part.hstack([status]).write_csv(new, include_header=row == 0, separator=separator)
                 row += part.height
-        os.unlink(self.tmp)
-        self.tmp = fresh
+        self.out.replace_temporary(fresh)
         self.sink = open(fresh, "ab")  # noqa: SIM115 - closed by close()
 
     def close(self, ok: bool) -> None:
-
+        """Finish: put the file in place when ``ok``, else leave the target as it was."""
         try:
             with self._failures():
                 if ok and self.fmt == "parquet":
@@ -415,12 +424,14 @@ class Writer:
         finally:
             if self.fmt == "parquet":
                 shutil.rmtree(self.spool, ignore_errors=True)
-            if self.tmp is not None:
-                self.sink.close()
-                if ok:
-                    os.replace(self.tmp, str(self.path))
-                else:
-                    os.unlink(self.tmp)
+            if self.out is not None:
+                try:
+                    with self._failures():
+                        self.sink.close()
+                        if ok:
+                            self.out.commit()
+                finally:
+                    self.out.discard()
 
     def _finish_parquet(self) -> None:
 
@@ -432,10 +443,10 @@ class Writer:
         plan = pl.concat([pl.scan_ipc(p) for p in self.parts])
         if self.with_status is False:
             plan = plan.drop("status")
-        if self.tmp is not None:
+        if self.out is not None and self.out.tmp is not None:
             self.sink.close()
-            plan.sink_parquet(self.tmp)
-            self.sink = open(self.tmp, "ab")  # noqa: SIM115 - closed by close()
+            plan.sink_parquet(self.out.tmp)
+            self.sink = open(self.out.tmp, "ab")  # noqa: SIM115 - closed by close()
         else:
             target = os.path.join(self.spool, "out.parquet")
             plan.sink_parquet(target)

@@ -31,7 +31,7 @@ from ..limits import MAX_EXACT_ROWS, MAX_GRID
 from ..results import Status, worst
 from . import check as batchcheck
 from .check import CODE, STATUSES
-from .formats import CHUNK_ROWS, FORMATS, Writer, input_format, read_chunks
+from .formats import CHUNK_ROWS, FORMATS, Writer, input_format, output_format, read_chunks
 
 
 @dataclass
@@ -458,6 +458,7 @@ __all__ = [
     "grad_batch",
     "grid_columns",
     "input_format",
+    "output_format",
     "read_chunks",
     "run",
 ]

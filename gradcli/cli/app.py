@@ -16,7 +16,7 @@ import typer
 
 from .. import __version__
 from . import options as o
-from .report import exit_code_of, finish
+from .report import exit_code_of, finish, interruption_untold
 
 app = typer.Typer(
     name="gradcli",
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         rv = command.main(args=argv, prog_name="gradcli", standalone_mode=False)
-        code = rv if isinstance(rv, int) else 0
+        code = interruption_untold(rv if isinstance(rv, int) else 0)
     except (Exception, KeyboardInterrupt) as exc:
         code = exit_code_of(exc, debug)
     finish(code)

@@ -4,12 +4,12 @@ of each variable's value, in every spelling the command line accepts."""
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterable, Sequence
 
 import typer
 
 from ..errors import UsageError, safe_text
+from ..files import standard_input
 from ..language.values import check_name
 from ..limits import MAX_LENGTH
 
@@ -40,12 +40,14 @@ def read_expression(path: str) -> str:
     """
     try:
         if path == "-":
-            data = sys.stdin.buffer.read(4 * MAX_LENGTH + 8)
+            data = standard_input().read(4 * MAX_LENGTH + 8)
         else:
             with open(path, "rb") as f:
                 data = f.read(4 * MAX_LENGTH + 8)
     except OSError as e:
-        raise UsageError(f"cannot read the expression file {path!r}: {e.strerror}") from None
+        raise UsageError(
+            f"cannot read the expression file {safe_text(path)!r}: {e.strerror}"
+        ) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -1,18 +1,17 @@
 """Where output goes: stdout or a file, in which format, written safely.
 
-Everything that can be known before the work (the format, a writable directory, Graphviz for
+Everything that can be known before the work (the format, a writable destination, Graphviz for
 pictures) is checked when the destination is chosen, so a bad ``--output`` fails at once. Files
-are written to a temporary name and renamed, so a failure never leaves half a file behind.
+are written as :class:`~gradcli.files.OutputFile` writes them: never half a file, never a
+device replaced.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError, safe_text
+from ..files import OutputFile
 from ..render import json_doc
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ class Destination:
     path: Path | None  #: None for stdout
     format: str  #: tree, dot, mermaid or json
     picture: str | None = None  #: "svg", "png" or "pdf": draw the DOT text with Graphviz
+    file: OutputFile | None = None  #: where a file is written (None for stdout)
 
     @classmethod
     def choose(cls, output: str | None, fmt: str | None) -> Destination:
@@ -126,34 +127,24 @@ class Destination:
             fmt = "dot"
         elif fmt is None:
             fmt = _BY_EXTENSION.get(suffix)
+            if fmt is None and path.exists() and not path.is_file() and not path.is_dir():
+                fmt = "tree"  # (a device or FIFO: /dev/null, /dev/stdout)
+            if fmt is None and path.is_dir():
+                OutputFile(output)  # (says that it is a directory)
             if fmt is None:
                 raise UsageError(
                     f"cannot tell the format of {safe_text(output)!r} from its extension",
                     hint="add --format tree|dot|mermaid|json",
                 )
-        folder = path.parent if str(path.parent) else Path(".")
-        if not folder.is_dir():
-            raise UsageError(f"cannot write {safe_text(output)!r}: no such directory")
-        if not os.access(folder, os.W_OK):
-            raise UsageError(f"cannot write {safe_text(output)!r}: the directory is not writable")
-        if path.is_dir():
-            raise UsageError(f"cannot write {safe_text(output)!r}: it is a directory")
-        return cls(path, fmt, picture)
+        return cls(path, fmt, picture, OutputFile(output))  # (checked now, before any work)
 
     def write_text(self, text: str) -> None:
-        """Print to stdout, or write the file atomically (drawing it first for pictures)."""
-        if self.path is None:
+        """Print to stdout, or write the file (drawing it first for pictures); see
+        :class:`~gradcli.files.OutputFile`."""
+        if self.file is None:
             sys.stdout.write(text)
             return
-        data = self._draw(text) if self.picture else text.encode("utf-8")
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent or ".")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self.file.write_all(self._draw(text) if self.picture else text.encode("utf-8"))
 
     def _draw(self, dot_text: str) -> bytes:
         proc = subprocess.run(

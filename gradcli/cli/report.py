@@ -12,7 +12,10 @@ from typing import NoReturn
 
 import typer
 
-from ..errors import ExitCode, GradcliError
+from ..errors import ExitCode, GradcliError, Terminated
+
+#: what a failed write to stdout says (a full disk, a quota, an I/O error)
+WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS}
 
 #: the API's parameter names, as the command line's options spell them (for error messages)
 FLAGS = {
@@ -52,7 +55,23 @@ def _quiet_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-def _interrupted() -> int:
+_told = [False]  # whether the interruption was reported already
+
+
+def interruption_untold(code: int) -> int:
+    """Typer turns an interrupt that arrives outside a command's own reporting (while the
+    command's modules load) into a bare exit code 130: say it, and give SIGTERM's and
+    SIGHUP's own codes."""
+    if code != ExitCode.INTERRUPTED or _told[0]:
+        return code
+    return _interrupted(Terminated.received or KeyboardInterrupt())
+
+
+def _interrupted(exc: BaseException) -> int:
+    _told[0] = True
+    if isinstance(exc, Terminated):
+        sys.stderr.write(f"gradcli: stopped by {exc.name}\n")
+        return 128 + exc.signum
     sys.stderr.write("\ngradcli: interrupted\n")
     return ExitCode.INTERRUPTED
 
@@ -64,7 +83,7 @@ def exit_code_of(exc: BaseException, debug: bool) -> int:
         error(exc.report(FLAGS))
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "Abort":  # (Click's Ctrl-C)
-        return _interrupted()
+        return _interrupted(exc)
     if isinstance(exc, BrokenPipeError) or (
         isinstance(exc, OSError) and (exc.errno == errno.EPIPE or "Broken pipe" in str(exc))
     ):  # (also from native writers)
@@ -79,6 +98,9 @@ def exit_code_of(exc: BaseException, debug: bool) -> int:
         command = getattr(getattr(exc, "ctx", None), "command_path", "gradcli")
         error(f"{exc.format_message()}\nhint: see '{command} --help'")
         return ExitCode.USAGE
+    if isinstance(exc, OSError) and exc.errno in WRITE_FAILURES:  # stdout: a full disk
+        error(f"cannot write the output: {exc.strerror or exc}")
+        return ExitCode.OUTPUT_FAILED
     if debug:
         raise exc
     if isinstance(exc, OSError):
@@ -113,7 +135,11 @@ def finish(code: int) -> NoReturn:
     except (BrokenPipeError, ValueError):
         _quiet_stdout()
         code = ExitCode.BROKEN_PIPE if code == 0 else code
+    except OSError as e:  # (help text or a result into a full disk: /dev/full)
+        _quiet_stdout()
+        error(f"cannot write the output: {e.strerror or e}")
+        code = ExitCode.OUTPUT_FAILED
     sys.exit(code)
 
 
-__all__ = ["FLAGS", "exit_code_of", "finish", "reporting", "warn"]
+__all__ = ["FLAGS", "exit_code_of", "finish", "interruption_untold", "reporting", "warn"]

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputError, UsageError, safe_text
+from ..errors import InputError, UsageError, safe_text, shown_list
 from ..limits import MAX_GRID
 from .ops import CONSTANTS, FUNCTIONS
 
@@ -254,10 +254,11 @@ def coerce_values(values: Mapping[str, object]) -> dict[str, Value]:
 def match_variables(variables: Iterable[str], values: Mapping[str, Value]) -> dict[str, Value]:
     """The values in the expression's variable order; every variable given, nothing extra."""
     wanted = list(variables)
+    known = set(wanted)  # (sets: 50,000 variables must not take quadratic time)
     missing = [v for v in wanted if v not in values]
-    extra = [v for v in values if v not in wanted]
+    extra = [v for v in values if v not in known]
     if missing:
-        given = " ".join(f"--{v} VALUE" for v in missing)
+        given = " ".join(f"--{v} VALUE" for v in missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise UsageError(
             f"no value for {_names(missing)}",
             hint=f"add {given}" + (f"; the expression uses {_names(wanted)}" if wanted else ""),
@@ -272,4 +273,4 @@ def match_variables(variables: Iterable[str], values: Mapping[str, Value]) -> di
 
 
 def _names(names: Sequence[str]) -> str:
-    return ", ".join(names)
+    return shown_list(names)

@@ -1,0 +1,168 @@
+"""Files: standard input, and output files checked before any work and written so that
+nothing is destroyed or lost.
+
+Every ``--output`` goes through :class:`OutputFile`:
+
+- It is checked when the command starts, before any work: a directory, a missing or read-only
+  folder, or a file that is also the command's input (the same file by inode, through symlinks
+  too) is an error then, naming the path.
+- A regular file (or a new one) is written under a temporary name beside its target and
+  renamed into place at the end, so a failure, a full disk or a signal never leaves half a file
+  under the final name. The new file gets the mode of the file it replaces, or for a new file
+  what the umask allows (``0o666 & ~umask``), as a shell redirection would.
+- A symlink is followed: its target is replaced (atomically, beside the target), the link
+  stays.
+- Anything that is not a regular file (a device such as ``/dev/null`` or ``/dev/full``, a FIFO,
+  ``/dev/stdout``) is opened and written in place, never replaced by a rename; a write error
+  there (``/dev/full``: no space) is the command's error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Sequence
+from typing import IO
+
+from .errors import OutputError, UsageError, safe_text
+
+
+def standard_input() -> IO[bytes]:
+    """Standard input as bytes, or a clear error when the shell closed it (``<&-``)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    closed = stream is None
+    if stream is not None:
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError):  # (not a file at all: a test's or a host's stream)
+            fd = None
+        if fd is not None:
+            try:
+                os.fstat(fd)
+            except OSError:
+                closed = True
+    if closed:
+        raise UsageError(
+            "standard input is closed: there is nothing to read for '-'",
+            hint="pipe the input in, or name a file",
+        )
+    return stream  # type: ignore[return-value]
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # (elsewhere: the only portable way, set back at once)
+    os.umask(mask)
+    return mask
+
+
+class OutputFile:
+    """One output destination; see the module's documentation."""
+
+    def __init__(self, path: str, inputs: Sequence[str] = ()) -> None:
+        self.given = path
+        self.target = os.path.realpath(path)
+        self.tmp: str | None = None
+        shown = safe_text(path)
+        try:
+            info: os.stat_result | None = os.stat(self.target)
+        except FileNotFoundError:
+            info = None
+        except OSError as e:
+            raise UsageError(f"cannot write {shown!r}: {e.strerror}") from None
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            raise UsageError(f"cannot write {shown!r}: it is a directory", hint="name a file in it")
+        #: write in place: the target exists and is not a regular file (a device, a FIFO)
+        self.in_place = info is not None and not stat.S_ISREG(info.st_mode)
+        self.folder = os.path.dirname(self.target)
+        if self.in_place:
+            if not os.access(self.target, os.W_OK):
+                raise UsageError(f"cannot write {shown!r}: permission denied")
+        elif not os.path.isdir(self.folder):
+            raise UsageError(f"cannot write {shown!r}: no such directory")
+        elif not os.access(self.folder, os.W_OK | os.X_OK):
+            raise UsageError(f"cannot write {shown!r}: the directory is not writable")
+        elif info is not None and not os.access(self.target, os.W_OK):
+            raise UsageError(f"cannot write {shown!r}: the file is read-only")
+        for source in inputs:
+            if source in ("", "-") or info is None or self.in_place:
+                continue
+            try:
+                same = os.path.samefile(source, self.target)
+            except OSError:
+                continue
+            if same:
+                raise UsageError(
+                    f"cannot write {shown!r}: it is also the input, which would be lost",
+                    hint="write the results to another file",
+                )
+        self.mode = stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~_umask()
+
+    @property
+    def rewritable(self) -> bool:
+        """Whether what was written can be read back and written again (not a device)."""
+        return not self.in_place
+
+    def open(self) -> IO[bytes]:
+        """The stream to write to: a temporary file beside the target, or the target itself
+        when it is written in place."""
+        if self.in_place:
+            return open(self.target, "wb")  # (the caller closes it)
+        fd, self.tmp = self.temporary()
+        return os.fdopen(fd, "wb")
+
+    def temporary(self) -> tuple[int, str]:
+        """A new temporary file beside the target (for a rewrite): its descriptor and name."""
+        return tempfile.mkstemp(prefix=f".{os.path.basename(self.target)}.", dir=self.folder)
+
+    def replace_temporary(self, name: str) -> None:
+        """Use ``name`` (from :meth:`temporary`) instead of the current temporary file."""
+        if self.tmp is not None and self.tmp != name:
+            os.unlink(self.tmp)
+        self.tmp = name
+
+    def commit(self) -> None:
+        """Put the written file in place (the stream must be closed)."""
+        if self.tmp is not None:
+            os.chmod(self.tmp, self.mode)
+            os.replace(self.tmp, self.target)
+            self.tmp = None
+
+    def discard(self) -> None:
+        """Remove the temporary file, if any: the target is left as it was."""
+        if self.tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.tmp)
+            self.tmp = None
+
+    def write_all(self, data: bytes) -> None:
+        """Write ``data`` as the whole file, atomically where the target allows."""
+        try:
+            sink = self.open()
+            try:
+                with sink:
+                    sink.write(data)
+                self.commit()
+            except BaseException:
+                self.discard()
+                raise
+        except OSError as e:
+            raise self.failed(e) from None
+
+    def failed(self, e: OSError) -> OutputError:
+        """The error for a write that failed (a full disk, an I/O error)."""
+        reason = e.strerror or str(e)
+        return OutputError(f"cannot write {safe_text(self.given)}: {reason}")
+
+
+__all__ = ["OutputFile", "standard_input"]

@@ -1,0 +1,231 @@
+"""Output files and the process's edges: nothing destroyed, nothing lost, one line and a
+documented exit code for every way a run can end early (whole processes, as a shell runs them)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gradcli.errors import ECHO_LIMIT, UsageError, safe_text, shown_list
+from gradcli.files import OutputFile
+
+POINTS = "x,y\n1,2\n3,4\n"
+
+
+def gradcli(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    kw.setdefault("stdout", subprocess.PIPE)
+    return subprocess.run(
+        [sys.executable, "-m", "gradcli", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        **kw,  # type: ignore[call-overload]
+    )
+
+
+@pytest.fixture
+def points(tmp_path: Path) -> Path:
+    path = tmp_path / "in.csv"
+    path.write_text(POINTS)
+    return path
+
+
+def test_a_fifo_is_written_in_place_not_replaced(tmp_path: Path, points: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    r = gradcli("grad", "x*y", "--input", str(points), "--output", str(fifo))
+    out, _ = reader.communicate(timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert out.splitlines()[0] == "x,y,value,d_x,d_y"
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still the FIFO
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "pipe"]
+
+
+def test_a_device_behind_a_symlink_stays_a_device(tmp_path: Path, points: Path) -> None:
+    link = tmp_path / "null.csv"
+    link.symlink_to("/dev/null")
+    for args in (
+        ["grad", "x*y", "--input", str(points), "--output", str(link)],
+        ["graph", "sin(x)", "--x", "1", "-o", str(link), "--format", "tree"],
+    ):
+        r = gradcli(*args)
+        assert r.returncode == 0, r.stderr
+        assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+        assert link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "null.csv"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["grad", "x*y", "--input", "IN", "--output", "/dev/full"],
+        ["grad", "x**2", "--x", "0:1:3", "--output", "/dev/full", "--format", "jsonl"],
+        ["graph", "sin(x)", "--x", "1", "-o", "/dev/full", "--format", "json"],
+    ],
+)
+def test_a_full_device_is_an_output_error(args: list[str], points: Path) -> None:
+    r = gradcli(*[str(points) if a == "IN" else a for a in args])
+    assert r.returncode == 74, r.stderr
+    assert r.stderr.strip().endswith("cannot write /dev/full: No space left on device")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["grad", "x*y", "--x", "1", "--y", "2"],
+        ["grad", "x*y", "--x", "1", "--y", "2", "--json"],
+        ["graph", "sin(x)", "--x", "1", "--format", "json"],
+        ["--help"],
+        ["--version"],
+        ["grad", "--help"],
+    ],
+)
+def test_stdout_on_a_full_disk_is_exit_74(args: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        r = gradcli(*args, stdout=full)
+    assert r.returncode == 74, r.stderr
+    assert r.stderr == "gradcli: error: cannot write the output: No space left on device\n"
+
+
+def test_new_files_follow_the_umask_and_replaced_files_keep_their_mode(
+    tmp_path: Path, points: Path
+) -> None:
+    new = tmp_path / "new.csv"
+    r = gradcli(
+        "grad",
+        "x*y",
+        "--input",
+        str(points),
+        "--output",
+        str(new),
+        preexec_fn=lambda: os.umask(0o027),
+    )
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(new.stat().st_mode) == 0o640
+    new.chmod(0o604)
+    r = gradcli("grad", "x*y", "--input", str(points), "--output", str(new))
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(new.stat().st_mode) == 0o604
+
+
+def test_a_symlinked_output_replaces_its_target_and_keeps_the_link(
+    tmp_path: Path, points: Path
+) -> None:
+    (tmp_path / "data").mkdir()
+    target = tmp_path / "data" / "out.csv"
+    target.write_text("old\n")
+    link = tmp_path / "out.csv"
+    link.symlink_to(target)
+    r = gradcli("grad", "x*y", "--input", str(points), "--output", str(link))
+    assert r.returncode == 0, r.stderr
+    assert link.is_symlink()
+    assert target.read_text().startswith("x,y,value,d_x,d_y\n")
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["out.csv"]
+
+
+@pytest.mark.parametrize("through_a_link", [False, True])
+def test_the_input_is_never_the_output(tmp_path: Path, points: Path, through_a_link: bool) -> None:
+    source = points
+    if through_a_link:
+        source = tmp_path / "alias.csv"
+        source.symlink_to(points)
+    r = gradcli(
+        "grad", "x*y", "--input", str(source), "--output", str(points), "--on-bad-row", "skip"
+    )
+    assert r.returncode == 2
+    assert "it is also the input" in r.stderr
+    assert points.read_text() == POINTS
+
+
+def test_a_directory_output_fails_before_any_work(tmp_path: Path, points: Path) -> None:
+    (tmp_path / "results").mkdir()
+    for args in (
+        ["grad", "x*y", "--input", str(points), "--output", str(tmp_path / "results")],
+        ["graph", "sin(x)", "--x", "1", "-o", str(tmp_path / "results")],
+    ):
+        r = gradcli(*args)
+        assert r.returncode == 2
+        assert "it is a directory" in r.stderr
+        assert "rows" not in r.stderr  # (no summary: nothing ran)
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "line"),
+    [
+        (signal.SIGTERM, 143, "gradcli: stopped by SIGTERM"),
+        (signal.SIGHUP, 129, "gradcli: stopped by SIGHUP"),
+        (signal.SIGINT, 130, "gradcli: interrupted"),
+    ],
+)
+def test_a_signal_mid_batch_cleans_up(tmp_path: Path, sig: int, code: int, line: str) -> None:
+    big = tmp_path / "big.csv"
+    with big.open("w") as f:
+        f.write("x,y\n")
+        f.writelines(f"{i * 1e-6},{i % 7}\n" for i in range(1_500_000))
+    out = tmp_path / "out.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradcli", "grad", "sin(x)*y", "--input", str(big), "-o", str(out)],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a group of its own: the signal reaches its helpers too
+    )
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".out.csv.") for p in tmp_path.iterdir()):
+        assert time.monotonic() < deadline and proc.poll() is None, "the run never started"
+        time.sleep(0.02)
+    os.killpg(proc.pid, sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code
+    assert err.strip() == line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
+
+
+def test_a_closed_stdin_is_a_clear_error() -> None:
+    for args in (["grad", "x*y", "--input", "-"], ["grad", "-f", "-", "--x", "1"]):
+        r = gradcli(*args, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(0))
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.startswith("gradcli: error: standard input is closed")
+
+
+def test_echoed_text_and_listed_names_are_capped(tmp_path: Path) -> None:
+    field = "\0" * 5_000_000
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"x\n1\n{field}\n")
+    r = gradcli("grad", "x", "--input", str(bad))
+    assert r.returncode == 2
+    assert "line 3: field x is not a finite number" in r.stderr
+    assert len(r.stderr) < 1000
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(20_000)) + "\n" + ",".join(["1"] * 20_000))
+    r = gradcli("grad", "x", "--input", str(wide))
+    assert r.returncode == 2
+    assert "and 19,990 more" in r.stderr
+    assert len(r.stderr) < 1000
+
+
+def test_safe_text_and_shown_list_bound_what_they_echo() -> None:
+    long = "ab\x1b" * 1000
+    shown = safe_text(long)
+    assert shown.startswith("ab\\x1bab")
+    assert shown.endswith("... (3,000 characters)")
+    assert len(shown) < 4 * ECHO_LIMIT + 30
+    assert shown_list([f"v{i}" for i in range(50_000)]).endswith("v9 and 49,990 more")
+
+
+def test_output_file_refuses_what_it_cannot_write_before_any_work(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no such directory"):
+        OutputFile(str(tmp_path / "missing" / "out.csv"))
+    with pytest.raises(UsageError, match="it is a directory"):
+        OutputFile(str(tmp_path))
+    out = OutputFile(str(tmp_path / "fine.csv"))
+    out.write_all(b"done\n")
+    assert (tmp_path / "fine.csv").read_bytes() == b"done\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fine.csv"]
