@@ -221,7 +221,9 @@ def _nth_derivative(
 
     from .engines import higher_order  # (torch)
 
-    value, derivative, node_values = higher_order.nth_derivative(expr, point, wrt, order, dtype)
+    value, derivative, node_values = higher_order.nth_derivative(
+        expr, point, wrt, order, dtype, budget=timeout
+    )
 
     def result(shown: dict[str, str], verdicts: Check) -> GradResult:
         return GradResult(

@@ -95,7 +95,8 @@ class SymbolicError(GradcliError):
 
 
 class TimeLimitError(GradcliError):
-    """Symbolic work did not finish within the time limit."""
+    """Work did not finish within the time limit (symbolic work, or torch's derivatives of a
+    high order, whose cost is foreseen step by step)."""
 
     exit_code = ExitCode.CHECK_TIMEOUT
 

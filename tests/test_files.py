@@ -229,3 +229,87 @@ def test_output_file_refuses_what_it_cannot_write_before_any_work(tmp_path: Path
     out.write_all(b"done\n")
     assert (tmp_path / "fine.csv").read_bytes() == b"done\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fine.csv"]
+
+
+@pytest.mark.parametrize("ending", ["\r", "\r\n", "\n"])
+def test_every_line_ending_is_read(tmp_path: Path, ending: str) -> None:
+    path = tmp_path / "points.csv"
+    path.write_bytes(ending.join(["x,y", "1,2", "3,4", ""]).encode())
+    r = gradcli("grad", "x*y", "--input", str(path))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "x,y,value,d_x,d_y",
+        "1.0,2.0,2.0,2.0,1.0",
+        "3.0,4.0,12.0,4.0,3.0",
+    ]
+    assert "2 rows" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [('{"x": true}', "'true' (Boolean)"), ('{"x": "1"}', "'1' (String)")],
+)
+def test_typed_input_takes_numbers_only(line: str, said: str) -> None:
+    r = gradcli("grad", "x", "--input", "-", "--input-format", "jsonl", input=line + "\n")
+    assert r.returncode == 2
+    assert f"line 1: field x is not a number: {said}" in r.stderr
+
+
+def test_numbers_are_ascii_everywhere() -> None:
+    import gradcli as api
+
+    r = gradcli("grad", "x", "--x", "\uff12")
+    assert r.returncode == 2
+    assert "value for x is not a number: '\\uff12'" in r.stderr
+    with pytest.raises(api.GradcliError, match="not a number"):
+        api.grad("x", {"x": "\uff12"})
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--check", "bogus"],
+        ["--check", "sample:3"],
+        ["--on-bad-row", "skip"],
+        ["--input-format", "tsv"],
+    ],
+)
+def test_batch_options_without_batch_work_are_errors(option: list[str]) -> None:
+    r = gradcli("grad", "x", "--x", "1", *option)
+    assert r.returncode == 2
+    assert "goes with batch work" in r.stderr
+
+
+@pytest.mark.parametrize("cword", ["abc", "-5", "99999999999999999999", "\uff11", ""])
+def test_completion_answers_a_hostile_cursor_without_a_traceback(cword: str) -> None:
+    env = {
+        **os.environ,
+        "_GRADCLI_COMPLETE": "complete_bash",
+        "COMP_WORDS": "gradcli grad x --",
+        "COMP_CWORD": cword,
+    }
+    r = gradcli(env=env)
+    assert r.returncode == 0
+    assert r.stderr == ""
+
+
+def test_text_columns_reach_a_terminal_escaped() -> None:
+    import polars as pl
+
+    from gradcli.batch.formats import _escaped
+
+    frame = pl.DataFrame({"x": [1.0], "name": ["a\x1b[31mred\x07"]})
+    assert _escaped(frame)["name"].to_list() == ["a\\x1b[31mred\\x07"]
+    assert _escaped(frame)["x"].to_list() == [1.0]
+
+
+def test_the_time_limit_bounds_torchs_high_order_derivatives() -> None:
+    import gradcli as api
+
+    started = time.monotonic()
+    with pytest.raises(api.GradcliError, match=r"would not finish within 0\.2 s") as info:
+        api.grad("sin(x)*exp(x)/(1+x**2)", {"x": 1.0}, order=10, timeout=0.2)
+    assert info.value.exit_code == 4
+    assert time.monotonic() - started < 30  # (unbounded, this takes about 30 s here)
+    low = api.grad("sin(x)*exp(x)/(1+x**2)", {"x": 1.0}, order=3, timeout=5)
+    assert low.check.status.value == "agree"

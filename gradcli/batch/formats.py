@@ -127,10 +127,22 @@ def _reads(stream: IO[bytes]) -> Iterator[bytes]:
 
 
 def _text_blocks(stream: IO[bytes]) -> Iterator[tuple[bytes, int]]:
-    """Blocks of whole lines and the 1-based line number of each block's first line."""
+    """Blocks of whole lines and the 1-based line number of each block's first line. Lines may
+    end in LF, CR LF, or (old Mac files) CR alone: a text whose first line ends in a CR not
+    followed by LF is read with every CR as a line end (not as one long header line)."""
     rest = b""
     line = 1
+    bare_cr: bool | None = None  # decided by the first line end
     for data in _reads(stream):
+        if bare_cr is None:
+            cr, lf = data.find(b"\r"), data.find(b"\n")
+            if lf >= 0 and (cr < 0 or lf <= cr + 1):
+                bare_cr = False
+            elif cr >= 0 and cr + 1 < len(data):
+                bare_cr = True
+                rest = rest.replace(b"\r", b"\n")
+        if bare_cr:
+            data = data.replace(b"\r", b"\n")
         data = rest + data
         cut = data.rfind(b"\n")
         if cut < 0:
@@ -221,7 +233,12 @@ def _clean(
     first_wrong: tuple[int, str] | None = None  # (row, variable) of the earliest bad field
     for name in variables:
         raw = frame[name]
-        numbers = raw.cast(pl.Float64, strict=False) if raw.dtype != pl.Float64 else raw
+        if fmt in ("jsonl", "parquet") and not raw.dtype.is_numeric():
+            # typed formats: true, "1" and "2.5" are a boolean and texts, not numbers (the
+            # same rule as everywhere else); text is what CSV and TSV fields always are
+            numbers = pl.Series(name, [None] * frame.height, dtype=pl.Float64)
+        else:
+            numbers = raw.cast(pl.Float64, strict=False) if raw.dtype != pl.Float64 else raw
         values = numbers.to_numpy().astype(np.float64, copy=False)
         wrong = ~np.isfinite(values)  # null (missing or not a number), nan or inf
         if wrong.any():
@@ -233,10 +250,14 @@ def _clean(
     if first_wrong is not None and on_bad_row == "error":
         row, name = first_wrong
         field_text = frame[name][row]
+        if isinstance(field_text, bool):  # (as JSON spells it)
+            field_text = "true" if field_text else "false"
         what = (
             "is missing"
             if field_text is None or str(field_text).strip() == ""
             else f"is not a finite number: {safe_text(str(field_text))!r}"
+            if frame[name].dtype.is_numeric() or fmt not in ("jsonl", "parquet")
+            else f"is not a number: {safe_text(str(field_text))!r} ({frame[name].dtype})"
         )
         unit = "line" if fmt != "parquet" else "row"
         raise InputError(
@@ -257,6 +278,20 @@ def _clean(
 
 
 # ---- writing -----------------------------------------------------------------------------------
+
+
+def _escaped(frame: Any) -> Any:
+    """``frame`` with the control characters of its text columns escaped (for a terminal)."""
+    # (here, not at the top: it loads Polars)
+    import polars as pl
+
+    texts = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not texts:
+        return frame
+    return frame.with_columns(
+        pl.col(name).map_elements(lambda t: safe_text(t, len(t)), return_dtype=pl.String)
+        for name in texts
+    )
 
 
 class Writer:
@@ -284,6 +319,8 @@ class Writer:
         #: written as it goes, never read back: stdout, or a device or FIFO
         self.stream = self.out is None or not self.out.rewritable
         self.sink: IO[bytes] = sys.stdout.buffer if self.out is None else self.out.open()
+        #: text columns passed through to a terminal are escaped (no ESC, BEL: no tricks)
+        self.terminal = self.out is None and sys.stdout.isatty()
         if fmt == "parquet":
             self.spool = tempfile.mkdtemp(prefix="gradcli-parquet-")
 
@@ -325,6 +362,8 @@ class Writer:
         self.written += frame.height
 
     def _write(self, frame: Any) -> None:
+        if self.terminal:
+            frame = _escaped(frame)
         if self.fmt == "parquet":
             part = os.path.join(self.spool, f"{len(self.parts):08d}.arrow")
             frame.write_ipc(part)

@@ -77,6 +77,22 @@ def grad(
                 warn(late)
             _exit_with(code)
             return
+        batch_only = [
+            flag
+            for flag, given in (
+                (f"--check {check_mode}", check_mode != "all"),
+                (f"--on-bad-row {on_bad_row.value}", on_bad_row is not o.BadRow.error),
+                ("--input-format", input_format is not None),
+            )
+            if given
+        ]
+        if batch_only:
+            raise UsageError(
+                f"{batch_only[0]} goes with batch work (--input or a grid)",
+                hint="one point is always checked exactly; --no-check skips the check"
+                if batch_only[0].startswith("--check")
+                else None,
+            )
         if json_out and plain:
             raise UsageError("--json and --plain cannot be used together")
         if show_graph and (json_out or plain):

@@ -51,7 +51,10 @@ def completion_args(shell: str, environ: Mapping[str, str]) -> tuple[list[str], 
     """The words before the cursor (without the program name) and the word being typed."""
     if shell == "bash":
         words = split_words(environ.get("COMP_WORDS", ""))
-        cword = int(environ.get("COMP_CWORD", "0") or 0)
+        text = environ.get("COMP_CWORD", "0") or "0"
+        # (a cursor that is no word's index, as no shell sends it: complete after the last word)
+        cword = int(text) if text.isascii() and text.isdigit() and len(text) < 9 else len(words)
+        cword = min(cword, len(words))
         return words[1:cword], words[cword] if cword < len(words) else ""
     line = environ.get("_TYPER_COMPLETE_ARGS", "")
     words = split_words(line)[1:]
@@ -175,8 +178,11 @@ def respond(environ: Mapping[str, str] = os.environ, out: TextIO = sys.stdout) -
     shell = environ.get(ENV, "").removeprefix("complete_")
     if shell not in SHELLS:
         return 1
-    args, incomplete = completion_args(shell, environ)
-    text, status = format_reply(shell, candidates(SPEC, args, incomplete), environ)
+    try:
+        args, incomplete = completion_args(shell, environ)
+        text, status = format_reply(shell, candidates(SPEC, args, incomplete), environ)
+    except Exception:  # (whatever the shell sent: a completion answers nothing, never a traceback)
+        return 0
     if text:
         out.write(text)
     return status

@@ -8,12 +8,14 @@ can tell rounding (precision loss) from a wrong derivative.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ..errors import TimeLimitError
 from ..language.nodes import Expr
 from ..language.values import Value, flat
 from .autograd import DTYPES, Noise, forward, make_leaves, on_one_thread, to_value
@@ -104,15 +106,37 @@ def nth_derivative(
     n: int,
     dtype: str = "float64",
     noise: Noise | None = None,
+    budget: float | None = None,
 ) -> tuple[float, float, list[np.ndarray]]:
-    """The value and the ``n``-th derivative with respect to the scalar variable ``name``."""
+    """The value and the ``n``-th derivative with respect to the scalar variable ``name``.
+
+    Each order differentiates the graph of the one before, which can grow by a constant factor
+    each time (exponentially in ``n``), and each step is one call into torch that nothing can
+    interrupt. So with a ``budget`` (seconds), the next step's time is foreseen from the growth
+    so far, and a step that would end past the budget is not started:
+    :class:`~gradcli.errors.TimeLimitError` says so."""
     dt = DTYPES[dtype]
     leaves = make_leaves(point, dt)
     tensors = forward(expr, leaves, dt, noise)
     d = tensors[-1]
-    for _ in range(n):
+    started = time.monotonic()
+    last = previous = 0.0
+    for k in range(n):
+        if budget and k >= 2:
+            growth = max(1.0, last / previous) if previous > 0 else 1.0
+            spent = time.monotonic() - started
+            if spent + last * growth > budget:
+                raise TimeLimitError(
+                    f"torch's derivative of order {n} would not finish within {budget:g} s: "
+                    f"the first {k} orders took {spent:.2g} s, and each about {growth:.2g} times "
+                    "the one before",
+                    hint="raise the limit with {timeout}, or ask for a lower {order}",
+                    params=("timeout", "order"),
+                )
+        step = time.monotonic()
         (d_next,) = _grads(d, [leaves[name]], create_graph=True)
         d = d_next if d_next is not None else torch.zeros_like(leaves[name])
+        previous, last = last, time.monotonic() - step
     return float(tensors[-1].detach()), float(d.detach()), [t.detach().numpy() for t in tensors]
 
 

@@ -19,7 +19,7 @@ from ..errors import InputError, UsageError, safe_text, shown_list
 from ..limits import MAX_GRID
 from .ops import CONSTANTS, FUNCTIONS
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)  # (no '２')
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
