@@ -313,3 +313,14 @@ def test_the_time_limit_bounds_torchs_high_order_derivatives() -> None:
     assert time.monotonic() - started < 30  # (unbounded, this takes about 30 s here)
     low = api.grad("sin(x)*exp(x)/(1+x**2)", {"x": 1.0}, order=3, timeout=5)
     assert low.check.status.value == "agree"
+
+
+def test_a_batch_cell_that_rounds_to_zero_is_refused_as_a_single_value_is() -> None:
+    r = gradcli("grad", "x", "--input", "-", input="x\n1\n1e-400\n")
+    assert r.returncode == 2
+    assert "line 3: field x is too small for float64 (it rounds to 0): '1e-400'" in r.stderr
+    single = gradcli("grad", "x", "--x", "1e-400")
+    assert single.returncode == 2 and "too small for float64" in single.stderr
+    r = gradcli("grad", "x", "--input", "-", input="x\n0e-400\n1e-310\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1:] == ["0.0,0.0,1.0", "1e-310,1e-310,1.0"]

@@ -206,11 +206,35 @@ def _read_csv_block(data: bytes, separator: str, variables: list[str]) -> Any:
     header = data[: data.find(b"\n")].decode("utf-8", "replace").split(separator)
     floats = {name: pl.Float64 for name in variables if name in header}
     try:
-        return pl.read_csv(
+        frame = pl.read_csv(
             io.BytesIO(data), separator=separator, infer_schema=False, schema_overrides=floats
         )
+        # A zero may be a field too small for float64 (1e-400): then the text decides.
+        if not any((frame[name] == 0).any() for name in floats):
+            return frame
     except pl.exceptions.ComputeError:
-        return pl.read_csv(io.BytesIO(data), separator=separator, infer_schema=False)
+        pass
+    return pl.read_csv(io.BytesIO(data), separator=separator, infer_schema=False)
+
+
+def _too_small(text: str) -> bool:
+    """One field that reads as 0 though its digits are not all zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return value == 0 and any(c in "123456789" for c in text.lower().split("e")[0])
+
+
+def _rounds_to_zero(texts: Any, values: np.ndarray) -> np.ndarray:
+    """Fields that read as 0 though their digits are not all zero (``1e-400``): too small for
+    float64, refused as a single value is (``language/values.parse_number``)."""
+    zero: np.ndarray = values == 0
+    if not zero.any():
+        return zero
+    mantissa = texts.str.replace(r"[eE].*$", "").str.contains("[1-9]").fill_null(False)
+    out: np.ndarray = zero & mantissa.to_numpy()
+    return out
 
 
 def _clean(
@@ -241,6 +265,11 @@ def _clean(
             numbers = raw.cast(pl.Float64, strict=False) if raw.dtype != pl.Float64 else raw
         values = numbers.to_numpy().astype(np.float64, copy=False)
         wrong = ~np.isfinite(values)  # null (missing or not a number), nan or inf
+        if raw.dtype == pl.String:
+            tiny = _rounds_to_zero(raw, values)
+            if tiny.any():
+                values = np.where(tiny, np.nan, values)
+                wrong |= tiny
         if wrong.any():
             row = int(np.flatnonzero(wrong)[0])
             if first_wrong is None or row < first_wrong[0]:
@@ -252,9 +281,12 @@ def _clean(
         field_text = frame[name][row]
         if isinstance(field_text, bool):  # (as JSON spells it)
             field_text = "true" if field_text else "false"
+        too_small = isinstance(field_text, str) and _too_small(field_text)
         what = (
             "is missing"
             if field_text is None or str(field_text).strip() == ""
+            else f"is too small for float64 (it rounds to 0): {safe_text(str(field_text))!r}"
+            if too_small
             else f"is not a finite number: {safe_text(str(field_text))!r}"
             if frame[name].dtype.is_numeric() or fmt not in ("jsonl", "parquet")
             else f"is not a number: {safe_text(str(field_text))!r} ({frame[name].dtype})"
