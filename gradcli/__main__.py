@@ -7,9 +7,60 @@ stays fast; everything else goes to :mod:`gradcli.cli.app`.
 import os
 import signal
 import sys
-from types import FrameType
+from types import FrameType, ModuleType
+from typing import Any
 
 from .errors import ExitCode, Terminated
+
+_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class _HoldSignalsDuringTorchImport:
+    """Ctrl-C (or SIGTERM, SIGHUP) while torch is being imported would raise inside torch's own
+    import, where its C++ bindings can abort the process instead of unwinding. While torch
+    loads, such a signal is only noted; it takes effect as soon as the import is done."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        """(The import system's finder protocol.)"""
+        if name != "torch":
+            return None
+        # (here, not at the top: completion does not need it)
+        import importlib.util
+
+        # (here, not at the top: completion does not need it)
+        import threading
+
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        exec_module = loader.exec_module
+
+        def held(module: ModuleType) -> None:
+            if threading.current_thread() is not threading.main_thread():
+                exec_module(module)
+                return
+            noted: list[signal.Signals] = []
+            before = {s: signal.getsignal(s) for s in _STOPS}
+            for s in _STOPS:
+                if before[s] not in (signal.SIG_IGN, None):
+                    signal.signal(s, lambda n, f: noted.append(signal.Signals(n)))
+            try:
+                exec_module(module)
+            finally:
+                for s, handler in before.items():
+                    if handler is not None:
+                        signal.signal(s, handler)
+            if noted:  # now, as it would have been
+                handler = before[noted[0]]
+                if callable(handler):
+                    handler(noted[0], None)
+                elif handler == signal.SIG_DFL:
+                    os.kill(os.getpid(), noted[0])
+
+        loader.exec_module = held
+        return spec
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -28,6 +79,8 @@ def run() -> None:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(sig) is signal.SIG_DFL:  # (not when told to ignore it: nohup)
             signal.signal(sig, _stop)
+    if "torch" not in sys.modules:
+        sys.meta_path.insert(0, _HoldSignalsDuringTorchImport())
     try:
         # (here, not at the top: it loads Typer, which completion does not need)
         from .cli.app import main
@@ -40,8 +93,10 @@ def run() -> None:
         _leave_early(stop)
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-        if "torch" not in sys.modules and "sympy" not in sys.modules:
+        if "torch" not in sys.modules and "sympy" not in sys.modules and code < 128:
             raise
+        # (after a signal, too: an interrupt the interpreter saw may make it end by SIGINT
+        # itself on the way out, instead of with the documented exit code)
         # Everything is written and every file is closed (main flushed stdout; output files
         # were renamed in place). Tearing down torch, Polars and SymPy at interpreter exit
         # takes about 0.3 s more (measured), for nothing: leave at once.

@@ -324,3 +324,30 @@ def test_a_batch_cell_that_rounds_to_zero_is_refused_as_a_single_value_is() -> N
     r = gradcli("grad", "x", "--input", "-", input="x\n0e-400\n1e-310\n")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[1:] == ["0.0,0.0,1.0", "1e-310,1e-310,1.0"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_at_any_moment_of_the_start_gives_one_line(sig: int) -> None:
+    # through the start, torch's import included: the signal is noted while torch loads
+    # and takes effect after, never inside torch's bindings (which could abort the process)
+    code, line = (
+        (130, "gradcli: interrupted")
+        if sig == signal.SIGINT
+        else (143, "gradcli: stopped by SIGTERM")
+    )
+    for k in range(10):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gradcli", "grad", "x*y", "--x", "1", "--y", "2"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        time.sleep(0.15 + 0.25 * k)
+        os.killpg(proc.pid, sig)
+        out, err = proc.communicate(timeout=60)
+        if proc.returncode == 0:  # (it had finished: a late signal has nothing to stop)
+            assert err == "" and out
+            continue
+        assert proc.returncode == code, err
+        assert err.strip() == line
