@@ -4,6 +4,7 @@ A TAB completion request is answered here without importing the command-line fra
 stays fast; everything else goes to :mod:`gradcli.cli.app`.
 """
 
+import errno
 import os
 import signal
 import sys
@@ -74,6 +75,7 @@ def run() -> None:
         from .cli.completion import respond
 
         sys.exit(respond())
+    _closed_streams()
     # SIGTERM and SIGHUP end a run as Ctrl-C does: the clean-up runs, one line, 143 or 129.
     # (The command line only: the library leaves a host program's signals alone.)
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -108,11 +110,44 @@ def run() -> None:
         os._exit(code)
 
 
+class _Closed:
+    """Stands for a standard stream the shell closed (``>&-``): writing to it fails as a write
+    to a closed descriptor does, so the run ends with exit 74 and says why."""
+
+    closed = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.buffer = self
+
+    def close(self) -> None:
+        pass
+
+    def write(self, data: object) -> int:
+        raise OSError(errno.EBADF, f"{self.name} is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError(errno.EBADF, f"{self.name} is closed")
+
+
+def _closed_streams() -> None:
+    if sys.stderr is None:  # (2>&-: messages have nowhere to go; the exit code still tells)
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the whole run
+    if sys.stdout is None:
+        sys.stdout = _Closed("stdout")
+
+
 def _leave_early(stop: KeyboardInterrupt) -> None:
     if isinstance(stop, Terminated):
         sys.stderr.write(f"gradcli: stopped by {stop.name}\n")
         os._exit(128 + stop.signum)
-    sys.stderr.write("\ngradcli: interrupted\n")
+    sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "gradcli: interrupted\n")
     os._exit(ExitCode.INTERRUPTED)
 
 

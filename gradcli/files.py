@@ -52,6 +52,23 @@ def standard_input() -> IO[bytes]:
     return stream  # type: ignore[return-value]
 
 
+def names_a_descriptor(path: str) -> bool:
+    """Whether ``path`` leads, through its symlinks, to one of this process's open descriptors
+    (``/dev/stdout`` -> ``/proc/self/fd/1``)."""
+    seen = 0
+    current = os.path.abspath(path)
+    while seen < 40:
+        if current.startswith(("/proc/self/fd/", "/dev/fd/", f"/proc/{os.getpid()}/fd/")):
+            return True
+        try:
+            link = os.readlink(current)
+        except OSError:
+            return False
+        current = os.path.normpath(os.path.join(os.path.dirname(current), link))
+        seen += 1
+    return False
+
+
 def _umask() -> int:
     """The process's umask, read without changing it where the system allows."""
     try:
@@ -71,9 +88,14 @@ class OutputFile:
 
     def __init__(self, path: str, inputs: Sequence[str] = ()) -> None:
         self.given = path
-        self.target = os.path.realpath(path)
         self.tmp: str | None = None
         shown = safe_text(path)
+        if path.endswith("/"):
+            raise UsageError(f"cannot write {shown!r}: not a file name (it ends in '/')")
+        #: an open descriptor (/dev/stdout, /dev/fd/1, /proc/self/fd/1): written through, in
+        #: append mode, never resolved to the file behind it (the shell's `>> log` stays)
+        self.descriptor = names_a_descriptor(path)
+        self.target = path if self.descriptor else os.path.realpath(path)
         try:
             info: os.stat_result | None = os.stat(self.target)
         except FileNotFoundError:
@@ -83,7 +105,7 @@ class OutputFile:
         if info is not None and stat.S_ISDIR(info.st_mode):
             raise UsageError(f"cannot write {shown!r}: it is a directory", hint="name a file in it")
         #: write in place: the target exists and is not a regular file (a device, a FIFO)
-        self.in_place = info is not None and not stat.S_ISREG(info.st_mode)
+        self.in_place = self.descriptor or (info is not None and not stat.S_ISREG(info.st_mode))
         self.folder = os.path.dirname(self.target)
         if self.in_place:
             if not os.access(self.target, os.W_OK):
@@ -117,7 +139,7 @@ class OutputFile:
         """The stream to write to: a temporary file beside the target, or the target itself
         when it is written in place."""
         if self.in_place:
-            return open(self.target, "wb")  # (the caller closes it)
+            return open(self.target, "ab" if self.descriptor else "wb")  # (the caller closes it)
         fd, self.tmp = self.temporary()
         return os.fdopen(fd, "wb")
 
@@ -165,4 +187,4 @@ class OutputFile:
         return OutputError(f"cannot write {safe_text(self.given)}: {reason}")
 
 
-__all__ = ["OutputFile", "standard_input"]
+__all__ = ["OutputFile", "names_a_descriptor", "standard_input"]

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -351,3 +352,38 @@ def test_a_signal_at_any_moment_of_the_start_gives_one_line(sig: int) -> None:
             continue
         assert proc.returncode == code, err
         assert err.strip() == line
+
+
+def test_dev_stdout_is_written_through_never_replaced(tmp_path: Path, points: Path) -> None:
+    log = tmp_path / "log.txt"
+    log.write_text("precious\n")
+    with log.open("a") as appended:
+        r = gradcli(
+            "grad", "x*y", "--input", str(points), "--output", "/dev/stdout", stdout=appended
+        )
+    assert r.returncode == 0, r.stderr
+    assert log.read_text().splitlines()[:2] == ["precious", "x,y,value,d_x,d_y"]
+    r = gradcli("graph", "sin(x)", "--x", "1", "-o", "/dev/stdout", "--format", "json")  # a pipe
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("{")
+
+
+def test_closed_standard_streams(points: Path, tmp_path: Path) -> None:
+    def closed(fd: int) -> Callable[[], None]:
+        return lambda: os.close(fd)
+
+    out = tmp_path / "o.csv"
+    r = gradcli("grad", "x*y", "--input", str(points), "-o", str(out), preexec_fn=closed(2))
+    assert r.returncode == 0 and out.exists()
+    r = gradcli("grad", "log(x)", "--x", "-1", preexec_fn=closed(2))
+    assert r.returncode == 3  # the verdict's code, with nowhere to say it
+    for args in (["grad", "x*y", "--x", "1", "--y", "2"], ["grad", "x*y", "--input", str(points)]):
+        r = gradcli(*args, preexec_fn=closed(1))
+        assert r.returncode == 74, r.stderr
+        assert "stdout is closed" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_output_name_ending_in_a_slash_is_refused(points: Path, tmp_path: Path) -> None:
+    r = gradcli("grad", "x*y", "--input", str(points), "-o", str(tmp_path / "foo.csv") + "/")
+    assert r.returncode == 2
+    assert list(tmp_path.iterdir()) == [points]

@@ -337,9 +337,11 @@ def _screen_slot(slot: int, n: int) -> None:
     screen_chunk(expr, inputs, dtype, out, evaluator)
 
 
-def _helper_main(conn: Any, source: str, dtype: str) -> None:
+def _helper_main(conn: Any, parents_end: Any, source: str, dtype: str) -> None:
     """The helper process: screen each slot it is sent, answer (ticket, "" or why it failed);
-    end when told (None) or when the parent has gone (the pipe closes)."""
+    end when told (None) or when the parent has gone (the pipe closes: so the parent's end,
+    inherited at fork, is closed here first)."""
+    parents_end.close()
     _screen_init(source, dtype)
     while True:
         try:
@@ -369,7 +371,7 @@ class _Helper:
         context = multiprocessing.get_context("fork")
         self.conn, child = context.Pipe()
         self.process = context.Process(
-            target=_helper_main, args=(child, source, dtype), daemon=True
+            target=_helper_main, args=(child, self.conn, source, dtype), daemon=True
         )
         # Forked with Ctrl-C, SIGTERM and SIGHUP held back, so that none reaches the helper
         # before it has set its own handling (it unblocks them then); in this process they

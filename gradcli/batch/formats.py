@@ -26,7 +26,7 @@ from typing import IO, Any, Protocol
 import numpy as np
 
 from ..errors import InputError, OutputError, UsageError, safe_text, shown_list
-from ..files import OutputFile, standard_input
+from ..files import OutputFile, names_a_descriptor, standard_input
 
 CHUNK_ROWS = 1 << 16  #: rows per chunk: measured faster than one huge tensor, and bounded
 READ_BYTES = 8 << 20  #: bytes read from a stream at a time
@@ -75,7 +75,9 @@ def output_format(path: str | None, given: str | None) -> str:
     for a device or FIFO with no extension of a format (``--output /dev/null``)."""
     if given or path is None or path == "-":
         return given or "csv"
-    stream = os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
+    stream = names_a_descriptor(path) or (
+        os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
+    )
     if stream and not _EXTENSIONS.get(path.rsplit(".", 1)[-1].lower()):
         return "csv"
     if os.path.isdir(path):

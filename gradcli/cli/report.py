@@ -15,7 +15,7 @@ import typer
 from ..errors import ExitCode, GradcliError, Terminated
 
 #: what a failed write to stdout says (a full disk, a quota, an I/O error)
-WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS}
+WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS, errno.EBADF}
 
 #: the API's parameter names, as the command line's options spell them (for error messages)
 FLAGS = {
@@ -33,6 +33,11 @@ FLAGS = {
 def _use_colour(stream: object) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
+
+
+def _tty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def _stderr(label: str, message: str, colour: str) -> None:
@@ -72,7 +77,10 @@ def _interrupted(exc: BaseException) -> int:
     if isinstance(exc, Terminated):
         sys.stderr.write(f"gradcli: stopped by {exc.name}\n")
         return 128 + exc.signum
-    sys.stderr.write("\ngradcli: interrupted\n")
+    # (on a terminal, after the ^C the terminal echoed, on a line of its own)
+    sys.stderr.write(
+        ("\n" if _use_colour(sys.stderr) or _tty(sys.stderr) else "") + "gradcli: interrupted\n"
+    )
     return ExitCode.INTERRUPTED
 
 
