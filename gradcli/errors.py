@@ -94,6 +94,10 @@ class SymbolicError(GradcliError):
     exit_code = ExitCode.CHECK_TIMEOUT
 
 
+class MissingDependencyError(GradcliError):
+    """A library gradcli depends on is not installed (an incomplete installation)."""
+
+
 class TimeLimitError(GradcliError):
     """Work did not finish within the time limit (symbolic work, or torch's derivatives of a
     high order, whose cost is foreseen step by step)."""

@@ -441,3 +441,21 @@ def test_lost_digits_in_a_derivative_formula_are_precision_loss() -> None:
     r = gradcli.grad(f"{part.format(3)} - {part.format('z')}", z=0.15686276091675433)
     assert r.check.status in (Status.PRECISION_LOSS, Status.AGREE)
     assert all(v.status is not Status.MISMATCH for v in r.check.gradient.values())
+
+
+def test_without_python_flint_the_check_says_what_to_install() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['flint'] = None\n"  # (as if it were not installed)
+        "import gradcli\n"
+        "print(gradcli.grad('x*y', {'x': 1.0, 'y': 2.0}, check=False).gradient)\n"
+        "try:\n    gradcli.grad('x*y', {'x': 1.0, 'y': 2.0})\n"
+        "except gradcli.GradcliError as e:\n    print(type(e).__name__, e.hint)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "{'x': 2.0, 'y': 1.0}"
+    assert lines[1].startswith("MissingDependencyError pip install python-flint")

@@ -28,9 +28,9 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from flint import arb
 
 from ..engines.exact import real
+from ..engines.exact.balls import arb
 from ..engines.exact.real import FINITE, Kind, Real
 from ..language.nodes import Expr
 from ..language.ops import OPS

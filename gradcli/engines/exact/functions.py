@@ -18,9 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from flint import arb, fmpq, fmpz
 
 from . import real
+from .balls import arb, fmpq, fmpz
 from .real import FINITE, INFINITE, NUMBERS, ONE, ZERO, Kind, Real, Undecided
 
 

@@ -31,9 +31,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flint import arb, ctx, fmpq, fmpz
-
 from ...limits import MAX_EXACT_BITS
+from .balls import arb, ctx, fmpq, fmpz
 
 
 class Kind(enum.IntEnum):
