@@ -24,7 +24,7 @@ _EXPORTS = {
     "hessian": "api",
     "jacobian": "api",
     "steps": "api",
-    "grad_batch": "batch.run",
+    "grad_batch": "api",
     "ExitCode": "errors",
     "GradcliError": "errors",
     "ParseError": "errors",
@@ -40,8 +40,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from .api import grad, graph, hessian, jacobian, steps
-    from .batch.run import grad_batch
+    from .api import grad, grad_batch, graph, hessian, jacobian, steps
     from .errors import ExitCode, GradcliError, ParseError
     from .language.parser import parse
     from .language.values import Array

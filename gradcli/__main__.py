@@ -11,9 +11,7 @@ import sys
 from types import FrameType, ModuleType
 from typing import Any
 
-from .errors import ExitCode, Terminated
-
-_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+from .errors import ExitCode, Terminated, held_signals
 
 
 class _HoldSignalsDuringTorchImport:
@@ -28,9 +26,6 @@ class _HoldSignalsDuringTorchImport:
         # (here, not at the top: completion does not need it)
         import importlib.util
 
-        # (here, not at the top: completion does not need it)
-        import threading
-
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)
         loader = getattr(spec, "loader", None)
@@ -39,26 +34,8 @@ class _HoldSignalsDuringTorchImport:
         exec_module = loader.exec_module
 
         def held(module: ModuleType) -> None:
-            if threading.current_thread() is not threading.main_thread():
+            with held_signals():
                 exec_module(module)
-                return
-            noted: list[signal.Signals] = []
-            before = {s: signal.getsignal(s) for s in _STOPS}
-            for s in _STOPS:
-                if before[s] not in (signal.SIG_IGN, None):
-                    signal.signal(s, lambda n, f: noted.append(signal.Signals(n)))
-            try:
-                exec_module(module)
-            finally:
-                for s, handler in before.items():
-                    if handler is not None:
-                        signal.signal(s, handler)
-            if noted:  # now, as it would have been
-                handler = before[noted[0]]
-                if callable(handler):
-                    handler(noted[0], None)
-                elif handler == signal.SIG_DFL:
-                    os.kill(os.getpid(), noted[0])
 
         loader.exec_module = held
         return spec

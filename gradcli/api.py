@@ -8,11 +8,11 @@ Python sees them (``order``, ``timeout``); the command line says them as flags.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .check.budget import CheckTimeout, time_limit
-from .errors import TimeLimitError, UsageError
+from .errors import InputError, TimeLimitError, UsageError, safe_text
 from .explain.graph import build_graph
 from .language.nodes import Expr
 from .language.parser import parse, parse_list
@@ -20,6 +20,7 @@ from .language.shapes import infer_shapes
 from .language.values import (
     Array,
     Value,
+    check_name,
     coerce_values,
     elements,
     flat,
@@ -30,6 +31,8 @@ from .limits import DEFAULT_TIMEOUT, MAX_DRAWN, MAX_ORDER, MAX_SYMBOLIC_ELEMENTS
 from .results import Check, GradResult, GraphResult, MatrixResult, Status
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .results import StepsResult
 
 DTYPES = ("float64", "float32")
@@ -538,4 +541,155 @@ def _classify(eigenvalues: tuple[float, ...]) -> str:
     return "inconclusive"
 
 
-__all__ = ["DTYPES", "grad", "graph", "hessian", "jacobian", "shapes_of", "steps"]
+# ---- grad_batch ---------------------------------------------------------------------------------
+
+
+def grad_batch(
+    expression: str,
+    columns: Mapping[str, Any],
+    *,
+    dtype: str = "float64",
+    check: str | None = "all",
+    timeout: float | None = 5.0,
+) -> dict[str, np.ndarray]:
+    """Value and gradient at many points: ``columns`` maps each variable to a one-dimensional
+    array of numbers (NumPy, torch, a list or tuple) with one value per row; a plain number
+    is the same in every row. Returns NumPy arrays: ``value``, ``d_<name>`` for each variable
+    and, unless ``check`` is None, ``status`` (each row's verdict). ``check="all"`` checks
+    every row (in float64 with error bounds, doubtful rows exactly); ``"sample:N"`` N random
+    rows exactly (the rest are ``unchecked``). Columns of length 0 give empty arrays.
+
+    The cells follow the strict rule of one value: finite numbers, no booleans, no text.
+    Raises :class:`gradcli.GradcliError` for input that is not acceptable.
+    """
+    # (here, not at the top: they load NumPy)
+    from .batch.check import parse_mode
+    from .batch.run import batch_arrays  # (NumPy)
+
+    expr = parse(_expression(expression))
+    infer_shapes(expr, {})
+    dtype = _dtype(dtype)
+    if check is not None:
+        if not isinstance(check, str):
+            raise UsageError(
+                f"{{check}} must be 'all', 'sample:N' or None, not {check!r}", params=("check",)
+            )
+        parse_mode(check)
+    seconds = _timeout(timeout)
+    arrays, rows = _batch_columns(expr, columns)
+    return batch_arrays(expr, arrays, rows, dtype, check, seconds)
+
+
+def _batch_columns(expr: Expr, columns: object) -> tuple[dict[str, np.ndarray], int]:
+    """The variables' columns as float64 arrays of one length, and that length."""
+    # (here, not at the top: it loads NumPy)
+    import numpy as np
+
+    if not isinstance(columns, Mapping):
+        raise UsageError(
+            "columns must be a mapping of variable names to arrays of numbers, "
+            f"not {type(columns).__name__}",
+            hint="for a DataFrame df, pass {name: df[name].to_numpy() for name in df.columns}"
+            if hasattr(columns, "columns")
+            else None,
+        )
+    for name in columns:
+        if not isinstance(name, str):
+            raise UsageError(f"column names must be strings, not {type(name).__name__}")
+        check_name(name)
+    match_variables(expr.variables, dict.fromkeys(columns, 0.0))
+    given = {name: _column(name, columns[name]) for name in expr.variables}
+    lengths = {name: len(a) for name, a in given.items() if a.ndim}
+    rows = max(lengths.values(), default=1)
+    for name, length in lengths.items():
+        if length != rows:
+            longest = max(lengths, key=lambda k: lengths[k])
+            raise InputError(
+                f"column {name} has {length:,} value{'s' * (length != 1)} but column "
+                f"{longest} has {rows:,}",
+                hint="give every column one value per row (a plain number repeats in every row)",
+            )
+    return {k: np.broadcast_to(a, (rows,)) if not a.ndim else a for k, a in given.items()}, rows
+
+
+def _column(name: str, raw: object) -> np.ndarray:
+    """One column as a float64 array (0-dimensional for a plain number), by the strict rule."""
+    # (here, not at the top: it loads NumPy)
+    import numpy as np
+
+    if hasattr(raw, "detach") and hasattr(raw, "cpu"):  # a torch tensor
+        raw = raw.detach().cpu().numpy()
+    if isinstance(raw, (str, bytes, Mapping)):
+        raise InputError(
+            f"column {name} must be an array of numbers, not {type(raw).__name__}",
+            hint="pass a list, tuple or NumPy array of numbers (text is not read as numbers here)",
+        )
+    if not isinstance(raw, (np.ndarray, np.generic, Sequence, int, float)) and not hasattr(
+        raw, "__array__"
+    ):
+        raise InputError(
+            f"column {name} must be an array of numbers, not {type(raw).__name__}",
+            hint="pass a list, tuple or NumPy array (make a generator a list first)",
+        )
+    if isinstance(raw, (list, tuple)):  # (NumPy would read True as 1.0)
+        for row, cell in enumerate(raw):
+            if isinstance(cell, bool):
+                raise InputError(
+                    f"column {name}, row {row}: a boolean is not a number",
+                    hint="every cell must be a finite number",
+                )
+    try:
+        array = np.asarray(raw)
+    except (ValueError, TypeError):
+        raise InputError(
+            f"column {name} is not an array of numbers (its rows have different lengths?)",
+            hint="give one number per row",
+        ) from None
+    if array.ndim > 1:
+        raise InputError(
+            f"column {name} must be one-dimensional (one number per row), not shape "
+            f"{tuple(array.shape)}",
+            hint="batch rows are scalar points; for vector variables use grad",
+        )
+    if array.dtype.kind not in "iuf":
+        flat = array.reshape(-1)
+        for row, cell in enumerate(flat.tolist()):
+            if isinstance(cell, bool) or not isinstance(cell, (int, float)):
+                what = (
+                    "a boolean"
+                    if isinstance(cell, bool)
+                    else "None"
+                    if cell is None
+                    else f"text {safe_text(cell)!r}"
+                    if isinstance(cell, str)
+                    else f"a {type(cell).__name__}"
+                )
+                raise InputError(
+                    f"column {name}, row {row}: {what} is not a number",
+                    hint="every cell must be a finite number",
+                )
+        for row, cell in enumerate(flat.tolist()):
+            try:
+                float(cell)
+            except OverflowError:
+                raise InputError(
+                    f"column {name}, row {row}: the number is too large for float64"
+                ) from None
+        array = np.array([float(c) for c in flat.tolist()]).reshape(array.shape)
+    with np.errstate(over="ignore"):
+        wide = array
+        array = array.astype(np.float64, copy=False)
+    if array.size and not np.isfinite(array).all() and np.isfinite(wide).all():
+        row = int(np.flatnonzero(~np.isfinite(array.reshape(-1)))[0])
+        raise InputError(f"column {name}, row {row}: the number is too large for float64")
+    bad = ~np.isfinite(array.reshape(-1))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"column {name}, row {row}: {array.reshape(-1)[row]} is not a finite number",
+            hint="every cell must be a finite number",
+        )
+    return array
+
+
+__all__ = ["DTYPES", "grad", "grad_batch", "graph", "hessian", "jacobian", "shapes_of", "steps"]

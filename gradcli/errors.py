@@ -8,8 +8,12 @@ a caret under it. Nothing here imports torch, SymPy, Typer or Rich: any module m
 from __future__ import annotations
 
 import enum
+import os
+import signal
+import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 
 class ExitCode(enum.IntEnum):
@@ -38,6 +42,38 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, signum: int, name: str) -> None:
         super().__init__(name)
         self.signum, self.name = signum, name
+
+
+#: the signals that stop a run: Ctrl-C, SIGTERM, SIGHUP
+STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def held_signals() -> Iterator[None]:
+    """Work that must not be cut in the middle (removing a temporary file, putting an output
+    in place, importing torch's bindings): a stop signal that arrives meanwhile is only noted,
+    and takes effect, as it would have, as soon as the work is done. In the main thread only
+    (where Python runs signal handlers); elsewhere the work just runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: list[signal.Signals] = []
+    before = {s: signal.getsignal(s) for s in STOPS}
+    for s in STOPS:
+        if before[s] not in (signal.SIG_IGN, None):
+            signal.signal(s, lambda n, f: noted.append(signal.Signals(n)))
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            if handler is not None:
+                signal.signal(s, handler)
+    if noted:  # now, as it would have been
+        handler = before[noted[0]]
+        if callable(handler):
+            handler(noted[0], None)
+        elif handler == signal.SIG_DFL:
+            os.kill(os.getpid(), noted[0])
 
 
 class GradcliError(Exception):

@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import IO
 
-from .errors import OutputError, UsageError, safe_text
+from .errors import OutputError, UsageError, held_signals, safe_text
 
 
 def standard_input() -> IO[bytes]:
@@ -67,6 +67,25 @@ def names_a_descriptor(path: str) -> bool:
         current = os.path.normpath(os.path.join(os.path.dirname(current), link))
         seen += 1
     return False
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to stdout in full, or fail. (A single large write to a pipe whose reader
+    has gone can come back short with no error from Python's buffered layer, so the rest was
+    lost without a word and the run said 0; here every byte is written or the write raises,
+    BrokenPipeError for a closed pipe.)"""
+    stream = sys.stdout
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1  # (not a real file: a test's capture, a closed stream's stand-in)
+    if fd < 0:
+        stream.write(text)
+        return
+    stream.flush()
+    data = memoryview(text.encode(stream.encoding or "utf-8", "replace"))
+    while data:
+        data = data[os.write(fd, data[: 1 << 20]) :]
 
 
 def _umask() -> int:
@@ -129,6 +148,7 @@ class OutputFile:
                     hint="write the results to another file",
                 )
         self.mode = stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~_umask()
+        self._temporaries: set[str] = set()  #: made beside the target, not yet in place
 
     @property
     def rewritable(self) -> bool:
@@ -140,31 +160,43 @@ class OutputFile:
         when it is written in place."""
         if self.in_place:
             return open(self.target, "ab" if self.descriptor else "wb")  # (the caller closes it)
-        fd, self.tmp = self.temporary()
-        return os.fdopen(fd, "wb")
+        with held_signals():
+            fd, self.tmp = self.temporary()
+            return os.fdopen(fd, "wb")
 
     def temporary(self) -> tuple[int, str]:
-        """A new temporary file beside the target (for a rewrite): its descriptor and name."""
-        return tempfile.mkstemp(prefix=f".{os.path.basename(self.target)}.", dir=self.folder)
+        """A new temporary file beside the target (for a rewrite): its descriptor and name.
+        Every one is removed by :meth:`discard` unless it was put in place."""
+        with held_signals():  # (a stop now must not leave a file no one knows of)
+            prefix = f".{os.path.basename(self.target)}."
+            fd, name = tempfile.mkstemp(prefix=prefix, dir=self.folder)
+            self._temporaries.add(name)
+        return fd, name
 
     def replace_temporary(self, name: str) -> None:
         """Use ``name`` (from :meth:`temporary`) instead of the current temporary file."""
-        if self.tmp is not None and self.tmp != name:
-            os.unlink(self.tmp)
-        self.tmp = name
+        with held_signals():
+            if self.tmp is not None and self.tmp != name:
+                os.unlink(self.tmp)
+                self._temporaries.discard(self.tmp)
+            self.tmp = name
 
     def commit(self) -> None:
         """Put the written file in place (the stream must be closed)."""
-        if self.tmp is not None:
-            os.chmod(self.tmp, self.mode)
-            os.replace(self.tmp, self.target)
-            self.tmp = None
+        with held_signals():
+            if self.tmp is not None:
+                os.chmod(self.tmp, self.mode)
+                os.replace(self.tmp, self.target)
+                self._temporaries.discard(self.tmp)
+                self.tmp = None
 
     def discard(self) -> None:
-        """Remove the temporary file, if any: the target is left as it was."""
-        if self.tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.tmp)
+        """Remove the temporary files, if any: the target is left as it was."""
+        with held_signals():
+            for name in sorted(self._temporaries):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name)
+            self._temporaries.clear()
             self.tmp = None
 
     def write_all(self, data: bytes) -> None:
@@ -187,4 +219,4 @@ class OutputFile:
         return OutputError(f"cannot write {safe_text(self.given)}: {reason}")
 
 
-__all__ = ["OutputFile", "names_a_descriptor", "standard_input"]
+__all__ = ["OutputFile", "names_a_descriptor", "standard_input", "write_stdout"]

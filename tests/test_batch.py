@@ -13,7 +13,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from gradcli.batch.run import CHUNK_ROWS, grad_batch
+from gradcli.api import grad_batch
+from gradcli.batch.run import CHUNK_ROWS
 from gradcli.cli.app import app
 from gradcli.errors import GradcliError
 
@@ -41,8 +42,48 @@ def test_api_grad_batch() -> None:
     assert out["status"].tolist() == ["agree"] * 3
     out = grad_batch("sum(x)*2", {"x": [1.0, 2.0]}, check=None)  # sum of a scalar, per row
     assert out["d_x"].tolist() == [2.0, 2.0] and "status" not in out
-    with pytest.raises(GradcliError, match="different lengths"):
+    with pytest.raises(GradcliError, match="column x has 1 value but column y has 2"):
         grad_batch("x*y", {"x": [1.0], "y": [1.0, 2.0]})
+    out = grad_batch("x*y", {"x": [1.0, 2.0, 3.0], "y": 2})  # a plain number repeats
+    assert out["d_y"].tolist() == [1.0, 2.0, 3.0] and out["value"].tolist() == [2.0, 4.0, 6.0]
+    out = grad_batch("x*y", {"x": [], "y": np.array([])})  # no rows: empty results
+    assert {k: len(v) for k, v in out.items()} == {"value": 0, "d_x": 0, "d_y": 0, "status": 0}
+
+
+@pytest.mark.parametrize(
+    ("expression", "columns", "options", "message"),
+    [
+        (123, {"x": [1.0]}, {}, "expression must be a string, not int"),
+        ("x", None, {}, "columns must be a mapping .* not NoneType"),
+        ("x", [{"x": 1.0}], {}, "columns must be a mapping .* not list"),
+        ("x", pl.DataFrame({"x": [1.0]}), {}, "not DataFrame"),
+        ("x", {1: [1.0]}, {}, "column names must be strings"),
+        ("x", {"x": (v for v in [1.0])}, {}, "column x must be an array of numbers, not generator"),
+        ("x", {"x": "1,2"}, {}, "not str"),
+        ("x", {"x": ["1", "2"]}, {}, "row 0: text '1' is not a number"),
+        ("x", {"x": [1.0, True]}, {}, "row 1: a boolean is not a number"),
+        ("x", {"x": np.array([True])}, {}, "row 0: a boolean is not a number"),
+        ("x", {"x": [1.0, None]}, {}, "row 1: None is not a number"),
+        ("x", {"x": [1j]}, {}, "row 0: a complex is not a number"),
+        ("x", {"x": [[1.0], [2.0]]}, {}, r"one-dimensional .* not shape \(2, 1\)"),
+        ("x", {"x": [[1.0], [2.0, 3.0]]}, {}, "not an array of numbers"),
+        ("x", {"x": [10**400]}, {}, "row 0: the number is too large for float64"),
+        ("x", {"x": np.array([1e300], dtype=np.longdouble) ** 2}, {}, "too large for float64"),
+        ("x", {"x": [1.0, math.nan]}, {}, "row 1: nan is not a finite number"),
+        ("x", {"x": [1.0], "y": [1.0]}, {}, "value given for y"),
+        ("x*y", {"x": [1.0]}, {}, "no value for y"),
+        ("x", {"x": [1.0]}, {"check": "bogus"}, "check 'bogus' is not a check mode"),
+        ("x", {"x": [1.0]}, {"check": True}, "check must be 'all', 'sample:N' or None"),
+        ("x", {"x": [1.0]}, {"dtype": "float16"}, "dtype must be one of"),
+        ("x", {"x": [1.0]}, {"timeout": "5"}, "timeout must be a number of seconds"),
+    ],
+)
+def test_api_grad_batch_refuses_what_is_not_a_column(
+    expression: object, columns: object, options: dict[str, object], message: str
+) -> None:
+    """Every wrong argument is a GradcliError naming what is wrong, never a raw TypeError."""
+    with pytest.raises(GradcliError, match=message):
+        grad_batch(expression, columns, **options)  # type: ignore[arg-type]
 
 
 def test_csv_file_in_and_out(tmp_path: Path) -> None:
@@ -161,6 +202,39 @@ def test_bad_rows() -> None:
     assert "2 bad rows written as null" in r.stderr
     r = invoke("grad", "x*z", "--input", "-", stdin=data)
     assert r.exit_code == 2 and "the input has no column z" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data", "message"),
+    [
+        ("csv", "x,x,y\n1,2,3\n", "two columns named 'x' (columns 1 and 2)"),
+        ("tsv", 'y\tx\t"x"\n1\t2\t3\n', "two columns named 'x' (columns 2 and 3)"),
+        ("csv", "a,b\n", "the input has no column x, y"),  # no rows: the header still counts
+        ("csv", "", "the CSV input is empty: it has no header line"),
+        ("csv", "  \n1,2\n", "line 1 of the CSV input is blank"),
+        ("jsonl", '{"x": 1, "y": 2}\n{"x": 1, "y": 2\n', "line 2 is not valid JSON"),
+        ("jsonl", '{"x": 1, "y": 2}\n\n{"x": 1e400, "y": 2}\n', "line 3: the number 1e400 is too"),
+        ("jsonl", '{"x": 1, "y": 2}\n{"x": NaN, "y": 2}\n', "line 2: NaN is not JSON"),
+        ("jsonl", '{"x": 1, "y": 2}\n[1, 2]\n', "line 2 is a JSON list, not an object"),
+    ],
+)
+def test_input_that_cannot_be_a_table_is_refused_in_our_words(
+    fmt: str, data: str, message: str
+) -> None:
+    """Duplicate or missing columns, an empty or headless file, and a broken JSON line get
+    one message saying which line or column and why (never the reader library's words, never
+    exit 0 with nothing read)."""
+    r = invoke("grad", "x*y", "--input", "-", "--input-format", fmt, stdin=data)
+    assert r.exit_code == 2, r.stderr
+    assert message in r.stderr and r.stdout == ""
+    assert "Error" not in r.stderr and "character 5 (" not in r.stderr
+
+
+def test_a_header_with_the_columns_and_no_rows_is_zero_rows() -> None:
+    r = invoke("grad", "x*y", "--input", "-", stdin="x,y\n")
+    assert r.exit_code == 0 and "0 rows" in r.stderr
+    r = invoke("grad", "x*y", "--input", "-", stdin="\ufeffx,y\n1,2\n")  # a byte-order mark
+    assert r.exit_code == 0 and csv_rows(r.stdout)[0]["value"] == "2.0"
 
 
 def test_undefined_rows_are_null_with_their_verdict() -> None:

@@ -189,6 +189,70 @@ def test_a_signal_mid_batch_cleans_up(tmp_path: Path, sig: int, code: int, line:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
 
 
+def test_a_signal_at_any_moment_of_a_parquet_run_leaves_no_file_behind(tmp_path: Path) -> None:
+    """From the start to the end of a run, the clean-up of the Parquet spool and of the
+    temporary output included: either the run is stopped (143, one line, nothing left but
+    the input) or it had finished (0, the output whole)."""
+    work, spool = tmp_path / "work", tmp_path / "spool"
+    work.mkdir()
+    spool.mkdir()
+    big = work / "in.csv"
+    with big.open("w") as f:
+        f.write("x,y\n")
+        f.writelines(f"{i * 1e-5},{i % 7}\n" for i in range(300_000))
+    out = work / "out.parquet"
+    command = [sys.executable, "-m", "gradcli", "grad", "sin(x)*y", "-i", str(big), "-o", str(out)]
+    env = {**os.environ, "TMPDIR": str(spool)}
+    started = time.monotonic()
+    assert subprocess.run(command, env=env, capture_output=True).returncode == 0
+    whole = time.monotonic() - started
+    out.unlink()
+    for k in range(8):
+        proc = subprocess.Popen(
+            command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        time.sleep(whole * (0.55 + 0.07 * k))  # (from mid-run to past the end)
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        said = f"at {0.55 + 0.07 * k:.2f} of {whole:.1f} s: exit {proc.returncode}, {err!r}"
+        assert list(spool.iterdir()) == [], said
+        if proc.returncode == 0:
+            assert out.stat().st_size > 0 and "300,000 rows" in err, said
+            out.unlink()
+        else:
+            assert proc.returncode == 143 and err.strip() == "gradcli: stopped by SIGTERM", said
+        assert sorted(p.name for p in work.iterdir()) == ["in.csv"], said
+
+
+BIG = "+".join(f"sin({k}*x)" for k in range(390))  # its graph as JSON: about 1.6 MB
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["graph", BIG, "--x", "1", "--format", "json"],
+        ["graph", BIG, "--x", "1", "--format", "dot"],
+        ["graph", BIG, "--x", "1"],
+        ["--help"],
+        ["grad", "--help"],
+        ["--version"],
+        ["grad", "x*y", "--x", "1", "--y", "2"],
+    ],
+)
+def test_a_reader_that_leaves_early_gives_141(args: list[str]) -> None:
+    """``| head -c1``: the output was not all delivered, so the run does not say 0 (a large
+    write that came back short used to be taken as done), nor 1 (what Rich and Click say)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradcli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    if BIG in args:
+        assert proc.stdout.read(1)
+    proc.stdout.close()  # (a small output: gone before the write, which would fit the pipe)
+    assert proc.wait(timeout=120) == 141
+    assert proc.stderr.read() == b""
+
+
 def test_a_closed_stdin_is_a_clear_error() -> None:
     for args in (["grad", "x*y", "--input", "-"], ["grad", "-f", "-", "--x", "1"]):
         r = gradcli(*args, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(0))

@@ -62,8 +62,9 @@ def parse_mode(text: str) -> tuple[str, int]:
     if head == "sample" and count.isdigit() and int(count) > 0:
         return "sample", int(count)
     raise UsageError(
-        f"--check {safe_text(text)!r} is not a check mode",
+        f"{{check}} {safe_text(text)!r} is not a check mode",
         hint="use all (every row, the default), sample or sample:N (N random rows)",
+        params=("check",),
     )
 
 

@@ -9,8 +9,11 @@ leaves no half-written file under the final name.
 
 from __future__ import annotations
 
+import csv
 import errno
 import io
+import json
+import math
 import os
 import re
 import select
@@ -25,7 +28,7 @@ from typing import IO, Any, Protocol
 
 import numpy as np
 
-from ..errors import InputError, OutputError, UsageError, safe_text, shown_list
+from ..errors import InputError, OutputError, UsageError, held_signals, safe_text, shown_list
 from ..files import OutputFile, names_a_descriptor, standard_input
 
 CHUNK_ROWS = 1 << 16  #: rows per chunk: measured faster than one huge tensor, and bounded
@@ -182,6 +185,12 @@ def read_chunks(
             first, _, block = block.partition(b"\n")
             header = first + b"\n"
             line += 1
+            if not first.strip():
+                raise InputError(
+                    f"line 1 of the {fmt.upper()} input is blank: it must name the columns",
+                    hint=f"start the input with its header, e.g. {_example_header(fmt, variables)}",
+                )
+            _columns_present(_header_names(header, fmt), variables)
             if not block.strip():
                 continue
         try:
@@ -190,6 +199,8 @@ def read_chunks(
             else:
                 frame = _read_csv_block(header + block, "," if fmt == "csv" else "\t", variables)
         except Exception as e:
+            if fmt == "jsonl":
+                raise _jsonl_failure(block, line) from None
             raise InputError(
                 f"cannot read the {fmt.upper()} input near line {line}: {str(e).splitlines()[0]}"
             ) from None
@@ -197,6 +208,76 @@ def read_chunks(
             yield _clean(
                 frame.slice(start, CHUNK_ROWS), variables, on_bad_row, line + start, counts, fmt
             )
+    if fmt in ("csv", "tsv") and not header.strip():
+        raise InputError(
+            f"the {fmt.upper()} input is empty: it has no header line",
+            hint=f"the first line names the columns, e.g. {_example_header(fmt, variables)}",
+        )
+
+
+def _example_header(fmt: str, variables: Sequence[str]) -> str:
+    return ("," if fmt == "csv" else "<TAB>").join(list(variables[:5]) or ["x"])
+
+
+def _header_names(header: bytes, fmt: str) -> list[str]:
+    """The column names of a CSV or TSV header line (quotes as CSV writes them)."""
+    text = header.decode("utf-8", "replace").removeprefix("\ufeff").rstrip("\r\n")
+    return next(csv.reader([text], delimiter="," if fmt == "csv" else "\t"), [])
+
+
+def _columns_present(columns: Sequence[str], variables: Sequence[str]) -> None:
+    """Every variable is a column, and no column name is given twice."""
+    seen: dict[str, int] = {}
+    for number, name in enumerate(columns, 1):
+        if name in seen:
+            raise InputError(
+                f"the input has two columns named {safe_text(name)!r} "
+                f"(columns {seen[name]} and {number})",
+                hint="rename one of them: which one is meant cannot be guessed",
+            )
+        seen[name] = number
+    missing = [v for v in variables if v not in seen]
+    if missing:
+        raise InputError(
+            f"the input has no column {shown_list(missing)}",
+            hint=f"its columns are: {shown_list(list(columns))}",
+        )
+
+
+def _jsonl_failure(block: bytes, first_line: int) -> InputError:
+    """What is wrong with a block of JSON Lines that could not be read, at its first bad line."""
+
+    def number(text: str) -> float:
+        value = float(text)
+        if math.isinf(value):
+            raise ValueError(f"the number {safe_text(text)} is too large for float64")
+        return value
+
+    def constant(text: str) -> float:
+        raise ValueError(f"{text} is not JSON (write a finite number)")
+
+    for offset, raw in enumerate(block.split(b"\n")):
+        where = f"line {first_line + offset}"
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw, parse_float=number, parse_constant=constant)
+        except json.JSONDecodeError as e:
+            return InputError(
+                f"{where} is not valid JSON: {e.msg.lower()} at character {e.colno}",
+                hint='each line must be one JSON object, such as {"x": 1.5, "y": 2}',
+            )
+        except (ValueError, UnicodeDecodeError) as e:
+            return InputError(f"{where}: {e}", hint="each value must be a finite number")
+        if not isinstance(item, dict):
+            return InputError(
+                f"{where} is a JSON {type(item).__name__}, not an object",
+                hint='each line must be one JSON object, such as {"x": 1.5, "y": 2}',
+            )
+    return InputError(
+        f"cannot read the JSONL input from line {first_line}: its lines do not fit one table",
+        hint="give every line the same keys with values of one kind",
+    )
 
 
 def _read_csv_block(data: bytes, separator: str, variables: list[str]) -> Any:
@@ -352,11 +433,18 @@ class Writer:
         self.out = None if self.path is None else OutputFile(self.path, inputs)
         #: written as it goes, never read back: stdout, or a device or FIFO
         self.stream = self.out is None or not self.out.rewritable
-        self.sink: IO[bytes] = sys.stdout.buffer if self.out is None else self.out.open()
         #: text columns passed through to a terminal are escaped (no ESC, BEL: no tricks)
         self.terminal = self.out is None and sys.stdout.isatty()
-        if fmt == "parquet":
-            self.spool = tempfile.mkdtemp(prefix="gradcli-parquet-")
+        with held_signals():  # (the files made here are removed by close(), once it can run)
+            self.sink: IO[bytes] = sys.stdout.buffer if self.out is None else self.out.open()
+            try:
+                if fmt == "parquet":
+                    self.spool = tempfile.mkdtemp(prefix="gradcli-parquet-")
+            except BaseException:
+                self.sink.close()
+                if self.out is not None:
+                    self.out.discard()
+                raise
 
     def write(
         self, frame: Any, status: Callable[[], Any] | None = None, notable: bool = False
@@ -495,16 +583,17 @@ class Writer:
             ok = False  # a file that failed at the end is not renamed into place either
             raise
         finally:
-            if self.fmt == "parquet":
-                shutil.rmtree(self.spool, ignore_errors=True)
-            if self.out is not None:
-                try:
-                    with self._failures():
-                        self.sink.close()
-                        if ok:
-                            self.out.commit()
-                finally:
-                    self.out.discard()
+            with held_signals():  # (a stop now takes effect once the temporary files are gone)
+                if self.fmt == "parquet":
+                    shutil.rmtree(self.spool, ignore_errors=True)
+                if self.out is not None:
+                    try:
+                        with self._failures():
+                            self.sink.close()
+                            if ok:
+                                self.out.commit()
+                    finally:
+                        self.out.discard()
 
     def _finish_parquet(self) -> None:
 

@@ -24,9 +24,6 @@ import numpy as np
 
 from ..errors import InputError
 from ..language.nodes import Expr
-from ..language.parser import parse
-from ..language.shapes import infer_shapes
-from ..language.values import match_variables
 from ..limits import MAX_EXACT_ROWS, MAX_GRID
 from ..results import Status, worst
 from . import check as batchcheck
@@ -374,60 +371,42 @@ def _with_results(expr: Expr, chunk: Chunk) -> Any:
 # ---- the Python API ----------------------------------------------------------------------------
 
 
-def grad_batch(
-    expression: str,
-    columns: Mapping[str, Any],
-    *,
-    dtype: str = "float64",
-    check: str | None = "all",
-    timeout: float | None = 5.0,
+def batch_arrays(
+    expr: Expr,
+    arrays: Mapping[str, np.ndarray],
+    rows: int,
+    dtype: str,
+    check: str | None,
+    timeout: float | None,
 ) -> dict[str, np.ndarray]:
-    """Value and gradient at many points: ``columns`` maps each variable to an array (NumPy,
-    torch, or any sequence of numbers). Returns ``value``, ``d_<name>`` for each variable and,
-    unless ``check`` is None, ``status`` (each row's verdict). ``check="all"`` checks every row
-    (in float64 with error bounds, doubtful rows exactly); ``"sample:N"`` N random rows exactly
-    (the rest are ``unchecked``).
-    """
-
-    expr = parse(expression)
-    infer_shapes(expr, {})
-    arrays = {}
-    for name, col in columns.items():
-        data = col.detach().cpu().numpy() if hasattr(col, "detach") else col
-        arrays[name] = np.asarray(data, dtype=np.float64).reshape(-1)
-    match_variables(expr.variables, {n: 0.0 for n in arrays})
-    lengths = {len(a) for a in arrays.values()}
-    if len(lengths) > 1:
-        raise InputError(f"the columns have different lengths: {sorted(lengths)}")
-    for name, a in arrays.items():
-        if not np.isfinite(a).all():
-            raise InputError(
-                f"column {name} has a value that is not finite "
-                f"(row {int(np.flatnonzero(~np.isfinite(a))[0])})"
-            )
+    """``value``, ``d_<name>`` and (when checked) ``status`` for ``rows`` points whose columns
+    the caller has checked: one float64 array of that length per variable, all finite."""
     # (here, not at the top: it loads NumPy)
     from ..engines.autograd import batch_gradients
 
     summary = Summary()
     checking = Checking(expr, dtype, check, timeout, summary) if check else None
-    n = lengths.pop() if lengths else 1
-    parts: list[dict[str, np.ndarray]] = []
+    keys = ["value", *(f"d_{name}" for name in expr.variables)]
+    out: dict[str, list[np.ndarray]] = {k: [np.empty(0)] for k in keys}
+    if checking is not None:
+        out["status"] = [np.empty(0, dtype=_NAMES.dtype)]
     try:
-        for start in range(0, n, CHUNK_ROWS):
+        for start in range(0, rows, CHUNK_ROWS):
             chunk_columns = {k: v[start : start + CHUNK_ROWS] for k, v in arrays.items()}
             value, grads = batch_gradients(expr, chunk_columns, dtype)
-            out = {"value": value, **{f"d_{name}": grads[name] for name in expr.variables}}
+            out["value"].append(value)
+            for name in expr.variables:
+                out[f"d_{name}"].append(grads[name])
             if checking is not None:
                 chunk = Chunk(None, chunk_columns, None, value=value, grads=grads)
                 checking.ahead(chunk)
                 checking.start(chunk)
                 codes, _ = checking.finish(chunk)
-                out["status"] = _NAMES[codes]
-            parts.append(out)
+                out["status"].append(_NAMES[codes])
     finally:
         if checking is not None:
             checking.close()
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return {k: np.concatenate(parts) for k, parts in out.items()}
 
 
 # ---- grids -------------------------------------------------------------------------------------
@@ -455,7 +434,7 @@ __all__ = [
     "FORMATS",
     "Summary",
     "Writer",
-    "grad_batch",
+    "batch_arrays",
     "grid_columns",
     "input_format",
     "output_format",

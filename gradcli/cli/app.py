@@ -8,6 +8,7 @@ not even load this module.
 
 from __future__ import annotations
 
+import errno
 import sys
 from types import ModuleType
 from typing import Annotated, NoReturn
@@ -175,4 +176,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
         code = interruption_untold(rv if isinstance(rv, int) else 0)
     except (Exception, KeyboardInterrupt) as exc:
         code = exit_code_of(exc, debug)
+    except SystemExit as done:
+        # Click ends with exit 1 when the reader closed the pipe (--help | true); here that
+        # is 141, as for every output
+        cause = done.__context__
+        if not (isinstance(cause, OSError) and cause.errno == errno.EPIPE):
+            raise
+        code = exit_code_of(cause, debug)
     finish(code)

@@ -18,7 +18,7 @@ from ..render import json_doc
 from ..render import plain as plain_renderer
 from . import options as o
 from .arguments import expression_and_values
-from .output import FILE_WIDTH, Destination, console, emit, plain_text, progress
+from .output import FILE_WIDTH, Destination, console, emit, plain_text, print_view, progress
 from .report import reporting, warn
 
 
@@ -167,7 +167,7 @@ def graph(
         width = out.width if dest.path is None else FILE_WIDTH
         view = tree.render_torch(result) if torch_view else tree.render(result, width)
         if dest.path is None:
-            out.print(view)
+            print_view(view, out)
         else:
             dest.write_text(plain_text(view))
 

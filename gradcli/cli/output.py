@@ -8,6 +8,7 @@ device replaced.
 
 from __future__ import annotations
 
+import errno
 import io
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError, safe_text
-from ..files import OutputFile
+from ..files import OutputFile, write_stdout
 from ..render import json_doc
 
 if TYPE_CHECKING:
@@ -34,18 +35,30 @@ def console() -> Console:
     # (here, not at the top: it loads Rich)
     from rich.console import Console
 
-    return Console(highlight=False, markup=False, emoji=False)
+    class Stdout(Console):
+        def on_broken_pipe(self) -> None:
+            # Rich would exit with 1; a closed pipe is exit 141 here, as for every output
+            raise BrokenPipeError(errno.EPIPE, "the reader closed the pipe")
+
+    return Stdout(highlight=False, markup=False, emoji=False)
 
 
 def emit(doc: dict[str, Any] | None, text: str | None, view: Callable[[], Any]) -> None:
     """Print a result: as a JSON document, as plain text, or (by default) as a Rich view."""
     if doc is not None:
-        sys.stdout.write(json_doc.dumps(doc))
+        write_stdout(json_doc.dumps(doc))
     elif text is not None:
-        sys.stdout.write(text)
+        write_stdout(text)
     else:
-        console().print(view())
-    sys.stdout.flush()
+        print_view(view())
+
+
+def print_view(renderable: object, out: Console | None = None) -> None:
+    """A Rich view on stdout, rendered first and then written in full (see write_stdout)."""
+    out = out or console()
+    with out.capture() as captured:
+        out.print(renderable)
+    write_stdout(captured.get())
 
 
 def plain_text(renderable: object) -> str:
@@ -142,7 +155,7 @@ class Destination:
         """Print to stdout, or write the file (drawing it first for pictures); see
         :class:`~gradcli.files.OutputFile`."""
         if self.file is None:
-            sys.stdout.write(text)
+            write_stdout(text)
             return
         self.file.write_all(self._draw(text) if self.picture else text.encode("utf-8"))
 

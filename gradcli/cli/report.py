@@ -25,7 +25,7 @@ FLAGS = {
     "wrt": "--wrt",
     "vjp": "--vjp",
     "max_symbolic": "--max-symbolic",
-    "check": "--no-check",
+    "check": "--check",
     "torch_view": "--torch",
 }
 
