@@ -243,14 +243,16 @@ def _nth_derivative(
     return result(shown, verdicts)
 
 
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
 def _vjp_vector(vjp: object, out_shape: tuple[int, ...]) -> Value | None:
     """The checked VJP vector, or None for a scalar output; a non-scalar output without one is
     explained in PyTorch's terms."""
     if vjp is None:
         if out_shape:
-            shape = (
-                "(" + ", ".join(map(str, out_shape)) + ("," if len(out_shape) == 1 else "") + ")"
-            )
+            shape = _shape_text(out_shape)
             raise UsageError(
                 f"the output has shape {shape}, but a gradient needs a scalar output: PyTorch's "
                 "y.backward() says 'grad can be implicitly created only for scalar outputs'",
@@ -467,7 +469,13 @@ def hessian(
     expr = parse(expression)
     point = match_variables(expr.variables, _values(values, named_values))
     _representable(point, dtype)
-    _vjp_vector(None, infer_shapes(expr, shapes_of(point))[-1])  # scalar output only
+    out_shape = infer_shapes(expr, shapes_of(point))[-1]
+    if out_shape:
+        raise UsageError(
+            f"the output has shape {_shape_text(out_shape)}, but a Hessian needs a scalar output",
+            hint="wrap it in sum(...) or mean(...); or use 'gradcli jacobian' for the first "
+            "derivatives of each element",
+        )
     computed = higher_order.hessian(expr, point, dtype)
     columns = _columns(point)
     h = np.array(computed.rows, dtype=float).reshape(len(columns), len(columns))

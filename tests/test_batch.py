@@ -216,6 +216,22 @@ def test_bad_rows() -> None:
         ("jsonl", '{"x": 1, "y": 2}\n\n{"x": 1e400, "y": 2}\n', "line 3: the number 1e400 is too"),
         ("jsonl", '{"x": 1, "y": 2}\n{"x": NaN, "y": 2}\n', "line 2: NaN is not JSON"),
         ("jsonl", '{"x": 1, "y": 2}\n[1, 2]\n', "line 2 is a JSON list, not an object"),
+        (
+            "jsonl",
+            '{"x": 1, "y": 2}\n\n{"x": 3, "y": "oops"}\n',
+            'line 3: field y is not a number: "oops" (JSON text)',
+        ),
+        (
+            "jsonl",
+            '{"x": 1, "y": 2}\n{"x": 3, "y": true}\n',
+            "line 2: field y is not a number: true (JSON boolean)",
+        ),
+        ("jsonl", '{"x": 1, "y": "2"}\n', 'line 1: field y is not a number: "2" (JSON text)'),
+        (
+            "jsonl",
+            '{"x": 1, "y": 0}\n{"x": 1, "y": 1e-400}\n',
+            "line 2: field y is too small for float64",
+        ),
     ],
 )
 def test_input_that_cannot_be_a_table_is_refused_in_our_words(
@@ -228,6 +244,21 @@ def test_input_that_cannot_be_a_table_is_refused_in_our_words(
     assert r.exit_code == 2, r.stderr
     assert message in r.stderr and r.stdout == ""
     assert "Error" not in r.stderr and "character 5 (" not in r.stderr
+
+
+def test_mixed_json_lines_get_a_verdict_per_cell() -> None:
+    """Lines whose kinds differ (a number here, a boolean or a list there) are read cell by
+    cell: the bad ones are skipped or nulled by the policy, on their own lines."""
+    data = '{"x": 1, "y": 2, "k": "a"}\n{"x": 3, "y": [1]}\n\n{"x": 2, "y": false, "k": 5}\n'
+    data += '{"x": 2, "y": 3}\n'
+    args = ["grad", "x*y", "-i", "-", "--input-format", "jsonl", "--format", "jsonl"]
+    r = invoke(*args, "--on-bad-row", "null", stdin=data)
+    assert r.exit_code == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [row["value"] for row in rows] == [2.0, None, None, 6.0]
+    assert "2 bad rows written as null" in r.stderr
+    r = invoke(*args, "--on-bad-row", "skip", stdin=data)
+    assert r.exit_code == 0 and "2 bad rows skipped" in r.stderr
 
 
 def test_a_header_with_the_columns_and_no_rows_is_zero_rows() -> None:
@@ -490,3 +521,59 @@ def test_a_sampled_stream_reports_only_rows_worth_a_word() -> None:
     r = invoke("grad", "log(x)", "--input", "-", "--check", "sample:1", stdin=data)
     assert r.exit_code == 3
     assert f"but later rows did not: row {CHUNK_ROWS + 2} undefined\n" in r.stderr
+
+
+def test_a_table_wider_than_the_limit_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wide inputs cost the reader memory and time far beyond their size (3,000,000 columns
+    took 5 GB): past MAX_COLUMNS the run stops at the header with the count."""
+    from gradcli.batch import formats
+    from gradcli.limits import MAX_COLUMNS
+
+    header = ",".join(f"c{i}" for i in range(MAX_COLUMNS)) + ",x\n"
+    r = invoke("grad", "x", "--input", "-", stdin=header + "1," * MAX_COLUMNS + "2\n")
+    assert r.exit_code == 2
+    assert f"the input has {MAX_COLUMNS + 1:,} columns; the limit is {MAX_COLUMNS:,}" in r.stderr
+    monkeypatch.setattr(formats, "MAX_COLUMNS", 3)
+    r = invoke(
+        "grad", "x", "--input", "-", "--input-format", "jsonl", stdin='{"x":1,"a":2,"b":3,"c":4}\n'
+    )
+    assert r.exit_code == 2 and "the input has 4 columns; the limit is 3" in r.stderr
+    wide = tmp_path / "wide.parquet"
+    pl.DataFrame({"x": [1.0], "a": [1], "b": [1], "c": [1]}).write_parquet(wide)
+    r = invoke("grad", "x", "--input", str(wide))
+    assert r.exit_code == 2 and "the input has 4 columns; the limit is 3" in r.stderr
+    r = invoke("grad", "x", "--input", "-", stdin="x,a,b\n1,2,3\n")  # at the limit: read
+    assert r.exit_code == 0 and csv_rows(r.stdout)[0]["d_x"] == "1.0"
+
+
+def test_a_column_that_changes_kind_between_chunks_is_written_to_parquet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JSON Lines are typed block by block: a passed-through column that is text in one block
+    and numbers or nulls in another takes the type that holds them all (it was an internal
+    error after all the work)."""
+    from gradcli.batch import formats
+
+    monkeypatch.setattr(formats, "READ_BYTES", 64)  # (a block of a few lines)
+    lines = [f'{{"x": {i}, "k": "a"}}' for i in range(5)] + [
+        f'{{"x": {i}, "k": 5}}' for i in range(5)
+    ]
+    lines += [f'{{"x": {i}, "k": null}}' for i in range(5)]
+    out = tmp_path / "out.parquet"
+    r = invoke(
+        "grad",
+        "2*x",
+        "-i",
+        "-",
+        "--input-format",
+        "jsonl",
+        "-o",
+        str(out),
+        stdin="\n".join(lines) + "\n",
+    )
+    assert r.exit_code == 0, r.stderr
+    frame = pl.read_parquet(out)
+    assert frame["k"].to_list() == ["a"] * 5 + ["5"] * 5 + [None] * 5
+    assert frame["d_x"].to_list() == [2.0] * 15

@@ -312,7 +312,7 @@ def test_every_line_ending_is_read(tmp_path: Path, ending: str) -> None:
 
 @pytest.mark.parametrize(
     ("line", "said"),
-    [('{"x": true}', "'true' (Boolean)"), ('{"x": "1"}', "'1' (String)")],
+    [('{"x": true}', "true (JSON boolean)"), ('{"x": "1"}', '"1" (JSON text)')],
 )
 def test_typed_input_takes_numbers_only(line: str, said: str) -> None:
     r = gradcli("grad", "x", "--input", "-", "--input-format", "jsonl", input=line + "\n")

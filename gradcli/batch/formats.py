@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import InputError, OutputError, UsageError, held_signals, safe_text, shown_list
 from ..files import OutputFile, names_a_descriptor, standard_input
+from ..limits import MAX_COLUMNS
 
 CHUNK_ROWS = 1 << 16  #: rows per chunk: measured faster than one huge tensor, and bounded
 READ_BYTES = 8 << 20  #: bytes read from a stream at a time
@@ -170,7 +171,16 @@ def read_chunks(
 
     if fmt == "parquet":
         try:
-            frame = pl.read_parquet(_open(path) if path == "-" else path)
+            # (a Parquet file's footer says what it holds: from a pipe, it must all be read)
+            source: str | IO[bytes] = io.BytesIO(_open(path).read()) if path == "-" else path
+            width = len(pl.read_parquet_schema(source))
+            if width > MAX_COLUMNS:
+                raise _too_wide(width)
+            if not isinstance(source, str):
+                source.seek(0)
+            frame = pl.read_parquet(source)
+        except InputError:
+            raise
         except Exception as e:  # polars raises several kinds for a broken file
             raise UsageError(f"cannot read Parquet from {safe_text(path)!r}: {e}") from None
         for start in range(0, frame.height, CHUNK_ROWS):
@@ -185,6 +195,8 @@ def read_chunks(
             first, _, block = block.partition(b"\n")
             header = first + b"\n"
             line += 1
+            if first.count(b"," if fmt == "csv" else b"\t") >= MAX_COLUMNS:
+                raise _too_wide(first.count(b"," if fmt == "csv" else b"\t") + 1)
             if not first.strip():
                 raise InputError(
                     f"line 1 of the {fmt.upper()} input is blank: it must name the columns",
@@ -196,23 +208,44 @@ def read_chunks(
         try:
             if fmt == "jsonl":
                 frame = pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
+                if frame.width > MAX_COLUMNS:
+                    raise _too_wide(frame.width)
             else:
                 frame = _read_csv_block(header + block, "," if fmt == "csv" else "\t", variables)
+        except InputError:
+            raise
         except Exception as e:
-            if fmt == "jsonl":
-                raise _jsonl_failure(block, line) from None
-            raise InputError(
-                f"cannot read the {fmt.upper()} input near line {line}: {str(e).splitlines()[0]}"
-            ) from None
+            if fmt != "jsonl":
+                raise InputError(
+                    f"cannot read the {fmt.upper()} input near line {line}: "
+                    f"{str(e).splitlines()[0]}"
+                ) from None
+            # a line that is not JSON is an error; lines of mixed kinds (a boolean or a list
+            # where others have numbers) are read as their JSON text, for each cell's verdict
+            failure = _jsonl_failure(block, line)
+            if failure is not None:
+                raise failure from None
+            frame, lines = _as_json_text(None, block, line, variables)
+        else:
+            lines = None
+            if fmt == "jsonl" and _needs_json_text(frame, block, variables):
+                frame, lines = _as_json_text(frame, block, line, variables)
         for start in range(0, frame.height, CHUNK_ROWS):
-            yield _clean(
-                frame.slice(start, CHUNK_ROWS), variables, on_bad_row, line + start, counts, fmt
-            )
+            part = frame.slice(start, CHUNK_ROWS)
+            numbers = lines[start : start + CHUNK_ROWS] if lines is not None else None
+            yield _clean(part, variables, on_bad_row, line + start, counts, fmt, numbers)
     if fmt in ("csv", "tsv") and not header.strip():
         raise InputError(
             f"the {fmt.upper()} input is empty: it has no header line",
             hint=f"the first line names the columns, e.g. {_example_header(fmt, variables)}",
         )
+
+
+def _too_wide(columns: int) -> InputError:
+    return InputError(
+        f"the input has {columns:,} columns; the limit is {MAX_COLUMNS:,}",
+        hint="keep the columns the expression needs (and those to pass through) in the input",
+    )
 
 
 def _example_header(fmt: str, variables: Sequence[str]) -> str:
@@ -244,8 +277,9 @@ def _columns_present(columns: Sequence[str], variables: Sequence[str]) -> None:
         )
 
 
-def _jsonl_failure(block: bytes, first_line: int) -> InputError:
-    """What is wrong with a block of JSON Lines that could not be read, at its first bad line."""
+def _jsonl_failure(block: bytes, first_line: int) -> InputError | None:
+    """What is wrong with a block of JSON Lines that could not be read, at its first bad line;
+    None when every line is a JSON object of finite numbers (then the kinds are mixed)."""
 
     def number(text: str) -> float:
         value = float(text)
@@ -274,10 +308,7 @@ def _jsonl_failure(block: bytes, first_line: int) -> InputError:
                 f"{where} is a JSON {type(item).__name__}, not an object",
                 hint='each line must be one JSON object, such as {"x": 1.5, "y": 2}',
             )
-    return InputError(
-        f"cannot read the JSONL input from line {first_line}: its lines do not fit one table",
-        hint="give every line the same keys with values of one kind",
-    )
+    return None
 
 
 def _read_csv_block(data: bytes, separator: str, variables: list[str]) -> Any:
@@ -320,11 +351,89 @@ def _rounds_to_zero(texts: Any, values: np.ndarray) -> np.ndarray:
     return out
 
 
+_TINY_EXPONENT = re.compile(rb"[eE]-0*[3-9][0-9]{2}")  #: a JSON number that may round to 0
+
+
+def _json_kind(text: str) -> str:
+    kinds = {'"': "text", "[": "list", "{": "object", "t": "boolean", "f": "boolean"}
+    return kinds.get(text[:1], "value")
+
+
+def _needs_json_text(frame: Any, block: bytes, variables: list[str]) -> bool:
+    """Whether a JSONL block must be read again as text to judge its variables' cells: a
+    column that is not all numbers (Polars turned the numbers into text, so which cells
+    were text is lost), a blank line (rows no longer match lines), or a zero that may be a
+    number too small for float64 (1e-400)."""
+    for name in variables:
+        if name in frame.columns:
+            column = frame[name]
+            if not column.dtype.is_numeric():
+                return True
+            if (column == 0).any() and _TINY_EXPONENT.search(block):
+                return True
+    return b"\n\n" in block or block.startswith(b"\n") or b"\n \n" in block
+
+
+class _JSONNumber(str):
+    """A JSON number's own text (so that 1e-400 is not read as 0 before it is judged)."""
+
+
+def _as_json_text(
+    frame: Any, block: bytes, first_line: int, variables: list[str]
+) -> tuple[Any, list[int] | None]:
+    """The block with its variable columns as the JSON text of each cell (a number as
+    written; a string with its quotes; true as JSON spells it; null as null), read line by
+    line, and each row's line number. Without ``frame`` (Polars could not read the block: its
+    kinds are mixed) every column is made from the lines, the others as their values (text
+    when they are text, else their JSON text)."""
+    # (here, not at the top: it loads Polars)
+    import polars as pl
+
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    for offset, raw in enumerate(block.split(b"\n")):
+        if raw.strip():
+            item = json.loads(raw, parse_float=_JSONNumber, parse_int=_JSONNumber)
+            rows.append(item if isinstance(item, dict) else {})
+            lines.append(first_line + offset)
+    if frame is not None and len(rows) != frame.height:
+        return frame, None
+
+    def text(cell: object) -> str | None:
+        if cell is None:
+            return None
+        return cell if isinstance(cell, _JSONNumber) else json.dumps(cell)
+
+    def column(name: str) -> Any:
+        cells = [r.get(name) for r in rows]
+        if name not in variables:
+            kinds = {type(c) for c in cells if c is not None}
+            if kinds == {str}:
+                return pl.Series(name, cells, dtype=pl.String)
+            if kinds == {_JSONNumber}:
+                return pl.Series(name, [text(c) for c in cells]).cast(pl.Float64)
+        return pl.Series(name, [text(c) for c in cells], dtype=pl.String)
+
+    if frame is None:
+        names = list(dict.fromkeys(key for r in rows for key in r))
+        if len(names) > MAX_COLUMNS:
+            raise _too_wide(len(names))
+        return pl.DataFrame([column(name) for name in names]), lines
+    return frame.with_columns([column(n) for n in variables if n in frame.columns]), lines
+
+
 def _clean(
-    frame: Any, variables: list[str], on_bad_row: str, first_line: int, counts: Counts, fmt: str
+    frame: Any,
+    variables: list[str],
+    on_bad_row: str,
+    first_line: int,
+    counts: Counts,
+    fmt: str,
+    lines: list[int] | None = None,
 ) -> Any:
     """Variable columns as float64; a missing, non-numeric or non-finite field is an error
-    naming its line, or (by policy) the row is skipped or written with nulls."""
+    naming its line (``lines``: each row's, when rows and lines do not match one to one), or
+    (by policy) the row is skipped or written with nulls."""
     # (here, not at the top: it loads Polars)
     import polars as pl
 
@@ -340,7 +449,7 @@ def _clean(
     first_wrong: tuple[int, str] | None = None  # (row, variable) of the earliest bad field
     for name in variables:
         raw = frame[name]
-        if fmt in ("jsonl", "parquet") and not raw.dtype.is_numeric():
+        if fmt == "parquet" and not raw.dtype.is_numeric():
             # typed formats: true, "1" and "2.5" are a boolean and texts, not numbers (the
             # same rule as everywhere else); text is what CSV and TSV fields always are
             numbers = pl.Series(name, [None] * frame.height, dtype=pl.Float64)
@@ -362,21 +471,23 @@ def _clean(
     if first_wrong is not None and on_bad_row == "error":
         row, name = first_wrong
         field_text = frame[name][row]
-        if isinstance(field_text, bool):  # (as JSON spells it)
-            field_text = "true" if field_text else "false"
         too_small = isinstance(field_text, str) and _too_small(field_text)
+        shown = safe_text(str(field_text))
         what = (
             "is missing"
             if field_text is None or str(field_text).strip() == ""
-            else f"is too small for float64 (it rounds to 0): {safe_text(str(field_text))!r}"
+            else f"is too small for float64 (it rounds to 0): {shown!r}"
             if too_small
-            else f"is not a finite number: {safe_text(str(field_text))!r}"
-            if frame[name].dtype.is_numeric() or fmt not in ("jsonl", "parquet")
-            else f"is not a number: {safe_text(str(field_text))!r} ({frame[name].dtype})"
+            else f"is not a number: {shown} (JSON {_json_kind(str(field_text))})"
+            if fmt == "jsonl" and str(field_text)[:1] in '"[{tfn'
+            else f"is not a finite number: {shown!r}"
+            if frame[name].dtype.is_numeric() or fmt != "parquet"
+            else f"is not a number: {shown!r} ({frame[name].dtype})"
         )
         unit = "line" if fmt != "parquet" else "row"
+        at = lines[row] if lines is not None else first_line + row
         raise InputError(
-            f"{unit} {first_line + row}: field {name} {what}",
+            f"{unit} {at}: field {name} {what}",
             hint="fix the row, or pass --on-bad-row skip or --on-bad-row null",
         )
     recast = [n for n in variables if frame[n].dtype != pl.Float64]
@@ -602,7 +713,9 @@ class Writer:
 
         if not self.parts:
             return
-        plan = pl.concat([pl.scan_ipc(p) for p in self.parts])
+        # (a pass-through column may change kind from chunk to chunk: text in one, numbers or
+        # nulls in another; each column takes the type that holds them all)
+        plan = pl.concat([pl.scan_ipc(p) for p in self.parts], how="vertical_relaxed")
         if self.with_status is False:
             plan = plan.drop("status")
         if self.out is not None and self.out.tmp is not None:
