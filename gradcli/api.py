@@ -27,7 +27,13 @@ from .language.values import (
     labels,
     match_variables,
 )
-from .limits import DEFAULT_TIMEOUT, MAX_DRAWN, MAX_ORDER, MAX_SYMBOLIC_ELEMENTS
+from .limits import (
+    DEFAULT_TIMEOUT,
+    MAX_DRAWN,
+    MAX_ORDER,
+    MAX_SYMBOLIC_ELEMENTS,
+    SYMMETRY_TOLERANCE,
+)
 from .results import Check, GradResult, GraphResult, MatrixResult, Status
 
 if TYPE_CHECKING:
@@ -497,7 +503,7 @@ def hessian(
     stationary = _stationary(computed.gradient, exact_gradient, h, [c[2] for c in columns])
     classification = _classify(eigenvalues) if stationary and eigenvalues else None
     scale = max(1.0, float(np.max(np.abs(h))) if h.size else 0.0)
-    if asymmetry > 1e-9 * scale:
+    if asymmetry > SYMMETRY_TOLERANCE * scale:
         notes.append(
             f"the Hessian is not symmetric: largest |H[i][j] - H[j][i]| is {asymmetry:.3g}"
         )

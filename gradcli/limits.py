@@ -46,6 +46,9 @@ MAX_EXACT_BITS = 1 << 17
 SETTLED_BITS = 110
 #: the highest derivative order ``--order`` computes (each order multiplies the work)
 MAX_ORDER = 10
+#: a Hessian is symmetric when no |H[i][j] - H[j][i]| exceeds this times its largest entry
+#: (torch's second backward passes round differently in each order)
+SYMMETRY_TOLERANCE = 1e-9
 #: variable elements whose derivative through an exact kink is decided direction by direction
 #: (each costs a pass over the expression); past this, the rest are reported undecided
 MAX_DIRECTIONAL = 256

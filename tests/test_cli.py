@@ -69,6 +69,68 @@ def test_expression_starting_with_minus() -> None:
         assert (r.exit_code, r.stdout) == (0, "-1\n-2\n")
 
 
+BCE = "-(y*log(sigmoid(w*x+b)) + (1-y)*log(1-sigmoid(w*x+b)))"
+
+
+@pytest.mark.parametrize(
+    ("args", "plain"),
+    [
+        (["grad", BCE, "--x", "6.7", "--y", "0", "--w", "1", "--b", "0"], None),
+        (["grad", "-sin(x)", "--x", "0", "--plain"], "0\n-1\n"),  # (not -s -i 'n(x)')
+        (["grad", "-x*foo", "--x", "1", "--foo", "2", "--plain"], "-2\n-2\n-1\n"),  # (not -f)
+        (["grad", "--x", "-2", "x**2", "--plain"], "4\n-4\n"),  # a value that starts with '-'
+        (["grad", "-i*f*o", "--i", "1", "--f", "2", "--o", "3", "--plain"], "-6\n-6\n-3\n-2\n"),
+        (["steps", "-sin(x)", "--x", "1", "--json"], None),
+        (["graph", "-sin(x)", "--x", "1", "--format", "json"], None),
+    ],
+)
+def test_an_expression_that_starts_with_minus_is_never_short_options(
+    args: list[str], plain: str | None
+) -> None:
+    r = invoke(*args)
+    assert r.exit_code == 0, r.stderr
+    if plain is not None:
+        assert r.stdout == plain
+
+
+def test_short_options_still_work_beside_such_an_expression(tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    r = invoke("grad", "-x", "--x", "0:1:3", "-o", str(out))
+    assert r.exit_code == 0, r.stderr
+    assert out.read_text().splitlines()[1:] == ["0.0,-0.0,-1.0", "0.5,-0.5,-1.0", "1.0,-1.0,-1.0"]
+    src = tmp_path / "in.csv"
+    src.write_text("x\n2\n")
+    r = invoke("grad", "-x**2", "-i", str(src))
+    assert r.exit_code == 0 and r.stdout.splitlines()[1] == "2.0,-4.0,-4.0"
+
+
+@pytest.mark.parametrize(
+    ("args", "said", "meant"),
+    [
+        (["grad", "x", "--x", "1", "--jsn"], "--jsn is not an option of 'gradcli grad'", "--json"),
+        (["grad", "x**3", "--x", "1", "--orde", "2"], "--orde is not an option", "--order"),
+        (["grad", "x", "--x", "1", "-j"], "-j is not an option of 'gradcli grad'", "--json"),
+        (["hessian", "x*y", "--x", "1", "--y", "1", "-json"], "-json is not an option", "--json"),
+        (
+            ["steps", "x", "--x", "1", "--wrtt", "x"],
+            "--wrtt is not an option of 'gradcli steps'",
+            "--wrt",
+        ),
+    ],
+)
+def test_a_mistyped_option_gets_did_you_mean(args: list[str], said: str, meant: str) -> None:
+    r = invoke(*args)
+    assert r.exit_code == 2
+    assert said in r.stderr and f"did you mean {meant}?" in r.stderr
+
+
+def test_a_variable_that_looks_like_an_option_is_a_variable() -> None:
+    r = invoke("grad", "orde*2", "--orde", "3", "--plain")  # in the expression: a variable
+    assert (r.exit_code, r.stdout) == (0, "6\n2\n")
+    r = invoke("hessian", "x*x+2", "--x", "2,3")  # the hint names what hessian has
+    assert r.exit_code == 2 and "--vjp" not in r.stderr and "gradcli jacobian" in r.stderr
+
+
 def test_option_after_double_dash_is_explained() -> None:
     r = invoke("grad", "--x", "1", "--", "-x**2", "--plain")
     assert r.exit_code == 2
@@ -117,7 +179,11 @@ def test_dtype_float32() -> None:
             "gradcli: warning: the function itself is undefined here: sqrt at column 1 is not "
             "real (sqrt of a negative number)",
         ),
-        (["grad", "exp(x)", "--x", "710"], 3, "gradcli: warning: exp at column 1 (710) overflows"),
+        (
+            ["grad", "exp(x)", "--x", "710"],
+            3,
+            "gradcli: warning: exp at column 1 overflows float64 at 710",
+        ),
         (["grad", "(1-cos(x))/x**2", "--x", "1e-7"], 1, "gradcli: warning: torch's value is off"),
         (["grad", "abs(x)", "--x", "0"], 0, "gradcli: warning: abs at column 1 is at its kink (0)"),
     ],

@@ -214,16 +214,13 @@ def judge(
                 f"{torch_left.removeprefix('domain:')}; torch's {what} is {t}",
                 kind,
             )
-        where = f"{torch_left}; " if torch_left else ""
         beyond = " (beyond float64's range)" if shown is None else ""
-        return Verdict(
-            Status.OVERFLOW,
-            t,
-            shown,
-            text,
-            f"{where}{dtype} gave {t} but the exact {what} is finite{beyond}",
-            kind,
+        said = (
+            f"{torch_left}; torch's {what} is {t}, but the exact one is finite{beyond}"
+            if torch_left
+            else f"{dtype} gave {t} but the exact {what} is finite{beyond}"
         )
+        return Verdict(Status.OVERFLOW, t, shown, text, said, kind)
     if exact.kind is Kind.UNKNOWN:
         return Verdict(Status.INCONCLUSIVE, t, None, text, f"the exact {what} {exact.why}", kind)
     if exact.kind is Kind.HUGE:
@@ -382,15 +379,48 @@ def torch_causes(
         if not all(x.kind in FINITE for x in _flat(exact_nodes[i])):
             continue  # (the exact value is no finite number either: no rounding to blame)
         args = ", ".join(_short(o) for o in operands)
-        where = f"{node.op} at column {node.start + 1} ({args})"
-        if np.isnan(torch_nodes[i]).any():
+        where = f"{node.op} at column {node.start + 1}"
+        under = _underflowed(expr, node.args, torch_nodes, exact_nodes)
+        if under:  # the operation is not to blame: its operand lost its value first
+            left = f"{under}, so {where} has no finite {torch_nodes[i].dtype} value"
+        elif np.isnan(torch_nodes[i]).any():
             left = (
-                f"domain:torch's operand of {where} rounded outside its real domain, which "
-                "the exact operand is inside"
+                f"domain:torch's operand of {where} ({args}) rounded outside its real "
+                "domain, which the exact operand is inside"
             )
         else:
-            left = f"{where} overflows {torch_nodes[i].dtype}"
+            left = f"{where} overflows {torch_nodes[i].dtype} at {args}"
     return kink_cause, left
+
+
+def _underflowed(
+    expr: Expr, args: Sequence[int], torch_nodes: Sequence[np.ndarray], exact_nodes: Sequence[Any]
+) -> str:
+    """An operand torch rounded to 0 though its exact value is not 0 (``sigmoid(-800)``, about
+    1e-348, is below float64's smallest number): a sentence naming it, or ''."""
+    for a in args:
+        operand = expr.nodes[a]
+        torch_value = np.asarray(torch_nodes[a])
+        if operand.kind != "op" or torch_value.ndim or float(torch_value) != 0.0:
+            continue
+        exact = exact_nodes[a]
+        nonzero = isinstance(exact, Real) and (
+            (exact.kind is Kind.EXACT and not exact.is_zero)
+            or (exact.kind is Kind.BALL and not exact.b.contains(0))
+        )
+        if nonzero:
+            dtype = torch_value.dtype
+            return (
+                f"{operand.op} at column {operand.start + 1} underflows to 0 in {dtype} "
+                f"(its exact value is {_float_text_of(exact)})"
+            )
+    return ""
+
+
+def _float_text_of(x: Real) -> str:
+    text = text_of(x)
+    mantissa, _, exponent = text.partition("e")
+    return f"about {mantissa[:6]}e{exponent}" if exponent else text
 
 
 def _flat(v: Any) -> list[Real]:

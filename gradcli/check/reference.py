@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..engines.exact import nodewise, real
-from ..engines.exact.real import FINITE, NUMBERS, Kind, Real
+from ..engines.exact.real import FINITE, INFINITE, NUMBERS, Kind, Real
 from ..errors import SymbolicError
 from ..language.nodes import Expr
 from ..language.ops import OPS
@@ -124,8 +124,8 @@ def from_nodewise(expr: Expr, ref: nodewise.Reference, seed_index: int = 0) -> P
             )
         else:
             nondiff[label] = (
-                f"{_where(expr, node_index)} is at its jump (operand "
-                f"{_operands(values, node)}): {op.kink.torch}"
+                f"{_where(expr, node_index)} jumps at {_operands(values, node)}, where it has "
+                f"no derivative; {op.kink.torch}"
             )
     for label, one in ref.one_sided[seed_index].items():
         found = kink_for(label)
@@ -175,7 +175,8 @@ def _steep_slope(expr: Expr, ref: nodewise.Reference, label: str) -> str:
             bad = next((x for x in _elements(part) if x.kind in FAILED), None)
             if bad is not None:
                 operands = _operands(ref.values, node)
-                return f"{_where(expr, i)} has slope {text_of(bad)} at {operands}"
+                slope = "an infinite slope" if bad.kind in INFINITE else f"slope {text_of(bad)}"
+                return f"{_where(expr, i)} has {slope} at {operands}"
     return ""
 
 

@@ -10,16 +10,27 @@ from __future__ import annotations
 
 import errno
 import sys
+from collections.abc import Sequence
 from types import ModuleType
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from .. import __version__
 from . import options as o
+from .argv import protect
 from .report import exit_code_of, finish, interruption_untold
 
+
+class _Group(typer.core.TyperGroup):
+    """The command group, reading an expression that starts with '-' as one (see argv)."""
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **options: Any) -> Any:
+        return super().main(protect(sys.argv[1:] if args is None else args, self), *rest, **options)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="gradcli",
     help="Gradients of math expressions with PyTorch autograd, checked exactly with SymPy.",
     no_args_is_help=True,

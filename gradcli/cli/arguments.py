@@ -3,6 +3,7 @@ of each variable's value, in every spelling the command line accepts."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Sequence
 
@@ -25,7 +26,7 @@ def expression_and_values(
     free = [*(args or []), *ctx.args]
     if file is not None:
         free.insert(0, read_expression(file))
-    return split_arguments(free, option_names(ctx))
+    return split_arguments(free, option_names(ctx), ctx.command_path)
 
 
 def option_names(ctx: typer.Context) -> set[str]:
@@ -56,7 +57,7 @@ def read_expression(path: str) -> str:
 
 
 def split_arguments(
-    args: Sequence[str], reserved: Iterable[str] = ()
+    args: Sequence[str], reserved: Iterable[str] = (), command: str = "gradcli grad"
 ) -> tuple[str, dict[str, str]]:
     """Find the expression and the ``name -> value text`` pairs among the free arguments.
 
@@ -67,6 +68,7 @@ def split_arguments(
     own_options = set(reserved)
     values: dict[str, str] = {}
     expressions: list[str] = []
+    mistyped: list[str] = []  # --NAME at the end, without a value
     i = 0
     while i < len(args):
         arg = args[i]
@@ -84,11 +86,12 @@ def split_arguments(
                 raise UsageError(
                     f"no such option: --{safe_text(name)}",
                     hint="variable values are written --x 2, --x=2 or x=2; "
-                    "see 'gradcli grad --help' for the options",
+                    f"see '{command} --help' for the options",
                 )
             if value is None:
                 if i + 1 >= len(args):
-                    raise UsageError(f"--{name} needs a value", hint=f"write --{name} 2")
+                    mistyped.append(name)
+                    break
                 value = args[i + 1]
                 i += 1
             _add(values, name, value)
@@ -97,6 +100,10 @@ def split_arguments(
         else:
             expressions.append(arg)
         i += 1
+    _mistyped_options([*values, *mistyped], expressions, own_options, command)
+    if mistyped:
+        name = mistyped[0]
+        raise UsageError(f"--{name} needs a value", hint=f"write --{name} 2")
     if not expressions:
         raise UsageError(
             "missing expression", hint='for example: gradcli grad "x**2*y" --x 2 --y 3'
@@ -108,6 +115,38 @@ def split_arguments(
             hint="quote the expression as one argument, and give values as --x 2 or x=2",
         )
     return expressions[0], values
+
+
+def _mistyped_options(
+    names: Sequence[str], expressions: Sequence[str], options: Iterable[str], command: str
+) -> None:
+    """A value name that is not in the expression but is close to one of the command's options
+    (``--orde 2``, ``--jsn``), or a short word like ``-j`` beside the expression, is a
+    mistyped option: say which one was meant."""
+    longs = sorted(o[2:] for o in options if o.startswith("--"))
+    used = {w for e in expressions for w in _IDENT.findall(e)}
+    for name in names:
+        if name in used:
+            continue
+        close = difflib.get_close_matches(name, longs, n=1, cutoff=0.75)
+        if close:
+            raise UsageError(
+                f"--{name} is not an option of '{command}', and the expression has no "
+                f"variable {name}",
+                hint=f"did you mean --{close[0]}?",
+            )
+    if len(expressions) > 1:
+        for word in expressions:
+            letters = word[1:]
+            if word.startswith("-") and not word.startswith("--") and letters.isalpha():
+                meant = [o for o in longs if o == letters]  # -json for --json
+                if not meant and len(letters) <= 2:  # -j for --json
+                    meant = [o for o in longs if o.startswith(letters)]
+                if meant:
+                    raise UsageError(
+                        f"{safe_text(word)} is not an option of '{command}'",
+                        hint="did you mean " + " or ".join(f"--{o}" for o in meant[:3]) + "?",
+                    )
 
 
 def _add(values: dict[str, str], name: str, value: str) -> None:

@@ -116,14 +116,14 @@ def grad(
             wrt=wrt,
         )
 
-        def view() -> Any:
+        def view(width: int) -> Any:
             # (here, not at the top: it loads Rich)
             from ..render import table, tree
 
             if not show_graph:
-                return table.render(result)
+                return table.render(result, width)
             return tree.with_graph(
-                table.render(result), api.graph(expression, raw, dtype=dtype.value), console().width
+                table.render(result, width), api.graph(expression, raw, dtype=dtype.value), width
             )
 
         emit(
@@ -196,7 +196,7 @@ def steps(
         emit(
             result.to_dict() if json_out else None,
             steps_renderer.latex(result) if latex else None,
-            lambda: steps_renderer.render(result),
+            lambda width: steps_renderer.render(result),
         )
         failed = [d.wrt for d in result.derivations.values() if d.verified is False]
         if result.backward is not None:
@@ -236,7 +236,7 @@ def matrix(
         emit(
             result.to_dict() if json_out else None,
             matrix.plain(result) if plain else None,
-            lambda: matrix.render(result),
+            lambda width: matrix.render(result, width),
         )
         for note in result.notes:
             warn(note)

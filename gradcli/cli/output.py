@@ -43,14 +43,16 @@ def console() -> Console:
     return Stdout(highlight=False, markup=False, emoji=False)
 
 
-def emit(doc: dict[str, Any] | None, text: str | None, view: Callable[[], Any]) -> None:
-    """Print a result: as a JSON document, as plain text, or (by default) as a Rich view."""
+def emit(doc: dict[str, Any] | None, text: str | None, view: Callable[[int], Any]) -> None:
+    """Print a result: as a JSON document, as plain text, or (by default) as a Rich view laid
+    out for the terminal's width."""
     if doc is not None:
         write_stdout(json_doc.dumps(doc))
     elif text is not None:
         write_stdout(text)
     else:
-        print_view(view())
+        out = console()
+        print_view(view(out.width), out)
 
 
 def print_view(renderable: object, out: Console | None = None) -> None:

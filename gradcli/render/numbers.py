@@ -19,6 +19,16 @@ def fmt(x: float | None) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def fmt_value(value: object) -> str:
+    """A variable's value as the command line writes it: ``2``, ``[2, 3]``, ``[[1, 2], [3, 4]]``
+    (the same number format everywhere)."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(fmt_value(v) for v in value) + "]"
+    return fmt(value)  # type: ignore[arg-type]
+
+
 def short_exact(text: str, digits: int = 17) -> str:
     """An exact value's 30-digit text cut to ``digits`` significant digits for a table."""
     try:

@@ -1,8 +1,13 @@
-"""The default human view: a Rich table of the value and the gradient with their checks."""
+"""The default human view: a Rich table of the value and the gradient with their checks.
+
+Numbers are never cut or folded. A vector or matrix gradient is a small grid in its row when
+that fits the terminal; else each element has a row of its own (``∂f/∂x[2]``); on a terminal
+too narrow for that table, every row is stacked (see :mod:`gradcli.render.layout`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -11,7 +16,8 @@ from rich.text import Text
 
 from ..language.values import Array
 from ..results import NODE_BY_NODE, GradResult, Status, worst
-from .numbers import fmt, short_exact, shorten
+from .layout import first_fitting, stacked
+from .numbers import fmt, fmt_value, short_exact, shorten
 
 STYLE = {
     Status.AGREE: ("✓", "green"),
@@ -30,36 +36,78 @@ def status_text(status: Status) -> Text:
     return Text(f"{mark} {status.value}", style=style)
 
 
+@dataclass(frozen=True)
+class _Row:
+    """One row of the table: a label, torch's numbers, the exact ones (or None), a verdict;
+    a vector or matrix has its shape and one text per element."""
+
+    label: str
+    autograd: list[str]
+    exact: list[str] | None
+    status: Status
+    shape: tuple[int, ...] = ()
+    labels: tuple[str, ...] = ()  #: each element's label, for a vector or matrix
+    verdicts: tuple[Status, ...] = ()  #: each element's verdict
+
+
 def _grid(cells: list[str], shape: tuple[int, ...]) -> RenderableType:
-    """A vector or matrix as a small borderless table of right-aligned numbers."""
+    """A vector or matrix as a small borderless grid of right-aligned whole numbers."""
     cols = shape[-1]
     grid = Table.grid(padding=(0, 1))
     for _ in range(cols):
-        grid.add_column(justify="right")
+        grid.add_column(justify="right", no_wrap=True)
     for start in range(0, len(cells), cols):
         grid.add_row(*cells[start : start + cols])
     return grid
 
 
-def _cell(value: Any, texts: list[str] | None = None) -> RenderableType:
-    """One number as text, or a vector or matrix as a grid (of ``texts`` if given)."""
-    if isinstance(value, Array):
-        shown = texts if texts is not None else [fmt(v) for v in value.data]
-        return _grid(shown, value.shape)
-    return texts[0] if texts else fmt(value)
+def _table(rows: list[_Row], exact_title: str | None, per_element: bool) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("", style="bold", no_wrap=True)
+    table.add_column("autograd", justify="right", no_wrap=True)
+    if exact_title is not None:
+        table.add_column(exact_title, justify="right", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    for row in rows:
+        if row.shape and per_element:
+            for k, label in enumerate(row.labels):
+                cells: list[RenderableType] = [label, row.autograd[k]]
+                if exact_title is not None:
+                    cells.append(row.exact[k] if row.exact else "")
+                cells.append(status_text(row.verdicts[k] if row.verdicts else row.status))
+                table.add_row(*cells)
+            continue
+        value: RenderableType = _grid(row.autograd, row.shape) if row.shape else row.autograd[0]
+        cells = [row.label, value]
+        if exact_title is not None:
+            exact = row.exact or [""]
+            cells.append(_grid(exact, row.shape) if row.shape else exact[0])
+        cells.append(status_text(row.status))
+        table.add_row(*cells)
+    return table
 
 
-def render(result: GradResult) -> RenderableType:
-    """A heading, a table of numbers (value row, then one row per variable), and SymPy's
-    derivatives below it, where long formulas can wrap without squeezing the numbers.
-    Vectors and matrices are shown as small grids."""
-    point = (
-        ", ".join(
-            f"{k} = {fmt(v)}" if not isinstance(v, Array) else f"{k} = {_inline(v)}"
-            for k, v in result.point.items()
+def _stacked(rows: list[_Row], exact_title: str | None) -> RenderableType:
+    blocks = []
+    for row in rows:
+        singles = (
+            zip(row.labels, range(len(row.labels)), strict=True) if row.shape else [(row.label, 0)]
         )
-        or "no variables"
-    )
+        for label, k in singles:
+            status = row.verdicts[k] if row.verdicts else row.status
+            title = Text.assemble((label, "bold"), "  ", status_text(status))
+            lines: list[tuple[str, RenderableType]] = [("autograd", row.autograd[k])]
+            if exact_title is not None:
+                lines.append((exact_title, row.exact[k] if row.exact else ""))
+            blocks.append((title, lines))
+    return stacked(blocks)
+
+
+def render(result: GradResult, width: int = 80) -> RenderableType:
+    """A heading, a table of numbers (value row, then one row per variable), and SymPy's
+    derivatives below it, where long formulas can wrap without squeezing the numbers; laid
+    out for ``width`` columns."""
+    point = ", ".join(f"{k} = {fmt_value(v)}" for k, v in result.point.items()) or "no variables"
     heading = Text.assemble(
         ("f = ", "bold"),
         (shorten(result.expression), "bold cyan"),
@@ -69,40 +117,57 @@ def render(result: GradResult) -> RenderableType:
         (f"  ({result.dtype})", "dim"),
     )
     if result.vjp is not None:
-        heading.append(f"\nvector-Jacobian product with v = {_inline(result.vjp)}", style="dim")
+        heading.append(f"\nvector-Jacobian product with v = {fmt_value(result.vjp)}", style="dim")
     checked = result.check.value is not None
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("", style="bold", no_wrap=True)
-    table.add_column("autograd", justify="right", overflow="fold")
+    exact_title = None
     if checked:
         how = "node by node" if result.check.method == NODE_BY_NODE else "SymPy"
-        table.add_column(f"exact ({how})", justify="right", overflow="fold")
-    table.add_column("check", no_wrap=True)
+        exact_title = f"exact ({how})"
 
+    rows: list[_Row] = []
     value_verdict = result.check.value
-    cells: list[RenderableType] = ["f", _cell(result.value)]
+    exact_value = None
     if checked and value_verdict is not None:
-        exact = short_exact(value_verdict.exact_text)
-        cells.append(exact if result.vjp is None else f"v·f = {exact}")
-    cells.append(status_text(value_verdict.status if value_verdict else result.check.status))
-    table.add_row(*cells)
+        shown = short_exact(value_verdict.exact_text)
+        exact_value = [shown if result.vjp is None else f"v·f = {shown}"]
+    rows.append(
+        _Row(
+            "f",
+            [fmt(result.value)],
+            exact_value,
+            value_verdict.status if value_verdict else result.check.status,
+        )
+    )
     power = "".join("⁰¹²³⁴⁵⁶⁷⁸⁹"[int(c)] for c in str(result.order)) if result.order > 1 else ""
     for name, g in result.gradient.items():
         labels = g.labels(name) if isinstance(g, Array) else [name]
         verdicts = [result.check.gradient.get(label) for label in labels]
-        row: list[RenderableType] = [f"∂{power}f/∂{name}{power}", _cell(g)]
-        if checked:
-            row.append(_cell(g, [short_exact(v.exact_text) if v else "" for v in verdicts]))
         known = [v.status for v in verdicts if v is not None]
-        row.append(status_text(worst(known) if known else result.check.status))
-        table.add_row(*row)
+        status = worst(known) if known else result.check.status
+        numbers = [fmt(v) for v in g.data] if isinstance(g, Array) else [fmt(g)]
+        exact = [short_exact(v.exact_text) if v else "" for v in verdicts] if checked else None
+        rows.append(
+            _Row(
+                f"∂{power}f/∂{name}{power}",
+                numbers,
+                exact,
+                status,
+                g.shape if isinstance(g, Array) else (),
+                tuple(f"∂{power}f/∂{label}{power}" for label in labels),
+                tuple(v.status if v else status for v in verdicts),
+            )
+        )
+    table = first_fitting(
+        width,
+        [
+            lambda: _table(rows, exact_title, per_element=False),
+            lambda: _table(rows, exact_title, per_element=True),
+            lambda: _stacked(rows, exact_title),
+        ],
+    )
     parts: list[RenderableType] = [heading, Text(""), table]
     if result.symbolic:
         parts.append(Text(""))
         for label, formula in result.symbolic.items():
             parts.append(Text.assemble((f"∂{power}f/∂{label}{power} = ", "bold"), formula))
     return Group(*parts)
-
-
-def _inline(value: Array) -> str:
-    return str(value.tolist()).replace(".0,", ",").replace(".0]", "]")

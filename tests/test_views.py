@@ -1,0 +1,72 @@
+"""What a learner sees at 60, 80 and 120 columns: no line wider than the terminal, and no
+number cut, folded or split across lines (every number of the JSON document appears whole)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from rich.cells import cell_len
+from typer.testing import CliRunner
+
+from gradcli.cli.app import app
+from gradcli.render.numbers import fmt
+
+BCE = "-(y*log(sigmoid(w*x+b)) + (1-y)*log(1-sigmoid(w*x+b)))"
+EXAMPLES = [
+    ["grad", "x**2*y", "--x", "2", "--y", "3"],
+    ["grad", "sin(x**2)*y", "--x", "4", "--y", "2"],
+    ["grad", BCE, "--x", "6.7", "--y", "0", "--w", "1", "--b", "0"],
+    ["grad", "mean((w*X + b - Y)**2)", "--X", "1,2,3,4", "--Y", "3,5,7,9", "--w", "0", "--b", "0"],
+    ["grad", "sum(sin(x))", "--x", "1,2,3,4"],
+    ["grad", "sum(sin(x)*exp(-x))", "--x", "1,2,3,4,5,6,7,8"],
+    ["grad", "sum(W**2)*0.5", "--W", "[[1.5, -2.25], [3.125, 4e-7]]"],
+    ["jacobian", "x*y, x+y, sin(x)*y", "--x", "2", "--y", "3"],
+    ["jacobian", "W@x", "--W", "[[1, 2], [3, 4]]", "--x", "0.1,0.2"],
+    ["hessian", "sin(x)*cos(y)*z", "--x", "1", "--y", "2", "--z", "3"],
+    ["hessian", "x**2 - y**2", "--x", "0", "--y", "0"],
+]
+WIDTHS = [60, 80, 120]
+
+
+def run(args: list[str], width: int) -> tuple[int, str, str]:
+    runner = CliRunner(env={"NO_COLOR": "1", "COLUMNS": str(width)})
+    r = runner.invoke(app, args)
+    return r.exit_code, r.stdout, r.stderr
+
+
+def numbers_of(doc: dict[str, object], kind: str) -> list[float]:
+    """Torch's numbers in a result document (what the table shows in full)."""
+    found: list[float] = []
+
+    def walk(x: object) -> None:
+        if isinstance(x, list):
+            for v in x:
+                walk(v)
+        elif isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, (int, float)) and not isinstance(x, bool):
+            found.append(float(x))
+
+    if kind == "grad":
+        walk(doc["value"])
+        walk(doc["gradient"])
+    else:
+        walk(doc[kind])
+    return found
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("args", EXAMPLES, ids=lambda a: f"{a[0]} {a[1]}")
+def test_every_number_whole_and_no_line_too_wide(args: list[str], width: int) -> None:
+    code, out, err = run(args, width)
+    assert code == 0, err
+    for line in out.splitlines():
+        assert cell_len(line.rstrip()) <= width, f"{cell_len(line)} columns: {line!r}"
+    _, doc_text, _ = run([*args, "--json"], width)
+    doc = json.loads(doc_text)
+    tokens = set(re.findall(r"[^\s(),\[\]]+", out))
+    for number in numbers_of(doc, args[0]):
+        assert fmt(number) in tokens, f"{fmt(number)} is not shown whole at {width} columns"
