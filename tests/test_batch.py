@@ -198,7 +198,9 @@ def test_bad_rows() -> None:
     r = invoke("grad", "x*y", "--input", "-", "--on-bad-row", "null", stdin=data)
     rows = csv_rows(r.stdout)
     assert len(rows) == 4  # nothing silently dropped
-    assert rows[1] == {"x": "", "y": "", "value": "", "d_x": "", "d_y": ""}
+    # the row's readable input stays; what could not be read and the results are null
+    assert rows[1] == {"x": "3.0", "y": "", "value": "", "d_x": "", "d_y": ""}
+    assert rows[2] == {"x": "", "y": "4.0", "value": "", "d_x": "", "d_y": ""}
     assert "2 bad rows written as null" in r.stderr
     r = invoke("grad", "x*z", "--input", "-", stdin=data)
     assert r.exit_code == 2 and "the input has no column z" in r.stderr

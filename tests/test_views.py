@@ -70,3 +70,36 @@ def test_every_number_whole_and_no_line_too_wide(args: list[str], width: int) ->
     tokens = set(re.findall(r"[^\s(),\[\]]+", out))
     for number in numbers_of(doc, args[0]):
         assert fmt(number) in tokens, f"{fmt(number)} is not shown whole at {width} columns"
+
+
+DRAWN = [
+    ["graph", "sin(x**2)", "--x", "4"],
+    ["graph", "x*y + sin(x)", "--x", "2", "--y", "3"],
+    ["graph", "detach(x**2)*x", "--x", "3"],
+    ["graph", BCE, "--x", "6.7", "--y", "0", "--w", "1", "--b", "0"],
+    ["steps", "sin(x**2)", "--x", "4"],
+    ["steps", BCE, "--x", "6.7", "--y", "0", "--w", "1", "--b", "0"],
+]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("args", DRAWN, ids=lambda a: f"{a[0]} {a[1]}")
+def test_graph_and_steps_fit_and_keep_every_number_whole(args: list[str], width: int) -> None:
+    from gradcli.render.tree import num
+
+    code, out, err = run(args, width)
+    assert code == 0, err
+    for line in out.splitlines():
+        assert cell_len(line.rstrip()) <= width, f"{cell_len(line)} columns: {line!r}"
+    tokens = set(re.findall(r"[^\s(),\[\]]+", out))
+    if args[0] == "graph":
+        _, doc_text, _ = run([*args, "--format", "json"], width)
+        nodes = json.loads(doc_text)["nodes"]
+        shown = [n["value"] for n in nodes] + [n["grad"] for n in nodes if n["grad"] is not None]
+    else:
+        _, doc_text, _ = run([*args, "--json"], width)
+        edges = [e for s in json.loads(doc_text)["backward"]["steps"] for e in s["edges"]]
+        shown = [e["contribution"] for e in edges if e["contribution"] is not None]
+    for number in shown:
+        assert num(number) in tokens, f"{num(number)} is not shown whole at {width} columns"
+    assert "-0 " not in out and not re.search(r"(?<![\w.])-0(?![.\w])", out)  # 0, never -0

@@ -447,6 +447,7 @@ def _clean(
     bad = np.zeros(frame.height, dtype=bool)
     casted = {}
     first_wrong: tuple[int, str] | None = None  # (row, variable) of the earliest bad field
+    refused: set[str] = set()  # variables with a bad field
     for name in variables:
         raw = frame[name]
         if fmt == "parquet" and not raw.dtype.is_numeric():
@@ -466,6 +467,8 @@ def _clean(
             row = int(np.flatnonzero(wrong)[0])
             if first_wrong is None or row < first_wrong[0]:
                 first_wrong = (row, name)
+            values = np.where(wrong, np.nan, values)  # (a refused field is written as null)
+            refused.add(name)
         bad |= wrong
         casted[name] = values
     if first_wrong is not None and on_bad_row == "error":
@@ -490,7 +493,7 @@ def _clean(
             f"{unit} {at}: field {name} {what}",
             hint="fix the row, or pass --on-bad-row skip or --on-bad-row null",
         )
-    recast = [n for n in variables if frame[n].dtype != pl.Float64]
+    recast = [n for n in variables if frame[n].dtype != pl.Float64 or n in refused]
     if recast:  # (the common case, numbers parsed natively, needs no copy)
         frame = frame.with_columns([pl.Series(n, casted[n]) for n in recast])
     if bad.any():

@@ -360,10 +360,9 @@ def _with_results(expr: Expr, chunk: Chunk) -> Any:
         series = pl.Series(key, col)
         extra.append(series.scatter(np.flatnonzero(missing), None) if missing.any() else series)
     frame = frame.hstack(extra)  # eager: cheaper than with_columns
-    if bad is not None:
-        unread = pl.Series(bad)
+    if bad is not None:  # the fields that could not be read are null; the others stay
         frame = frame.with_columns(
-            [pl.when(unread).then(None).otherwise(pl.col(c)).alias(c) for c in expr.variables]
+            [pl.col(c).fill_nan(None).alias(c) for c in expr.variables if frame[c].is_nan().any()]
         )
     return frame
 

@@ -196,7 +196,7 @@ def steps(
         emit(
             result.to_dict() if json_out else None,
             steps_renderer.latex(result) if latex else None,
-            lambda width: steps_renderer.render(result),
+            lambda width: steps_renderer.render(result, width),
         )
         failed = [d.wrt for d in result.derivations.values() if d.verified is False]
         if result.backward is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -81,7 +82,8 @@ def forward(
     reductions ``sum`` and ``mean`` of a scalar are the scalar itself, row by row.
     """
     out: list[torch.Tensor] = []
-    for node in expr.nodes:
+    scalars = _literal_operands(expr) if noise is None else {}
+    for i, node in enumerate(expr.nodes):
         if node.kind == "number":
             t = torch.tensor(node.value, dtype=dtype)
         elif node.kind == "constant":
@@ -90,12 +92,45 @@ def forward(
             t = leaves[node.name]
         elif rowwise and OPS[node.op].shape == "reduce":
             t = out[node.args[0]]
+        elif i in scalars:  # as the expression reads in PyTorch: x**2, 1 - x, 2*x
+            position, number = scalars[i]
+            u, v = (number if k == position else out[a] for k, a in enumerate(node.args))
+            t = _ARITHMETIC[node.op](u, v)
         else:
             t = OPS[node.op].torch(torch, *(out[a] for a in node.args))
         if noise is not None and node.kind != "variable":
             t = noise(t)
         out.append(t)
     return out
+
+
+#: arithmetic that torch records by its operand kinds: x**2 is PowBackward0 (a Python number
+#: as exponent), x**y PowBackward1, 2**x PowBackward2; 1 - x is RsubBackward1
+_ARITHMETIC: dict[str, Callable[[Any, Any], torch.Tensor]] = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "div": operator.truediv,
+    "pow": operator.pow,
+}
+
+
+def _literal_operands(expr: Expr) -> dict[int, tuple[int, int | float]]:
+    """The arithmetic operations with one number literal among their two operands: (which
+    operand, the number as Python writes it: 2, not 2.0). torch gets it as a Python number,
+    as in the code a learner writes (``x**2``, ``1 - x``), so the recorded graph and its
+    grad_fn names are the ones they would see."""
+    found: dict[int, tuple[int, int | float]] = {}
+    for i, node in enumerate(expr.nodes):
+        if node.kind != "op" or node.op not in _ARITHMETIC:
+            continue
+        literal = [k for k, a in enumerate(node.args) if expr.nodes[a].kind == "number"]
+        if len(literal) != 1:
+            continue
+        value = float(expr.nodes[node.args[literal[0]]].value)
+        number: int | float = int(value) if value.is_integer() and abs(value) < 2**31 else value
+        found[i] = (literal[0], number)
+    return found
 
 
 def as_tensor(value: Value, dtype: torch.dtype, requires_grad: bool = False) -> torch.Tensor:
@@ -245,12 +280,9 @@ def trace(
     ]
     if root.requires_grad:
         root.backward()  # type: ignore[no-untyped-call]
-    grads: list[float | None] = []
-    for t in tensors:
-        if not t.requires_grad:
-            grads.append(None)
-        else:  # requires grad but never reached (cut off by detach): zero
-            grads.append(_item(t.grad))
+    # no gradient (None) where torch has none: what does not require grad, and what no
+    # gradient reached (inside detach)
+    grads = [_item(t.grad) if t.requires_grad and t.grad is not None else None for t in tensors]
     local_values = {
         i: _local_grads(node.op, [tensors[a] for a in node.args])
         for i, node in enumerate(expr.nodes)

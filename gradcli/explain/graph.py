@@ -102,7 +102,8 @@ def build_graph(
             continue
         for k, a in enumerate(node.args):
             local_value = upstream = contribution = None
-            if traced is not None:
+            if traced is not None and needs_grad[a] and needs_grad[i]:
+                # (what torch has: no gradient flows into a constant, or out of detach)
                 local_value = traced.local_values[i][k]
                 upstream = traced.grads[i]
                 if upstream is not None:

@@ -50,25 +50,24 @@ def backward_pass(graph: GraphResult) -> Backward:
         if n.kind == "op" and (n.requires_grad or n.op == "detach"):
             edges = tuple(e for e in by_parent[n.id] if graph.node(e.child).requires_grad)
             operands = tuple(graph.node(e.child).expression for e in edges)
-            steps.append(BackwardStep(n.id, n.expression, n.op, n.grad, edges, operands))
+            kinds = tuple(graph.node(e.child).kind for e in edges)
+            steps.append(BackwardStep(n.id, n.expression, n.op, n.grad, edges, operands, kinds))
     tol = TOLERANCES[graph.dtype]
     f = graph.node(graph.root).value or 0.0
     gradients = []
     for n in graph.nodes:
         if n.kind != "variable":
             continue
-        parts = tuple(
-            (graph.node(e.parent).expression, e.contribution)
-            for e in graph.edges
-            if e.child == n.id and e.contribution is not None
-        )
+        into = [e for e in graph.edges if e.child == n.id and e.contribution is not None]
+        parts = tuple((graph.node(e.parent).expression, e.contribution or 0.0) for e in into)
+        via = tuple(e.parent for e in into)
         total = math.fsum(v for _, v in parts) if parts else 0.0
         autograd = n.grad if n.grad is not None else 0.0
         # The local derivatives here are the op table's formulas evaluated on their own, so
         # they may differ from torch's kernels by rounding: compare with the check's tolerance.
         allowance = tol.abs * abs(f) / max(1.0, abs(n.value or 0.0))
         agrees = total == autograd or abs(total - autograd) <= tol.rel * abs(autograd) + allowance
-        gradients.append(Accumulation(n.expression, parts, total, autograd, agrees))
+        gradients.append(Accumulation(n.expression, parts, total, autograd, agrees, via))
     return Backward(tuple(steps), tuple(gradients))
 
 

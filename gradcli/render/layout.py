@@ -9,6 +9,7 @@ its cells beneath it, one per line), fits any terminal a number fits on.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Sequence
 
 from rich.console import Console, Group, RenderableType
@@ -45,3 +46,58 @@ def stacked(blocks: Sequence[tuple[RenderableType, Sequence[tuple[str, Renderabl
             grid.add_row(Text("  " + key, style="dim"), value)
         parts.append(grid)
     return Group(*parts)
+
+
+_TOKEN = re.compile(r"\s+|[A-Za-z_][A-Za-z0-9_]*|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+|\*\*|\S")
+_AFTER = set("+-*/,(")  #: a line may end after these (an operator, a comma, an opening)
+_SIGNED_AFTER = {"=", "(", ",", "*", "/", "**", "+", "-", "[", ":"}  #: a '-' after these is a sign
+
+
+def tokens_of(text: str) -> list[str]:
+    """``text`` cut into names, numbers, operators and spaces (joined, they are ``text``); a
+    minus sign that belongs to the number after it (``= -0.5``, ``(-2``) stays with it."""
+    tokens: list[str] = []
+    for token in _TOKEN.findall(text):
+        before = next((t for t in reversed(tokens[:-1]) if not t.isspace()), None)
+        unary = tokens and tokens[-1] == "-" and (before is None or before in _SIGNED_AFTER)
+        if unary and (token[0].isdigit() or token[0] == "."):
+            tokens[-1] += token
+        else:
+            tokens.append(token)
+    return tokens
+
+
+def wrap_expression(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` columns, broken only between tokens (never
+    inside a name or a number): after an operator, a comma or a space, the least nested such
+    place of the line; a token longer than the width has a line of its own."""
+    width = max(width, 8)
+    if len(text) <= width:
+        return [text]
+    lines: list[str] = []
+    line = ""
+    places: list[tuple[int, int]] = []  # (position in line, nesting depth) to break after
+    depth = 0
+    for token in tokens_of(text):
+        if len(line) + len(token) > width and line.strip():
+            usable = [p for p in places if p[0] > width // 3]
+            if usable:
+                cut = min(usable, key=lambda p: (p[1], -p[0]))[0]
+                lines.append(line[:cut].rstrip())
+                line = line[cut:].lstrip()
+                places = [(p - cut, d) for p, d in places if p > cut]
+            else:
+                lines.append(line.rstrip())
+                line, places = "", []
+            if token.isspace():
+                continue
+        line += token
+        if token == "(":
+            depth += 1
+        elif token == ")":
+            depth -= 1
+        if token.isspace() or token[-1] in _AFTER:
+            places.append((len(line), depth))
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines

@@ -9,97 +9,160 @@ from rich.table import Table
 from rich.text import Text
 
 from ..results import Backward, Derivation, StepsResult
+from .layout import first_fitting, stacked, wrap_expression
 from .numbers import fmt, shorten
 from .tree import num
 
 
-def render(result: StepsResult) -> RenderableType:
+def render(result: StepsResult, width: int = 80) -> RenderableType:
     parts: list[RenderableType] = [
         Text.assemble(("f = ", "bold"), (shorten(result.expression), "bold cyan"))
     ]
     if result.point is not None:
-        point = ", ".join(f"{k} = {num(v)}" for k, v in result.point.items())
+        point = ", ".join(f"{k} = {fmt(v)}" for k, v in result.point.items())
         parts.append(Text.assemble(("at  ", "dim"), point))
     if result.backward is not None:
-        parts += ["", backward_view(result.backward)]
+        parts += ["", backward_view(result.backward, width)]
     for derivation in result.derivations.values():
-        parts += ["", derivation_view(derivation)]
+        parts += ["", derivation_view(derivation, width)]
     return Group(*(Text(p) if isinstance(p, str) else p for p in parts))
 
 
-def backward_view(backward: Backward) -> RenderableType:
+def label(node: int, expression: str, kind: str) -> str:
+    """A node's short name, the same in the graph, the steps and JSON's node ids: a variable
+    by its name, an operation as ``n<id>``."""
+    return expression if kind == "variable" else f"n{node}"
+
+
+def _wrapped(text: str, width: int, indent: str = "") -> Text:
+    return Text(("\n" + indent).join(wrap_expression(text, width)))
+
+
+def backward_view(backward: Backward, width: int = 80) -> RenderableType:
     title = Text("Backward pass: the chain rule edge by edge, output first", style="bold")
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("#", justify="right", style="dim", no_wrap=True)
-    table.add_column("operand → operation", overflow="fold", ratio=2)
-    table.add_column("local ∂", overflow="fold", ratio=2)
-    table.add_column("× upstream", justify="right", no_wrap=True)
-    table.add_column("= sent", justify="right", no_wrap=True)
-    row = 0
+    # every operation once, by its label, with its whole expression (wrapped between tokens)
+    named: dict[int, str] = {}
     for step in backward.steps:
-        for edge, child in zip(step.edges, step.operands, strict=True):
-            row += 1
-            local = f"{edge.local} = {num(edge.local_value)}"
-            table.add_row(
-                str(row),
-                f"{clip(child)} → {clip(step.expression)}",
-                local,
-                num(edge.upstream),
-                num(edge.contribution),
+        named.setdefault(step.parent, step.expression)
+        for edge, text, kind in zip(step.edges, step.operands, step.kinds, strict=True):
+            if kind == "op":
+                named.setdefault(edge.child, text)
+    legend = Table.grid(padding=(0, 2, 0, 0))
+    legend.add_column(style="bold cyan", no_wrap=True)
+    legend.add_column(no_wrap=True)
+    tag = max((len(f"n{n}") for n in named), default=2)
+    for n, text in sorted(named.items(), reverse=True):
+        legend.add_row(f"n{n}", _wrapped(text, width - tag - 4))
+
+    rows = []
+    for step in backward.steps:
+        for edge, text, kind in zip(step.edges, step.operands, step.kinds, strict=True):
+            rows.append(
+                (
+                    f"{label(edge.child, text, kind)} → n{step.parent}",
+                    edge.local,
+                    num(edge.local_value),
+                    num(edge.upstream),
+                    num(edge.contribution),
+                )
             )
     lines: list[RenderableType] = [
         title,
-        table,
-        Text("Gradients: what each variable received, summed", style="bold"),
+        Text("nodes (n<id>: the node ids of graph and of --json)", style="dim"),
+        legend,
+        Text(""),
     ]
+    lines.append(_edges(rows, width))
+    lines.append(Text("Gradients: what each variable received, summed", style="bold"))
     for acc in backward.gradients:
-        head = f"  ∂f/∂{acc.variable} = "
         sums = ""
-        for k, (via, v) in enumerate(acc.parts):
+        for k, ((_, v), node) in enumerate(zip(acc.parts, acc.via_nodes, strict=True)):
             sign = "" if k == 0 else (" - " if v < 0 else " + ")
             shown = num(abs(v)) if k else num(v)
-            sums += f"{sign}{shown} (via {via})"
+            sums += f"{sign}{shown} (via n{node})"
         mark = (
             Text("✓ matches autograd", style="green")
             if acc.agrees
             else Text(f"✗ autograd has {acc.autograd!r}", style="red")
         )
-        lines.append(Text(head + (sums or "0 (the variable is not used)")))
-        lines.append(
-            Text.assemble(" " * (len(head) - 2) + "= ", (fmt(acc.total), "bold"), "  ", mark)
-        )
+        sums = sums or "0 (the variable is not used)"
+        head = f"  ∂f/∂{acc.variable} "
+        block = Table.grid()
+        block.add_column(no_wrap=True)
+        block.add_column()
+        block.add_row(head, f"= {sums}")
+        block.add_row("", Text.assemble("= ", (fmt(acc.total), "bold"), "  ", mark))
+        lines.append(block)
     return Group(*lines)
 
 
-def clip(text: str, width: int = 24) -> str:
-    """Long sub-expressions shortened in the middle for the table (JSON has them whole)."""
-    if len(text) <= width:
-        return text
-    half = (width - 1) // 2
-    return f"{text[:half]}…{text[-(width - 1 - half) :]}"
+def _edges(rows: list[tuple[str, str, str, str, str]], width: int) -> RenderableType:
+    """The edges as a table whose local derivatives wrap between tokens, or stacked when the
+    terminal is too narrow for that."""
+    count = len(str(len(rows)))
+    edge_w = max((len(r[0]) for r in rows), default=4)
+    up_w = max([len("× upstream"), *(len(r[3]) for r in rows)])
+    sent_w = max([len("= sent"), *(len(r[4]) for r in rows)])
+    local_w = width - count - edge_w - up_w - sent_w - 2 * 4
+    widest_local = max((len(f"{r[1]} = {r[2]}") for r in rows), default=8)
+
+    def stack() -> RenderableType:
+        return stacked(
+            [
+                (
+                    Text.assemble((f"{k}  ", "dim"), (edge, "bold")),
+                    [
+                        ("local ∂", _wrapped(f"{local} = {value}", width - 14)),
+                        ("× upstream", up),
+                        ("= sent", sent),
+                    ],
+                )
+                for k, (edge, local, value, up, sent) in enumerate(rows, 1)
+            ]
+        )
+
+    if local_w >= min(16, widest_local):
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        table.add_column("#", justify="right", style="dim", no_wrap=True)
+        table.add_column("edge", no_wrap=True)
+        table.add_column("local ∂", no_wrap=True, max_width=local_w)
+        table.add_column("× upstream", justify="right", no_wrap=True)
+        table.add_column("= sent", justify="right", no_wrap=True)
+        for k, (edge, local, value, up, sent) in enumerate(rows, 1):
+            text = wrap_expression(local, local_w)
+            if len(text[-1]) + len(value) + 3 <= local_w:
+                text[-1] += f" = {value}"
+            else:
+                text.append(f"= {value}")
+            table.add_row(str(k), edge, "\n".join(text), up, sent)
+        return first_fitting(width, [lambda: table, stack])
+    return stack()
 
 
-def derivation_view(d: Derivation) -> RenderableType:
+def _lines(text: str, width: int, indent: int, style: str = "") -> Text:
+    """``text`` wrapped between tokens to ``width`` columns, every line indented."""
+    pad = " " * indent
+    return Text("\n".join(pad + line for line in wrap_expression(text, width - indent)), style)
+
+
+def derivation_view(d: Derivation, width: int = 80) -> RenderableType:
     lines: list[RenderableType] = [Text(f"Derivation of d/d{d.wrt}, rule by rule", style="bold")]
     for s in d.steps:
-        head = Text.assemble(
-            (f"{s.number:>3}. ", "dim"),
-            (s.rule, "bold magenta"),
-            "  ",
-            (f"d/d{d.wrt} [{s.target}]", "cyan"),
-        )
-        lines.append(head)
+        number = f"{s.number:>3}. "
+        lines.append(Text.assemble((number, "dim"), (s.rule, "bold magenta")))
+        lines.append(_lines(f"d/d{d.wrt} [{s.target}]", width, len(number), "cyan"))
         if s.repeat_of is not None:
-            lines.append(Text(f"     = {s.result}   (as in step {s.repeat_of})", style="dim"))
+            lines.append(_lines(f"= {s.result}   (as in step {s.repeat_of})", width, 5, "dim"))
             continue
         uses = (
             f"   (uses step{'s' * (len(s.uses) > 1)} {', '.join(map(str, s.uses))})"
             if s.uses
             else ""
         )
-        lines.append(Text(f"     = {s.formula}{uses}"))
-        lines.append(Text(f"     = {s.result}"))
-    lines.append(Text.assemble(("  result: ", "bold"), f"d/d{d.wrt} f = {d.result}"))
+        lines.append(_lines(f"= {s.formula}{uses}", width, 5))
+        lines.append(_lines(f"= {s.result}", width, 5))
+    lines.append(Text("  result:", style="bold"))
+    lines.append(_lines(f"d/d{d.wrt} f = {d.result}", width, 5))
     if d.collapsed:
         lines.append(
             Text(

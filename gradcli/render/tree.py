@@ -14,59 +14,90 @@ from rich.tree import Tree
 
 from ..language.ops import OPS
 from ..results import GraphEdge, GraphNode, GraphResult, TorchNode
+from .layout import tokens_of, wrap_expression
 
 
 def num(x: float | None) -> str:
-    """A short number for diagrams: 6 significant digits."""
-    return "-" if x is None else f"{x:.6g}"
+    """A short number for diagrams: 6 significant digits (0, not -0)."""
+    if x is None:
+        return "-"
+    return "0" if x == 0 else f"{x:.6g}"
 
 
 def clip(text: str, width: int = 48) -> str:
-    """A long sub-expression shortened in the middle (DOT, Mermaid and JSON have it whole)."""
+    """A long sub-expression shortened in the middle, between tokens (never inside a name or
+    a number); DOT, Mermaid and JSON have it whole."""
     if len(text) <= width:
         return text
-    half = (width - 1) // 2
-    return f"{text[:half]}…{text[-(width - 1 - half) :]}"
+    tokens = tokens_of(text)
+    head, tail = "", ""
+    while tokens and len(head) + len(tokens[0]) <= (width - 1) // 2:
+        head += tokens.pop(0)
+    while tokens and len(tail) + len(tokens[-1]) <= width - 1 - len(head):
+        tail = tokens.pop() + tail
+    return f"{head}…{tail}"
 
 
 def _label(
-    node: GraphNode, edge: GraphEdge | None, seen: bool, has_values: bool, terms: int = 0
+    node: GraphNode,
+    edge: GraphEdge | None,
+    seen: bool,
+    has_values: bool,
+    terms: int = 0,
+    room: int = 76,
+    stopped: bool = False,
 ) -> Text:
+    """A node's lines: its label, expression, operation and torch's grad_fn; its value and
+    gradient; the local derivative on the edge to its parent. ``room``: the columns left at
+    its depth (long expressions are shortened between tokens, formulas wrapped between
+    them); ``stopped``: the parent is ``detach``, so nothing flows on the edge."""
     text = Text()
-    text.append(clip(node.expression), style="bold cyan" if node.kind == "op" else "bold")
+    name = f"n{node.id}  " if node.kind == "op" else ""
+    head = Text(name, style="bold")
     if node.kind == "op":
         op = OPS[node.op]
-        text.append(f"  {op.symbol if op.symbol else op.name}", style="magenta")
+        kind = f"  {op.symbol if op.symbol else op.name}" + (
+            f"  {node.grad_fn}" if node.grad_fn else ""
+        )
     elif node.kind == "variable":
-        text.append("  leaf, requires_grad", style="green")
-        if node.uses > 1:
-            text.append(f", {node.uses} uses")
+        kind = "  leaf, requires_grad" + (f", {node.uses} uses" if node.uses > 1 else "")
     else:
-        text.append("  constant", style="dim")
-    if terms > 2:
-        text.append(f"  ({terms} terms)", style="dim")
-    if seen:
-        text.append("  (shown above)", style="dim")
-    elif has_values:
-        text.append(f"  = {num(node.value)}")
+        kind = "  constant"
+    extra = f"  ({terms} terms)" if terms > 2 else ""
+    extra += "  (shown above)" if seen else ""
+    fits = max(24, room - len(name) - len(kind) - len(extra))  # (the rest may wrap)
+    head.append(clip(node.expression, fits), style="bold cyan" if node.kind == "op" else "bold")
+    head.append(
+        kind,
+        style="magenta" if node.kind == "op" else "green" if node.kind == "variable" else "dim",
+    )
+    head.append(extra, style="dim")
+    text.append_text(head)
+    if not seen and has_values:
+        text.append(f"\n= {num(node.value)}")
         if node.op == "detach":
             text.append("  stops the gradient", style="yellow")
         elif node.grad is not None:
             text.append(f"  grad {num(node.grad)}", style="green")
             if node.kind == "variable" and node.uses > 1:
                 text.append(" (accumulated)", style="dim")
+        elif node.requires_grad:
+            text.append("  grad None: no gradient reaches it", style="dim")
     if edge is not None and node.requires_grad:  # nothing flows into constants
-        text.append("\n")
-        local = f"local ∂parent/∂this = {clip(edge.local)}"
-        if edge.local_value is not None:
-            local += f" = {num(edge.local_value)}"
-        text.append(local, style="dim")
+        if stopped:
+            local = "local ∂parent/∂this: none (detach passes no gradient)"
+        else:
+            local = f"local ∂parent/∂this = {edge.local}"
+            if edge.local_value is not None:
+                local += f" = {num(edge.local_value)}"
+        text.append("\n" + "\n".join(wrap_expression(local, max(20, room))), style="dim")
     return text
 
 
 def max_depth_for(width: int) -> int:
-    """How many levels fit: each level indents by 4 columns, and a label needs about 36."""
-    return max(3, (width - 36) // 4)
+    """How many levels fit: each level indents by 4 columns, and a node's lines need about 30
+    (longer ones are shortened or wrapped between tokens)."""
+    return max(3, (width - 30) // 4)
 
 
 def render(graph: GraphResult, width: int = 80) -> Tree:
@@ -80,30 +111,35 @@ def render(graph: GraphResult, width: int = 80) -> Tree:
     root = graph.node(graph.root)
     limit = max_depth_for(width)
     terms = len(_operands(graph, root, edge_of)) if _is_sum(root) else 0
-    tree = Tree(_label(root, None, False, has_values, terms), guide_style="dim")
+    tree = Tree(_label(root, None, False, has_values, terms, width - 1), guide_style="dim")
     shown: set[int] = {root.id}
-    stack = [(root, tree, 0)]
+    # In the order the lines are printed (first operand's subtree first), so that a node
+    # met again says "(shown above)" only when it really is above.
+    stack: list[tuple[GraphNode, GraphEdge, Tree, int]] = [
+        (child, edge, tree, 1) for child, edge in reversed(_operands(graph, root, edge_of))
+    ]
     while stack:
-        node, branch, depth = stack.pop()
-        if depth >= limit and node.operands:
+        node, edge, parent, depth = stack.pop()
+        seen = node.id in shown
+        shown.add(node.id)
+        terms = len(_operands(graph, node, edge_of)) if _is_sum(node) else 0
+        room = width - 4 * depth - 1
+        stopped = graph.node(edge.parent).op == "detach"
+        branch = parent.add(_label(node, edge, seen, has_values, terms, room, stopped))
+        if seen or not node.operands:
+            continue
+        if depth >= limit:
             hidden = _subtree_size(graph, node.id) - 1
             branch.add(
                 Text(
-                    f"… {hidden} more node{'s' * (hidden != 1)} below: too deep for "
-                    f"{width} columns (use --format dot or json)",
+                    f"… {hidden} more node{'s' * (hidden != 1)}\n(deeper: --format json)",
                     style="dim",
                 )
             )
             continue
-        children = []
-        for child, edge in _operands(graph, node, edge_of):
-            seen = child.id in shown
-            shown.add(child.id)
-            terms = len(_operands(graph, child, edge_of)) if _is_sum(child) else 0
-            sub = branch.add(_label(child, edge, seen, has_values, terms))
-            if not seen:
-                children.append((child, sub, depth + 1))
-        stack.extend(reversed(children))  # so the first operand is expanded first
+        stack.extend(
+            (child, e, branch, depth + 1) for child, e in reversed(_operands(graph, node, edge_of))
+        )
     return tree
 
 

@@ -21,6 +21,7 @@ class BackwardStep:
     upstream: float | None
     edges: tuple[GraphEdge, ...]
     operands: tuple[str, ...]  #: the expression of each edge's operand
+    kinds: tuple[str, ...] = ()  #: the kind of each edge's operand ("variable", "op", ...)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Accumulation:
     total: float
     autograd: float
     agrees: bool
+    via_nodes: tuple[int, ...] = ()  #: the node id of each using operation
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,10 @@ class Backward:
             ],
             "gradients": {
                 a.variable: {
-                    "contributions": [{"via": via, "value": json_number(v)} for via, v in a.parts],
+                    "contributions": [
+                        {"via": via, "via_node": node, "value": json_number(v)}
+                        for (via, v), node in zip(a.parts, a.via_nodes, strict=True)
+                    ],
                     "total": json_number(a.total),
                     "autograd": json_number(a.autograd),
                     "agrees": a.agrees,
