@@ -14,6 +14,9 @@ import pytest
 from gradcli._dev import completion_spec
 from gradcli.cli import completion
 from gradcli.cli._completion_spec import SPEC
+from gradcli.cli.completion import SHELLS
+
+from .conftest import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "completions"
@@ -192,3 +195,39 @@ def test_zsh() -> None:
         zsh_complete(["gradcli", "graph", "--format", ""])
         == '*: :(("tree" "dot" "mermaid" "json"))'
     )
+
+
+def test_zsh_keeps_apostrophes() -> None:
+    offered = zsh_complete(["gradcli", "grad", '"x"', "--max"])
+    assert "Skip SymPy's whole derivative" in offered
+
+
+@pytest.mark.parametrize(
+    ("args", "login", "first_line"),
+    [
+        (["--show-completion", "zsh"], "/bin/bash", "#compdef gradcli"),  # the one named
+        (["--show-completion=zsh"], "/bin/bash", "#compdef gradcli"),
+        (["--show-completion"], "/usr/bin/fish", "complete --command gradcli"),  # $SHELL's
+        (["--show-completion"], "/bin/bash", "_gradcli_completion() {"),
+        (["--show-completion", "bash"], "/usr/bin/zsh", "_gradcli_completion() {"),
+    ],
+)
+def test_show_completion_prints_the_shell_asked_for(
+    args: list[str], login: str, first_line: str
+) -> None:
+    proc = run_cli(*args, env={**os.environ, "SHELL": login})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.lstrip().startswith(first_line)
+    for shell, name in SHELLS.items():  # what the checked-in scripts hold, exactly
+        if f"complete_{shell}" in proc.stdout:
+            assert proc.stdout == (SCRIPTS / name).read_text()
+
+
+def test_install_completion_writes_the_script_and_refuses_other_shells(tmp_path: Path) -> None:
+    env = {**os.environ, "HOME": str(tmp_path), "SHELL": "/bin/bash"}
+    proc = run_cli("--install-completion", "fish", env=env)
+    assert proc.returncode == 0, proc.stderr
+    installed = tmp_path / ".config/fish/completions/gradcli.fish"
+    assert installed.read_text().strip() == (SCRIPTS / "gradcli.fish").read_text().strip()
+    proc = run_cli("--show-completion", "tcsh", env=env)
+    assert proc.returncode == 2 and "'tcsh' is not one of bash, zsh, fish" in proc.stderr

@@ -4,13 +4,14 @@ app: the commands and options that TAB completion offers. Do not edit."""
 from typing import Any
 
 SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', 'value': False, 'choices': None},
-             '--install-completion': {'help': 'Install completion for the current shell',
-                                      'value': False,
-                                      'choices': None},
-             '--show-completion': {'help': 'Show completion for the current shell, to copy it or '
-                                           'customize the installation',
-                                   'value': False,
+             '--show-completion': {'help': 'Print the TAB completion script for SHELL (bash, zsh '
+                                           "or fish; default: $SHELL's)",
+                                   'value': True,
                                    'choices': None},
+             '--install-completion': {'help': 'Install TAB completion for SHELL (bash, zsh or '
+                                              "fish; default: $SHELL's)",
+                                      'value': True,
+                                      'choices': None},
              '--help': {'help': 'Show this message and exit', 'value': False, 'choices': None}},
  'commands': {'grad': {'help': "Value and gradient at a point, with SymPy's derivatives and an "
                                'exact cross-check; or at',
@@ -145,8 +146,8 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                          'gradcli/1)',
                                                  'value': False,
                                                  'choices': None},
-                                      '--plain': {'help': 'Print bare numbers: the value, then '
-                                                          'each gradient component',
+                                      '--plain': {'help': 'Print bare numbers: one matrix row per '
+                                                          'line',
                                                   'value': False,
                                                   'choices': None},
                                       '--dtype': {'help': 'Floating-point type for torch',
@@ -180,8 +181,8 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                           'gradcli/1)',
                                                   'value': False,
                                                   'choices': None},
-                                       '--plain': {'help': 'Print bare numbers: the value, then '
-                                                           'each gradient component',
+                                       '--plain': {'help': 'Print bare numbers: one matrix row '
+                                                           'per line',
                                                    'value': False,
                                                    'choices': None},
                                        '--dtype': {'help': 'Floating-point type for torch',

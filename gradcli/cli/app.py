@@ -18,15 +18,34 @@ import typer
 
 from .. import __version__
 from . import options as o
-from .argv import protect
+from .argv import SHELLS, completion_shell, protect
 from .report import exit_code_of, finish, interruption_untold
+
+ENV = "_GRADCLI_COMPLETE"  #: the variable that asks for TAB completion (see completion.py)
 
 
 class _Group(typer.core.TyperGroup):
     """The command group, reading an expression that starts with '-' as one (see argv)."""
 
     def main(self, args: Sequence[str] | None = None, *rest: Any, **options: Any) -> Any:
-        return super().main(protect(sys.argv[1:] if args is None else args, self), *rest, **options)
+        given = sys.argv[1:] if args is None else args
+        return super().main(protect(completion_shell(given), self), *rest, **options)
+
+
+class _Command(typer.core.TyperCommand):
+    """A command whose free arguments show their metavar alone in --help (Typer would add
+    ``<list[str]>``, the Python type, which says nothing to a user)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is typer.core.TyperArgument:
+                param.__class__ = _FreeArguments
+
+
+class _FreeArguments(typer.core.TyperArgument):
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
 
 
 app = typer.Typer(
@@ -34,7 +53,7 @@ app = typer.Typer(
     name="gradcli",
     help="Gradients of math expressions with PyTorch autograd, checked exactly with SymPy.",
     no_args_is_help=True,
-    add_completion=True,
+    add_completion=False,  # (ours below: the shell named is the one given)
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
@@ -46,12 +65,63 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _shell(value: str) -> str:
+    if value not in SHELLS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(SHELLS)}")
+    return value
+
+
+def _show_completion(value: str | None) -> None:
+    if value is not None:
+        # (here, not at the top: Typer's script writer, which nothing else needs)
+        from typer._completion_shared import get_completion_script
+
+        shell = _shell(value)
+        typer.echo(get_completion_script(prog_name="gradcli", complete_var=ENV, shell=shell))
+        raise typer.Exit()
+
+
+def _install_completion(value: str | None) -> None:
+    if value is not None:
+        # (here, not at the top: Typer's installers, which nothing else needs)
+        from typer import _completion_shared as shared
+
+        shell = _shell(value)
+        install = {"bash": shared.install_bash, "zsh": shared.install_zsh}.get(
+            shell, shared.install_fish
+        )
+        path = install(prog_name="gradcli", complete_var=ENV, shell=shell)
+        typer.echo(f"{shell} completion installed in {path}; it works in a new shell")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    show_completion: Annotated[
+        str | None,
+        typer.Option(
+            "--show-completion",
+            metavar="[SHELL]",
+            callback=_show_completion,
+            is_eager=True,
+            help="Print the TAB completion script for SHELL (bash, zsh or fish; default: "
+            "$SHELL's).",
+        ),
+    ] = None,
+    install_completion: Annotated[
+        str | None,
+        typer.Option(
+            "--install-completion",
+            metavar="[SHELL]",
+            callback=_install_completion,
+            is_eager=True,
+            help="Install TAB completion for SHELL (bash, zsh or fish; default: $SHELL's).",
+        ),
+    ] = None,
 ) -> None:
     """Gradients of math expressions with PyTorch autograd, checked exactly with SymPy."""
 
@@ -65,7 +135,7 @@ def _commands() -> ModuleType:
     return commands
 
 
-@app.command(context_settings=o.FREE_ARGS)
+@app.command(cls=_Command, context_settings=o.FREE_ARGS)
 def grad(
     ctx: typer.Context,
     args: o.ExprAndValues = None,
@@ -96,7 +166,7 @@ def grad(
     _commands().grad(**locals())  # the parameters, as Typer parsed them
 
 
-@app.command(context_settings=o.FREE_ARGS)
+@app.command(cls=_Command, context_settings=o.FREE_ARGS)
 def graph(
     ctx: typer.Context,
     args: o.ExprAndValues = None,
@@ -114,7 +184,7 @@ def graph(
     _commands().graph(**locals())  # the parameters, as Typer parsed them
 
 
-@app.command(context_settings=o.FREE_ARGS)
+@app.command(cls=_Command, context_settings=o.FREE_ARGS)
 def steps(
     ctx: typer.Context,
     args: o.ExprAndValues = None,
@@ -134,12 +204,12 @@ def steps(
     _commands().steps(**locals())  # the parameters, as Typer parsed them
 
 
-@app.command(context_settings=o.FREE_ARGS)
+@app.command(cls=_Command, context_settings=o.FREE_ARGS)
 def jacobian(
     ctx: typer.Context,
     args: o.ExprAndValues = None,
     json_out: o.Json = False,
-    plain: o.Plain = False,
+    plain: o.MatrixPlain = False,
     dtype: o.DTypeOpt = o.DType.float64,
     no_check: o.NoCheck = False,
     timeout: o.Timeout = 5.0,
@@ -156,12 +226,12 @@ def jacobian(
     )
 
 
-@app.command(context_settings=o.FREE_ARGS)
+@app.command(cls=_Command, context_settings=o.FREE_ARGS)
 def hessian(
     ctx: typer.Context,
     args: o.ExprAndValues = None,
     json_out: o.Json = False,
-    plain: o.Plain = False,
+    plain: o.MatrixPlain = False,
     dtype: o.DTypeOpt = o.DType.float64,
     no_check: o.NoCheck = False,
     timeout: o.Timeout = 5.0,

@@ -10,8 +10,12 @@ arguments as before (:func:`gradcli.cli.arguments.split_arguments`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
+
+SHELLS = ("bash", "zsh", "fish")  #: the shells TAB completion has scripts for
+COMPLETION_OPTIONS = ("--show-completion", "--install-completion")
 
 
 def _own_options(command: Any) -> tuple[set[str], set[str]]:
@@ -69,3 +73,15 @@ def protect(argv: Sequence[str], group: Any) -> list[str]:
         at = kept.index("--", start + 1) + 1
         return kept[:at] + moved + kept[at:]
     return [*kept, "--", *moved]
+
+
+def completion_shell(args: Sequence[str]) -> list[str]:
+    """``--show-completion`` and ``--install-completion`` take the shell's name (``zsh``,
+    ``--show-completion=zsh``); given alone, they mean the shell in ``$SHELL``."""
+    out = list(args)
+    for i, arg in enumerate(out):
+        if arg in COMPLETION_OPTIONS and (i + 1 == len(out) or out[i + 1].startswith("-")):
+            login = os.path.basename(os.environ.get("SHELL", ""))
+            out.insert(i + 1, login if login in SHELLS else "bash")
+            break
+    return out

@@ -154,7 +154,7 @@ def format_reply(
         def esc(s: str) -> str:
             return (
                 s.replace('"', '""')
-                .replace("'", "''")
+                .replace("'", "'\\''")  # (the reply is eval'd inside '...': close, \', reopen)
                 .replace("$", "\\$")
                 .replace("`", "\\`")
                 .replace(":", r"\\:")

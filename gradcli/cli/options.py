@@ -51,6 +51,10 @@ Plain = Annotated[
     bool,
     typer.Option("--plain", help="Print bare numbers: the value, then each gradient component."),
 ]
+MatrixPlain = Annotated[
+    bool,
+    typer.Option("--plain", help="Print bare numbers: one matrix row per line."),
+]
 DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Floating-point type for torch.")]
 NoCheck = Annotated[
     bool, typer.Option("--no-check", help="Skip the exact check (faster; SymPy not loaded).")
