@@ -118,6 +118,7 @@ def grad(
     max_symbolic: int = MAX_SYMBOLIC_ELEMENTS,
     order: int = 1,
     wrt: str | None = None,
+    simplify: bool = False,
     **named_values: object,
 ) -> GradResult:
     """Value and gradient of ``expression`` at a point, cross-checked exactly.
@@ -138,6 +139,10 @@ def grad(
     for it. The check gets ``timeout`` seconds (None: no limit). Raises
     :class:`gradcli.GradcliError` for input that is not acceptable.
 
+    The derivatives are shown (``symbolic``) in the shortest form SymPy's ``expand`` finds, and
+    with ``simplify=True`` also ``simplify`` (each try time-limited); the check judges them as
+    ``sympy.diff`` gives them either way.
+
     ``order=N`` (N > 1) gives the N-th derivative with respect to one scalar variable (``wrt``,
     needed when there are several), by repeated autograd with ``create_graph=True``, checked
     against SymPy's N-th derivative.
@@ -148,6 +153,7 @@ def grad(
     seconds = _timeout(timeout)
     max_symbolic = _count(max_symbolic, "max_symbolic", 0)
     order = _count(order, "order", 1, MAX_ORDER)
+    simplify = _flag(simplify, "simplify")
     if wrt is not None and not isinstance(wrt, str):
         raise UsageError(f"{{wrt}} must be a variable name, not {wrt!r}", params=("wrt",))
     expr = parse(expression)
@@ -179,7 +185,7 @@ def grad(
     from .check.run import check_grad  # (the exact engines: FLINT, and SymPy)
 
     shown, verdicts = check_grad(
-        expr, point, dtype, computed, flat_gradient, vector, seconds, size <= max_symbolic
+        expr, point, dtype, computed, flat_gradient, vector, seconds, size <= max_symbolic, simplify
     )
     if size > max_symbolic:
         verdicts = verdicts.with_note(

@@ -44,6 +44,12 @@ PRECISION_CAP = 16_384
 MAX_EXACT_BITS = 1 << 17
 #: significant bits a ball needs to be shown as settled (about 33 decimal digits)
 SETTLED_BITS = 110
+#: shown derivatives are written shorter when SymPy's expand (in at most EXPAND_SECONDS) or,
+#: with --simplify, simplify (in at most SIMPLIFY_SECONDS each) finds a form with fewer
+#: operations; derivatives of more than SHORTER_MAX_OPS operations are shown as diff gives them
+EXPAND_SECONDS = 0.5
+SIMPLIFY_SECONDS = 2.0
+SHORTER_MAX_OPS = 400
 #: the highest derivative order ``--order`` computes (each order multiplies the work)
 MAX_ORDER = 10
 #: a Hessian is symmetric when no |H[i][j] - H[j][i]| exceeds this times its largest entry

@@ -334,3 +334,37 @@ def test_graph_and_steps_refuse_what_they_cannot_draw() -> None:
     text = "+".join(f"sin({i}*x)" for i in range(1, MAX_DRAWN // 5))
     g = graph(text, x=0.5)
     assert len(g.nodes) > MAX_DRAWN // 2
+
+
+def test_shorter_derivatives_never_change_the_value() -> None:
+    """The forms shown (expand always, simplify with --simplify) equal SymPy's derivative:
+    their difference is exactly 0 at the corpus's points (rational arithmetic, SymPy's own
+    evaluation at 50 digits where functions are involved)."""
+    import sympy as sp
+
+    from gradcli.check.reference import shortest
+    from gradcli.engines import symbolic
+    from gradcli.language.parser import parse
+
+    from .conftest import load_jsonl
+
+    tried = 0
+    for k, case in enumerate(load_jsonl("oracle_public.jsonl")):
+        if any(isinstance(v, list) for v in case["point"].values()):
+            continue
+        sym = symbolic.build(parse(case["expr"]))
+        for name in sym.symbols:
+            d = sym.derivative(name)
+            for thorough in (False, True) if k < 12 else (False,):  # (simplify is slow)
+                shown = shortest(d, thorough)
+                if shown is d:
+                    continue
+                tried += 1
+                at = {sym.symbols[k]: sp.Rational(str(v)) for k, v in case["point"].items()}
+                gap = (d - shown).subs(at)
+                assert gap == 0 or abs(sp.N(gap, 50)) < sp.Float("1e-40"), (case["expr"], name)
+    assert tried > 5
+    bce = "-(y*log(sigmoid(w*x+b)) + (1-y)*log(1-sigmoid(w*x+b)))"
+    r = gradcli.grad(bce, x=6.7, y=0, w=1, b=0)
+    assert r.symbolic["b"] == "-y + sigmoid(b + w*x)"  # not -y*(1 - sigmoid(..)) + (1 - y)*..
+    assert gradcli.grad("sin(x)*cos(x)", x=1, simplify=True).symbolic["x"] == "cos(2*x)"

@@ -10,6 +10,7 @@ import pytest
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
+from gradcli._dev import examples
 from gradcli.cli.app import app
 from gradcli.render.numbers import fmt
 
@@ -103,3 +104,37 @@ def test_graph_and_steps_fit_and_keep_every_number_whole(args: list[str], width:
     for number in shown:
         assert num(number) in tokens, f"{num(number)} is not shown whole at {width} columns"
     assert "-0 " not in out and not re.search(r"(?<![\w.])-0(?![.\w])", out)  # 0, never -0
+
+
+@pytest.mark.parametrize("width", range(8, 70, 3))
+def test_expressions_wrap_only_between_tokens(width: int) -> None:
+    from gradcli.render.layout import tokens_of, wrap_expression
+
+    texts = [
+        BCE,
+        "sigmoid(b + w*x)*(1 - sigmoid(b + w*x)) = 0.00122789",
+        "+".join(f"sin({k}*x)*1.25e-7" for k in range(12)),
+        "x**-2.5 - (-3.75)*y",
+    ]
+    for text in texts:
+        lines = wrap_expression(text, width)
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+        tokens = {t for t in tokens_of(text) if not t.isspace()}
+        for line in lines:
+            assert len(line) <= max(width, 8) or line in tokens  # (a longer token: alone)
+            assert not line.startswith(" ")
+            for piece in tokens_of(line):  # every token of a line is a token of the text
+                assert piece.isspace() or any(piece in t for t in tokens), (piece, line)
+
+
+@pytest.mark.parametrize("name", sorted(examples.golden_names()))
+def test_golden_views(name: str) -> None:
+    """Every command on the canonical examples at 60, 80 and 120 columns, as committed in
+    tests/golden (regenerate with: python -m gradcli._dev.examples --write)."""
+    args, width = examples.golden_case(name)
+    assert examples.run(args, width) == (examples.GOLDEN / name).read_text(encoding="utf-8")
+
+
+def test_readme_console_examples_are_current() -> None:
+    text = examples.README.read_text(encoding="utf-8")
+    assert examples.readme(text) == text, "run: python -m gradcli._dev.examples --write"

@@ -315,6 +315,9 @@ class PointReference:
     notes: list[str] = field(default_factory=list)
     method: str = "symbolic"
     shown: dict[str, str] = field(default_factory=dict)  #: SymPy's derivatives, as text
+    #: the same derivatives as SymPy expressions, and how they are written (for shorter forms)
+    formulas: dict[str, Any] = field(default_factory=dict)
+    display: Callable[[Any], str] | None = None
 
 
 class _FloatPredicates:

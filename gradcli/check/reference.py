@@ -32,7 +32,13 @@ from ..language.nodes import Expr
 from ..language.ops import OPS
 from ..language.shapes import infer_shapes
 from ..language.values import Array, Value, flat
-from ..limits import SYMBOLIC_HEIGHT, SYMBOLIC_NODES
+from ..limits import (
+    EXPAND_SECONDS,
+    SHORTER_MAX_OPS,
+    SIMPLIFY_SECONDS,
+    SYMBOLIC_HEIGHT,
+    SYMBOLIC_NODES,
+)
 from ..results import NODE_BY_NODE, SYMBOLIC
 from .budget import CheckTimeout, Deadline, time_limit
 from .judge import PointReference, text_of
@@ -360,6 +366,7 @@ def _with_sympy(
     derivatives = [{label: sp.diff(f, s) for label, s in symbols} for f in functions]
     for row, ds in zip(rows, derivatives, strict=True):
         row.shown = {label: sym.display(d) for label, d in ds.items()}
+        row.formulas, row.display = ds, sym.display
     subs = sympy_eval.exact_subs(sym, point, dtype)
     exprs = [e for f, ds in zip(functions, derivatives, strict=True) for e in (f, *ds.values())]
     values: list[Real] = []
@@ -408,3 +415,70 @@ __all__ = [
     "references",
     "symbolic_allowed",
 ]
+
+
+def shorter_shown(ref: PointReference, thorough: bool) -> dict[str, str]:
+    """The derivatives as shown, each in its shortest form found: SymPy's ``expand`` always
+    (cheap: the BCE loss's ``-y*(1 - sigmoid(b + w*x)) + (1 - y)*sigmoid(b + w*x)`` becomes
+    ``-y + sigmoid(b + w*x)``), ``simplify`` too when ``thorough`` (``--simplify``). Each try
+    has its own time limit; a form is taken only when it has fewer operations. The check is
+    unaffected: it judged SymPy's derivative as ``diff`` gave it."""
+    # (here, not at the top: it loads SymPy)
+
+    if ref.display is None:
+        return ref.shown
+    shown = dict(ref.shown)
+    for label, formula in ref.formulas.items():
+        best = shortest(formula, thorough)
+        if best is not formula:
+            shown[label] = ref.display(best)
+    return shown
+
+
+def shortest(formula: Any, thorough: bool) -> Any:
+    """``formula`` or an equal SymPy expression with fewer operations (see shorter_shown)."""
+    # (here, not at the top: it loads SymPy)
+    import sympy as sp
+
+    best, size = formula, sp.count_ops(formula)
+    if size > SHORTER_MAX_OPS:
+        return formula
+    tries = [sp.simplify] if thorough else []
+    if _expanded_terms(formula) <= SHORTER_MAX_OPS:  # ((x+y)**40 would be 41 terms of powers)
+        tries.insert(0, sp.expand)
+    for transform in tries:
+        try:
+            with time_limit(SIMPLIFY_SECONDS if thorough else EXPAND_SECONDS):
+                candidate = transform(formula)
+        except CheckTimeout:
+            continue
+        ops = sp.count_ops(candidate)
+        if ops < size:
+            best, size = candidate, ops
+    return best
+
+
+def _expanded_terms(e: Any) -> int:
+    """An upper bound on the number of terms ``expand`` makes of ``e`` (a sum adds its
+    terms' counts, a product multiplies them, a sum to a whole power n multiplies n times),
+    so that an expansion that would blow up is not tried."""
+    # (here, not at the top: it loads SymPy)
+    import sympy as sp
+
+    cap = 10**6
+    sizes: dict[Any, int] = {}
+    for node in sp.postorder_traversal(e):
+        if node in sizes:
+            continue
+        if isinstance(node, sp.Add):
+            size = sum(sizes.get(a, 1) for a in node.args)
+        elif isinstance(node, sp.Mul):
+            size = 1
+            for a in node.args:
+                size = min(cap, size * sizes.get(a, 1))
+        elif isinstance(node, sp.Pow) and node.exp.is_Integer and int(node.exp) > 1:
+            size = min(cap, sizes.get(node.base, 1) ** min(int(node.exp), 64))
+        else:
+            size = 1
+        sizes[node] = min(cap, size)
+    return sizes.get(e, 1)

@@ -26,8 +26,12 @@ def check_grad(
     vjp: Value | None,
     timeout: float | None,
     symbolic: bool = True,
+    simplify: bool | None = None,
 ) -> tuple[dict[str, str], Check]:
-    """SymPy's derivatives as text (by element label), and the verdicts of ``grad``."""
+    """SymPy's derivatives as text (by element label), and the verdicts of ``grad``. With
+    ``simplify`` False or True the text is in the shorter forms found (see
+    :func:`reference.shorter_shown`); None (batch rows, whose text nobody reads) as diff
+    gave it."""
     value = autograd.scalar_of(computed.value, vjp)
     try:
         ref = reference.grad_reference(expr, point, dtype, vjp, timeout, symbolic)
@@ -40,7 +44,8 @@ def check_grad(
     verdicts = judge_point(
         expr, dtype, value, gradient, elements(point), ref, computed.node_values, moved
     )
-    return ref.shown, verdicts
+    shown = ref.shown if simplify is None else reference.shorter_shown(ref, simplify)
+    return shown, verdicts
 
 
 def _kink_note(expr: Expr, ref: nodewise.Reference, names: set[str], what: str) -> str:

@@ -51,6 +51,11 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                    '--graph': {'help': 'Also print the computation graph',
                                                'value': False,
                                                'choices': None},
+                                   '--simplify': {'help': "Also try SymPy's simplify on the "
+                                                          'derivatives shown (at most 2 s each; '
+                                                          'the check is the same)',
+                                                  'value': False,
+                                                  'choices': None},
                                    '--file': {'help': "Read the expression from a file ('-' for "
                                                       'stdin) instead of the arguments',
                                               'value': True,

@@ -149,6 +149,7 @@ def grad(
     order: o.Order = 1,
     wrt: o.Wrt = None,
     show_graph: o.ShowGraph = False,
+    simplify: o.Simplify = False,
     file: o.File = None,
     input_path: o.Input = None,
     input_format: o.InputFormat = None,

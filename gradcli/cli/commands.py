@@ -40,6 +40,7 @@ def grad(
     order: o.Order,
     wrt: o.Wrt,
     show_graph: o.ShowGraph,
+    simplify: o.Simplify,
     file: o.File,
     input_path: o.Input,
     input_format: o.InputFormat,
@@ -114,6 +115,7 @@ def grad(
             max_symbolic=max_symbolic,
             order=order,
             wrt=wrt,
+            simplify=simplify,
         )
 
         def view(width: int) -> Any:

@@ -59,6 +59,14 @@ DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Floating-point type fo
 NoCheck = Annotated[
     bool, typer.Option("--no-check", help="Skip the exact check (faster; SymPy not loaded).")
 ]
+Simplify = Annotated[
+    bool,
+    typer.Option(
+        "--simplify",
+        help="Also try SymPy's simplify on the derivatives shown (at most 2 s each; the check "
+        "is the same).",
+    ),
+]
 Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback for internal errors.")]
 Timeout = Annotated[
     float,

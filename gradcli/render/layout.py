@@ -64,7 +64,15 @@ def tokens_of(text: str) -> list[str]:
             tokens[-1] += token
         else:
             tokens.append(token)
-    return tokens
+    # "= 0.00122789" (a result after its formula) stays together
+    merged: list[str] = []
+    for token in tokens:
+        number = token.lstrip("-")[:1].isdigit() or token.lstrip("-")[:1] == "."
+        if number and len(merged) >= 2 and merged[-1].isspace() and merged[-2] == "=":
+            merged[-2:] = [merged[-2] + merged[-1] + token]
+        else:
+            merged.append(token)
+    return merged
 
 
 def wrap_expression(text: str, width: int) -> list[str]:
@@ -89,7 +97,7 @@ def wrap_expression(text: str, width: int) -> list[str]:
             else:
                 lines.append(line.rstrip())
                 line, places = "", []
-            if token.isspace():
+            if token.isspace() and not line:  # (no line starts with a space)
                 continue
         line += token
         if token == "(":
