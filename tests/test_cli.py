@@ -350,7 +350,10 @@ def test_ctrl_c_exits_130_without_traceback() -> None:
 def test_graph_tree_and_grad_with_graph() -> None:
     r = invoke("graph", "sin(x**2)", "--x", "4")
     assert r.exit_code == 0
-    assert r.stdout.splitlines()[:2] == ["n3  sin(x**2)  sin  SinBackward0", "= -0.287903  grad 1"]
+    assert r.stdout.splitlines()[:2] == [
+        "n3  sin(x**2)  sin  SinBackward0  saves self",
+        "= -0.287903  grad 1",
+    ]
     r = invoke("grad", "x*y + sin(x)", "--x", "2", "--y", "3", "--graph")
     assert r.exit_code == 0
     assert "x  leaf, requires_grad, 2 uses\n│   │   = 2  grad 2.58385 (accumulated)" in r.stdout

@@ -87,6 +87,10 @@ def test_grad_fn_names_are_torchs_for_the_expression_as_written() -> None:
     names = {n.expression: n.grad_fn for n in g.nodes if n.expression in expected}
     assert names == expected
     assert names["x**2"] == "PowBackward0" and names["1 - x"] == "RsubBackward1"
+    # and the tensors each saved for backward, as torch lists them
+    saved = {n.expression: n.saved for n in graph("x**2 + exp(x) + sin(x)*y", x=3, y=2).nodes}
+    assert saved["x**2"] == ("self",) and saved["exp(x)"] == ("result",)
+    assert saved["sin(x)*y"] == ("other", "self") and saved["x"] == ()
 
 
 def test_structure_without_values() -> None:
@@ -122,7 +126,7 @@ def test_tree_golden_text() -> None:
     assert text_of(tree.render(graph("x*y + sin(x)", x=2, y=3))) == [
         "n5  x*y + sin(x)  +  AddBackward0",
         "= 6.9093  grad 1",
-        "├── n2  x*y  *  MulBackward0",
+        "├── n2  x*y  *  MulBackward0  saves other, self",
         "│   = 6  grad 1",
         "│   local ∂parent/∂this = 1 = 1",
         "│   ├── x  leaf, requires_grad, 2 uses",
@@ -131,7 +135,7 @@ def test_tree_golden_text() -> None:
         "│   └── y  leaf, requires_grad",
         "│       = 3  grad 2",
         "│       local ∂parent/∂this = x = 2",
-        "└── n4  sin(x)  sin  SinBackward0",
+        "└── n4  sin(x)  sin  SinBackward0  saves self",
         "    = 0.909297  grad 1",
         "    local ∂parent/∂this = 1 = 1",
         "    └── x  leaf, requires_grad, 2 uses  (shown above)",
@@ -209,6 +213,7 @@ def test_graph_json_parses_and_lists_nodes_and_edges() -> None:
         "requires_grad",
         "leaf",
         "grad_fn",
+        "saved",
     }
     assert {(e["from"], e["to"]) for e in doc["edges"]} == {(0, 2), (1, 2), (0, 4), (2, 5), (4, 5)}
 

@@ -138,3 +138,48 @@ def test_golden_views(name: str) -> None:
 def test_readme_console_examples_are_current() -> None:
     text = examples.README.read_text(encoding="utf-8")
     assert examples.readme(text) == text, "run: python -m gradcli._dev.examples --write"
+
+
+def _on_a_terminal(args: list[str], columns: int) -> str:
+    """What ``gradcli ARGS`` shows on a terminal of ``columns`` (stdout and stderr both)."""
+    import fcntl
+    import os
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env["NO_COLOR"] = "1"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradcli", *args], stdout=slave, stderr=slave, env=env
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # (the terminal closed: the process ended)
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(master)
+    return b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def test_messages_on_a_terminal_wrap_between_words() -> None:
+    shown = _on_a_terminal(["grad", "(1-cos(x))/x**2", "--x", "1e-7"], 60)
+    warnings = shown[shown.index("gradcli: warning") :].splitlines()
+    assert all(cell_len(line) <= 60 for line in warnings), warnings
+    assert "9.6e+11)" in shown and "(relative 0.0008)" in shown  # numbers whole
+    assert any(line.startswith("  ") for line in warnings)  # continued, indented
+
+
+def test_no_progress_line_when_the_rows_go_to_the_same_terminal() -> None:
+    shown = _on_a_terminal(["grad", "x*y", "--x", "0:1:3", "--y", "0:1:2", "--format", "csv"], 80)
+    assert shown.startswith("x,y,value,d_x,d_y\n"), shown[:200]
+    assert "rows/s" not in shown

@@ -5,6 +5,7 @@ while the checked-in files are stale)."""
 from __future__ import annotations
 
 import pprint
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ def build_spec() -> dict[str, Any]:
             choices = [str(i.value) for i in items if getattr(i, "type", "plain") == "plain"]
             for name in [*param.opts, *param.secondary_opts]:
                 out[name] = {
-                    "help": (param.help or "").split(". ")[0].rstrip("."),
+                    "help": _first_sentence(param.help or ""),
                     "value": not param.is_flag,
                     "choices": choices or None,
                 }
@@ -49,6 +50,12 @@ def build_spec() -> dict[str, Any]:
         for name, cmd in sorted(root.commands.items())  # type: ignore[attr-defined]
     }
     return {"options": options(root), "commands": commands}
+
+
+def _first_sentence(text: str) -> str:
+    """The help's first sentence (an abbreviation such as "e.g." does not end it)."""
+    parts = re.split(r"(?<!e\.g)(?<!i\.e)\.\s", text.strip(), maxsplit=1)
+    return parts[0].rstrip(".")
 
 
 def script(shell: str) -> str:

@@ -34,7 +34,7 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                  'value': True,
                                                  'choices': None},
                                    '--vjp': {'help': 'For a vector output: the vector v of '
-                                                     'y.backward(gradient=v), e.g',
+                                                     'y.backward(gradient=v), e.g. 1,1,1',
                                              'value': True,
                                              'choices': None},
                                    '--max-symbolic': {'help': "Skip SymPy's whole derivative when "

@@ -19,7 +19,7 @@ from ..render import plain as plain_renderer
 from . import options as o
 from .arguments import expression_and_values
 from .output import FILE_WIDTH, Destination, console, emit, plain_text, print_view, progress
-from .report import reporting, warn
+from .report import reporting, say, warn
 
 
 def _exit_with(code: int) -> None:
@@ -71,9 +71,9 @@ def grad(
                 dtype.value,
                 timeout or None,
             )
-            with progress() as advance:
+            with progress(to_stdout=output in (None, "-")) as advance:
                 code, summary, late = command.run_batch(request, advance, sys.stdout.isatty())
-            sys.stderr.write(f"gradcli: {summary}\n")
+            say(summary)
             if late:
                 warn(late)
             _exit_with(code)

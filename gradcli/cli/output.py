@@ -74,9 +74,10 @@ def plain_text(renderable: object) -> str:
 
 
 @contextmanager
-def progress() -> Iterator[Callable[[int], None] | None]:
-    """Rows done and rows per second on stderr, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
+def progress(to_stdout: bool = False) -> Iterator[Callable[[int], None] | None]:
+    """Rows done and rows per second on stderr, only when stderr is a terminal and the rows
+    do not go to the same screen (``to_stdout`` on a terminal: the rows are the progress)."""
+    if not sys.stderr.isatty() or (to_stdout and sys.stdout.isatty()):
         yield None
         return
     # (here, not at the top: they load Rich)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
@@ -41,8 +42,55 @@ def _tty(stream: object) -> bool:
 
 
 def _stderr(label: str, message: str, colour: str) -> None:
+    lines = message.split("\n")
+    if _tty(sys.stderr):  # a terminal would break words and numbers at its edge: wrap first
+        width = _stderr_width()
+        first = f"gradcli: {label}: {lines[0]}"
+        wrapped = _wrapped(first, width)
+        wrapped[0] = wrapped[0].removeprefix(f"gradcli: {label}: ")
+        lines = (
+            wrapped
+            + [  # (an expression and its caret stay as they are)
+                part
+                for line in lines[1:]
+                for part in (_wrapped(line, width) if line.startswith("hint: ") else [line])
+            ]
+        )
     head = f"\x1b[{colour}m{label}:\x1b[0m" if _use_colour(sys.stderr) else f"{label}:"
-    sys.stderr.write(f"gradcli: {head} {message}\n")
+    body = "\n".join(lines)
+    sys.stderr.write(f"gradcli: {head} {body}\n")
+
+
+def _stderr_width() -> int:
+    """The columns of stderr's terminal (stdout may be a file): $COLUMNS, else the terminal's."""
+    given = os.environ.get("COLUMNS", "")
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):
+        return 80
+
+
+def _wrapped(line: str, width: int) -> list[str]:
+    """``line`` in lines of at most ``width`` columns, broken between words only (a number,
+    a name or a path is never split), continued with an indent."""
+    return textwrap.wrap(
+        line,
+        width=max(width, 20),
+        subsequent_indent="  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+        drop_whitespace=True,
+    ) or [line]
+
+
+def say(message: str) -> None:
+    """One line of information on stderr (a batch run's summary), wrapped on a terminal."""
+    text = f"gradcli: {message}"
+    if _tty(sys.stderr):
+        text = "\n".join(_wrapped(text, _stderr_width()))
+    sys.stderr.write(text + "\n")
 
 
 def warn(message: str) -> None:
@@ -150,4 +198,4 @@ def finish(code: int) -> NoReturn:
     sys.exit(code)
 
 
-__all__ = ["FLAGS", "exit_code_of", "finish", "interruption_untold", "reporting", "warn"]
+__all__ = ["FLAGS", "exit_code_of", "finish", "interruption_untold", "reporting", "say", "warn"]

@@ -255,6 +255,7 @@ class Traced:
     grad_fns: list[str | None]
     local_values: dict[int, list[float]]  #: op node -> local partial derivatives' values
     torch_nodes: list[TorchNode]
+    saved: list[tuple[str, ...]]  #: what each node's grad_fn saved for backward (self, ...)
 
 
 @on_one_thread
@@ -278,6 +279,7 @@ def trace(
         else ("AccumulateGrad" if t.requires_grad else None)
         for t in tensors
     ]
+    saved = [_saved_names(t.grad_fn) for t in tensors]
     if root.requires_grad:
         root.backward()  # type: ignore[no-untyped-call]
     # no gradient (None) where torch has none: what does not require grad, and what no
@@ -295,7 +297,26 @@ def trace(
         grad_fns,
         local_values,
         torch_nodes,
+        saved,
     )
+
+
+def _saved_names(grad_fn: Any) -> tuple[str, ...]:
+    """The tensors a backward node saved for the backward pass (``self``, ``other``,
+    ``result``), as torch names them on the node (``_saved_self``, ...); numbers it keeps
+    (an exponent, ``alpha``) are not tensors and are left out."""
+    if grad_fn is None:
+        return ()
+    names = []
+    for attribute in dir(grad_fn):
+        if attribute.startswith("_saved_"):
+            try:
+                kept = getattr(grad_fn, attribute)
+            except RuntimeError:  # (freed after backward: not the case here, before it)
+                continue
+            if isinstance(kept, torch.Tensor):
+                names.append(attribute.removeprefix("_saved_"))
+    return tuple(sorted(names))
 
 
 def _local_grads(op: str, operands: list[torch.Tensor]) -> list[float]:

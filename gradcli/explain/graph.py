@@ -76,10 +76,12 @@ def build_graph(
         text = node.name if node.kind in ("variable", "constant") else expr.text_of(i)
         value = grad = None
         grad_fn = "AccumulateGrad" if node.kind == "variable" else None
+        saved: tuple[str, ...] = ()
         if traced is not None:
             value = traced.values[i]
             grad = traced.grads[i]
             grad_fn = traced.grad_fns[i]
+            saved = traced.saved[i]
         nodes.append(
             GraphNode(
                 id=i,
@@ -93,6 +95,7 @@ def build_graph(
                 requires_grad=needs_grad[i],
                 leaf=node.kind != "op",
                 grad_fn=grad_fn,
+                saved=saved,
             )
         )
 

@@ -48,7 +48,9 @@ def stacked(blocks: Sequence[tuple[RenderableType, Sequence[tuple[str, Renderabl
     return Group(*parts)
 
 
-_TOKEN = re.compile(r"\s+|[A-Za-z_][A-Za-z0-9_]*|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+|\*\*|\S")
+_TOKEN = re.compile(
+    r"\s+|[A-Za-z_][A-Za-z0-9_]*(?:\[[0-9, ]*\])?|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+|\*\*|\S"
+)
 _AFTER = set("+-*/,(")  #: a line may end after these (an operator, a comma, an opening)
 _SIGNED_AFTER = {"=", "(", ",", "*", "/", "**", "+", "-", "[", ":"}  #: a '-' after these is a sign
 

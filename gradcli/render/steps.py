@@ -110,7 +110,7 @@ def _edges(rows: list[tuple[str, str, str, str, str]], width: int) -> Renderable
         return stacked(
             [
                 (
-                    Text.assemble((f"{k}  ", "dim"), (edge, "bold")),
+                    Text.assemble((f"{k:>{count}}  ", "dim"), (edge, "bold")),
                     [
                         ("local ∂", _wrapped(f"{local} = {value}", width - 14)),
                         ("× upstream", up),

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from ..language.values import Array
 from ..results import NODE_BY_NODE, GradResult, Status, worst
-from .layout import first_fitting, stacked
+from .layout import first_fitting, stacked, wrap_expression
 from .numbers import fmt, fmt_value, short_exact, shorten
 
 STYLE = {
@@ -168,6 +169,13 @@ def render(result: GradResult, width: int = 80) -> RenderableType:
     parts: list[RenderableType] = [heading, Text(""), table]
     if result.symbolic:
         parts.append(Text(""))
+        formulas = Table.grid()
+        formulas.add_column(style="bold", no_wrap=True)
+        formulas.add_column(no_wrap=True)
+        heads = {label: f"∂{power}f/∂{label}{power} = " for label in result.symbolic}
+        room = max(20, width - max(cell_len(h) for h in heads.values()) - 1)
         for label, formula in result.symbolic.items():
-            parts.append(Text.assemble((f"∂{power}f/∂{label}{power} = ", "bold"), formula))
+            lines = wrap_expression(formula, room)  # (continued under the formula)
+            formulas.add_row(heads[label], "\n".join(lines))
+        parts.append(formulas)
     return Group(*parts)

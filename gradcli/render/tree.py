@@ -63,7 +63,8 @@ def _label(
         kind = "  leaf, requires_grad" + (f", {node.uses} uses" if node.uses > 1 else "")
     else:
         kind = "  constant"
-    extra = f"  ({terms} terms)" if terms > 2 else ""
+    extra = f"  saves {', '.join(node.saved)}" if node.saved and not seen else ""
+    extra += f"  ({terms} terms)" if terms > 2 else ""
     extra += "  (shown above)" if seen else ""
     fits = max(24, room - len(name) - len(kind) - len(extra))  # (the rest may wrap)
     head.append(clip(node.expression, fits), style="bold cyan" if node.kind == "op" else "bold")

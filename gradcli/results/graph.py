@@ -29,6 +29,7 @@ class GraphNode:
     leaf: bool
     grad_fn: str | None  #: torch's backward node name, e.g. MulBackward0; AccumulateGrad for
     #: variables; None for constants and for nodes cut off by detach()
+    saved: tuple[str, ...] = ()  #: what the grad_fn saved for backward (with values only)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +44,7 @@ class GraphNode:
             "requires_grad": self.requires_grad,
             "leaf": self.leaf,
             "grad_fn": self.grad_fn,
+            "saved": list(self.saved),
         }
 
 
