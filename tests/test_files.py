@@ -345,6 +345,21 @@ def test_batch_options_without_batch_work_are_errors(option: list[str]) -> None:
     assert "goes with batch work" in r.stderr
 
 
+@pytest.mark.parametrize(
+    "option",
+    [["--json"], ["--plain"], ["--vjp", "1"], ["--order", "2"], ["--graph"], ["--simplify"]],
+)
+def test_point_options_with_batch_work_are_errors(option: list[str]) -> None:
+    """The mirror of the above: what only one point has is not silently dropped."""
+    from typer.testing import CliRunner
+
+    from gradcli.cli.app import app
+
+    r = CliRunner().invoke(app, ["grad", "x*y", "--x", "0:1:3", "--y", "1", *option])
+    assert r.exit_code == 2 and r.stdout == ""
+    assert f"{option[0]} goes with one point, not batch work" in r.stderr
+
+
 @pytest.mark.parametrize("cword", ["abc", "-5", "99999999999999999999", "\uff11", ""])
 def test_completion_answers_a_hostile_cursor_without_a_traceback(cword: str) -> None:
     env = {

@@ -56,6 +56,25 @@ def grad(
         out_fmt = out_format.value if out_format else None
         grids = any(parse_grid(v, k) is not None for k, v in raw.items())
         if input_path is not None or grids or out_fmt is not None:
+            point_only = [
+                flag
+                for flag, given in (
+                    ("--json", json_out),
+                    ("--plain", plain),
+                    ("--vjp", vjp is not None),
+                    ("--order", order != 1),
+                    ("--wrt", wrt is not None),
+                    ("--graph", show_graph),
+                    ("--simplify", simplify),
+                )
+                if given
+            ]
+            if point_only:
+                raise UsageError(
+                    f"{point_only[0]} goes with one point, not batch work (--input or a grid)",
+                    hint="batch results are rows: choose their format with --format "
+                    "csv|tsv|jsonl|parquet",
+                )
             # (here, not at the top: it loads NumPy and Polars)
             from ..batch import command
 
