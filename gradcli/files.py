@@ -202,12 +202,11 @@ class OutputFile:
     def write_all(self, data: bytes) -> None:
         """Write ``data`` as the whole file, atomically where the target allows."""
         try:
-            sink = self.open()
             try:
-                with sink:
+                with self.open() as sink:
                     sink.write(data)
                 self.commit()
-            except BaseException:
+            except BaseException:  # (a stop signal too: the temporary file goes)
                 self.discard()
                 raise
         except OSError as e:

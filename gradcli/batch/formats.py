@@ -549,16 +549,24 @@ class Writer:
         self.stream = self.out is None or not self.out.rewritable
         #: text columns passed through to a terminal are escaped (no ESC, BEL: no tricks)
         self.terminal = self.out is None and sys.stdout.isatty()
-        with held_signals():  # (the files made here are removed by close(), once it can run)
-            self.sink: IO[bytes] = sys.stdout.buffer if self.out is None else self.out.open()
-            try:
+        self.sink: IO[bytes] = sys.stdout.buffer
+        self.spool = ""
+        try:
+            # (a stop signal meanwhile takes effect at the end of this block: the files made
+            # here are then removed below, as close() would)
+            with held_signals():
+                if self.out is not None:
+                    self.sink = self.out.open()
                 if fmt == "parquet":
                     self.spool = tempfile.mkdtemp(prefix="gradcli-parquet-")
-            except BaseException:
-                self.sink.close()
-                if self.out is not None:
-                    self.out.discard()
-                raise
+        except BaseException:
+            if self.out is not None:
+                if self.sink is not sys.stdout.buffer:
+                    self.sink.close()
+                self.out.discard()
+            if self.spool:
+                shutil.rmtree(self.spool, ignore_errors=True)
+            raise
 
     def write(
         self, frame: Any, status: Callable[[], Any] | None = None, notable: bool = False
