@@ -447,3 +447,10 @@ def test_a_huge_expression_does_not_flood_the_table() -> None:
     assert any(line.endswith(f"… ({len(text):,} characters)") for line in lines)
     assert "exact (node by node)" in r.stdout
     assert "too many for SymPy's derivative: checked node by node" in r.stderr
+
+
+def test_help_beside_an_expression_that_starts_with_minus() -> None:
+    r = invoke("grad", "--help", "-x")
+    assert r.exit_code == 0 and r.stdout.startswith("Usage: gradcli grad")
+    r = invoke("grad", "--x", "1", "--", "-o")  # exactly a short option: after '--'
+    assert r.exit_code == 2 and "no value for o" in r.stderr  # (read as the expression -o)

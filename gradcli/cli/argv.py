@@ -20,7 +20,7 @@ COMPLETION_OPTIONS = ("--show-completion", "--install-completion")
 
 def _own_options(command: Any) -> tuple[set[str], set[str]]:
     """The command's option spellings: all of them, and those that take a value."""
-    spellings: set[str] = set()
+    spellings: set[str] = {"--help"}  # (Click adds it when parsing, not to the params)
     valued: set[str] = set()
     for param in getattr(command, "params", ()):
         names = [*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())]
