@@ -452,5 +452,23 @@ def test_a_huge_expression_does_not_flood_the_table() -> None:
 def test_help_beside_an_expression_that_starts_with_minus() -> None:
     r = invoke("grad", "--help", "-x")
     assert r.exit_code == 0 and r.stdout.startswith("Usage: gradcli grad")
-    r = invoke("grad", "--x", "1", "--", "-o")  # exactly a short option: after '--'
-    assert r.exit_code == 2 and "no value for o" in r.stderr  # (read as the expression -o)
+    r = invoke("grad", "-(o)", "--o", "1", "--plain")  # (-o alone is the option)
+    assert (r.exit_code, r.stdout) == (0, "-1\n-1\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["grad", "order*2", "--order", "2"],
+            "order is a variable of the expression and also an option",
+        ),
+        (["grad", "x", "--", "-o", "2"], "-o came after '--', where nothing is read as an option"),
+        (["grad", "α**2", "--α", "2"], "variable names are ASCII letters, digits and '_'"),
+    ],
+)
+def test_names_that_clash_with_options_or_are_not_ascii(args: list[str], said: str) -> None:
+    r = invoke(*args)
+    assert r.exit_code == 2 and said in r.stderr
+    r = invoke("grad", "order*2", "order=2", "--plain")  # the spelling that works
+    assert (r.exit_code, r.stdout) == (0, "4\n2\n")

@@ -30,8 +30,8 @@ def expression_and_values(
 
 
 def option_names(ctx: typer.Context) -> set[str]:
-    """The command's own option spellings, e.g. ``--plain``."""
-    return {o for p in ctx.command.params for o in getattr(p, "opts", ()) if o.startswith("--")}
+    """The command's own option spellings, e.g. ``--plain``, ``-o``."""
+    return {o for p in ctx.command.params for o in getattr(p, "opts", ()) if o.startswith("-")}
 
 
 def read_expression(path: str) -> str:
@@ -82,6 +82,11 @@ def split_arguments(
                     f"--{name} came after '--', where nothing is read as an option",
                     hint="put gradcli's options before '--'",
                 )
+            if not name.isascii():
+                raise UsageError(
+                    f"variable names are ASCII letters, digits and '_': --{safe_text(name)}",
+                    hint="rename the variable, e.g. alpha for α",
+                )
             if not _IDENT.fullmatch(name):
                 raise UsageError(
                     f"no such option: --{safe_text(name)}",
@@ -101,6 +106,18 @@ def split_arguments(
             expressions.append(arg)
         i += 1
     _mistyped_options([*values, *mistyped], expressions, own_options, command)
+    if len(expressions) == 1:  # a variable named like an option: --order 2 is the option
+        clash = sorted(
+            name
+            for name in set(_IDENT.findall(expressions[0]))
+            if f"--{name}" in own_options and name not in values
+        )
+        if clash:
+            raise UsageError(
+                f"{clash[0]} is a variable of the expression and also an option of "
+                f"'{command}' (--{clash[0]})",
+                hint=f"give the variable's value as {clash[0]}=2",
+            )
     if mistyped:
         name = mistyped[0]
         raise UsageError(f"--{name} needs a value", hint=f"write --{name} 2")
@@ -134,6 +151,12 @@ def _mistyped_options(
                 f"--{name} is not an option of '{command}', and the expression has no "
                 f"variable {name}",
                 hint=f"did you mean --{close[0]}?",
+            )
+    for word in expressions:
+        if word in options:  # (-o after '--': an option where nothing is read as one)
+            raise UsageError(
+                f"{safe_text(word)} came after '--', where nothing is read as an option",
+                hint="put gradcli's options before '--'",
             )
     if len(expressions) > 1:
         for word in expressions:

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from ..limits import SYMMETRY_TOLERANCE
 from ..results import MatrixResult, Status, worst
-from .layout import first_fitting, stacked
+from .layout import first_fitting, stacked, wrap_expression
 from .numbers import fmt, fmt_value, shorten
 from .table import status_text
 
@@ -20,15 +20,18 @@ def render(result: MatrixResult, width: int = 80) -> RenderableType:
     title = "Jacobian" if result.kind == "jacobian" else "Hessian"
     heading = Text.assemble(
         (f"{title} of ", "bold"),
-        (shorten(", ".join(result.expressions)), "bold cyan"),
+        (
+            "\n  ".join(wrap_expression(shorten(", ".join(result.expressions)), width - 12)),
+            "bold cyan",
+        ),
         "\n",
         ("at  ", "dim"),
         ", ".join(f"{k} = {fmt_value(v)}" for k, v in result.point.items()),
         (f"  ({result.dtype})", "dim"),
     )
     if len(result.expressions) > 1:
-        legend = shorten(", ".join(f"f{k + 1} = {e}" for k, e in enumerate(result.expressions)))
-        heading.append(f"\n{legend}", style="dim")
+        legend = [f"f{k + 1} = {e}" for k, e in enumerate(result.expressions)]
+        heading.append("\n" + shorten("\n".join(legend)), style="dim")
     statuses = [
         worst([c.status for c in result.cells[r]])
         if result.cells

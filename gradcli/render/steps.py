@@ -16,7 +16,10 @@ from .tree import num
 
 def render(result: StepsResult, width: int = 80) -> RenderableType:
     parts: list[RenderableType] = [
-        Text.assemble(("f = ", "bold"), (shorten(result.expression), "bold cyan"))
+        Text.assemble(
+            ("f = ", "bold"),
+            ("\n    ".join(wrap_expression(shorten(result.expression), width - 4)), "bold cyan"),
+        )
     ]
     if result.point is not None:
         point = ", ".join(f"{k} = {fmt(v)}" for k, v in result.point.items())

@@ -111,7 +111,7 @@ def render(result: GradResult, width: int = 80) -> RenderableType:
     point = ", ".join(f"{k} = {fmt_value(v)}" for k, v in result.point.items()) or "no variables"
     heading = Text.assemble(
         ("f = ", "bold"),
-        (shorten(result.expression), "bold cyan"),
+        ("\n    ".join(wrap_expression(shorten(result.expression), width - 4)), "bold cyan"),
         "\n",
         ("at  ", "dim"),
         point,
@@ -173,9 +173,20 @@ def render(result: GradResult, width: int = 80) -> RenderableType:
         formulas.add_column(style="bold", no_wrap=True)
         formulas.add_column(no_wrap=True)
         heads = {label: f"∂{power}f/∂{label}{power} = " for label in result.symbolic}
-        room = max(20, width - max(cell_len(h) for h in heads.values()) - 1)
-        for label, formula in result.symbolic.items():
-            lines = wrap_expression(formula, room)  # (continued under the formula)
-            formulas.add_row(heads[label], "\n".join(lines))
+        widest = max(cell_len(h) for h in heads.values())
+        if widest > width // 2:  # long labels: each formula on the lines under its label
+            formulas = Table.grid()
+            formulas.add_column(overflow="fold")
+            for label, formula in result.symbolic.items():
+                lines = wrap_expression(formula, width - 4)
+                formulas.add_row(
+                    Text.assemble((heads[label], "bold"), "\n    " + "\n    ".join(lines))
+                )
+        else:
+            formulas.columns[1].overflow = "fold"  # (only a token wider than the room folds)
+            formulas.columns[1].no_wrap = False
+            for label, formula in result.symbolic.items():
+                lines = wrap_expression(formula, width - widest - 1)
+                formulas.add_row(heads[label], "\n".join(lines))
         parts.append(formulas)
     return Group(*parts)
