@@ -7,12 +7,13 @@ Python sees them (``order``, ``timeout``); the command line says them as flags.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .check.budget import CheckTimeout, time_limit
-from .errors import InputError, TimeLimitError, UsageError, safe_text
+from .errors import InputError, MissingDependencyError, TimeLimitError, UsageError, safe_text
 from .explain.graph import build_graph
 from .language.nodes import Expr
 from .language.parser import parse, parse_list
@@ -42,6 +43,37 @@ if TYPE_CHECKING:
     from .results import StepsResult
 
 DTYPES = ("float64", "float32")
+
+
+#: gradcli's runtime dependencies as Python imports them, and how to install each
+_DEPENDENCIES = {
+    "torch": "pip install torch==2.13.0 (first, as the README says)",
+    "sympy": "pip install sympy",
+    "numpy": "pip install numpy",
+    "polars": "pip install polars",
+    "mpmath": "pip install mpmath",
+}
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _needs_dependencies(function: _F) -> _F:
+    """A public function whose missing dependency is one clear GradcliError (exit 2, what to
+    install), not a ModuleNotFoundError from deep inside."""
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ModuleNotFoundError as e:
+            top = (e.name or "").split(".")[0]
+            if top not in _DEPENDENCIES:
+                raise
+            raise MissingDependencyError(
+                f"gradcli needs {top}, which is not installed", hint=_DEPENDENCIES[top]
+            ) from None
+
+    return cast(_F, call)
 
 
 # ---- arguments ---------------------------------------------------------------------------------
@@ -106,6 +138,7 @@ def shapes_of(point: Mapping[str, Value]) -> dict[str, tuple[int, ...]]:
 # ---- grad ----------------------------------------------------------------------------------------
 
 
+@_needs_dependencies
 def grad(
     expression: str,
     values: Mapping[str, object] | None = None,
@@ -287,6 +320,7 @@ def _vjp_vector(vjp: object, out_shape: tuple[int, ...]) -> Value | None:
 # ---- graph and steps -------------------------------------------------------------------------
 
 
+@_needs_dependencies
 def graph(
     expression: str,
     values: Mapping[str, object] | None = None,
@@ -342,6 +376,7 @@ def _optional_point(
     return expr, point
 
 
+@_needs_dependencies
 def steps(
     expression: str,
     values: Mapping[str, object] | None = None,
@@ -400,6 +435,7 @@ def _columns(point: Mapping[str, Value]) -> list[tuple[str, str, float]]:
     return [(label, name, x) for label, (name, x) in elements(point).items()]
 
 
+@_needs_dependencies
 def jacobian(
     expressions: str,
     values: Mapping[str, object] | None = None,
@@ -456,6 +492,7 @@ def jacobian(
     )
 
 
+@_needs_dependencies
 def hessian(
     expression: str,
     values: Mapping[str, object] | None = None,
@@ -564,6 +601,7 @@ def _classify(eigenvalues: tuple[float, ...]) -> str:
 # ---- grad_batch ---------------------------------------------------------------------------------
 
 
+@_needs_dependencies
 def grad_batch(
     expression: str,
     columns: Mapping[str, Any],

@@ -443,19 +443,35 @@ def test_lost_digits_in_a_derivative_formula_are_precision_loss() -> None:
     assert all(v.status is not Status.MISMATCH for v in r.check.gradient.values())
 
 
-def test_without_python_flint_the_check_says_what_to_install() -> None:
+@pytest.mark.parametrize(
+    ("missing", "unchecked", "checked"),
+    [
+        # FLINT: torch's numbers unchecked are fine, the check says what to install
+        ("flint", "{'x': 2.0, 'y': 1.0}", "MissingDependencyError pip install python-flint"),
+        # SymPy: the node-by-node reference (FLINT only) still proves every number
+        ("sympy", "{'x': 2.0, 'y': 1.0}", "agree SymPy is not installed: checked node by node"),
+        # torch: nothing can be computed; one clear error, never a ModuleNotFoundError
+        ("torch", "MissingDependencyError pip install torch==2.13.0", "MissingDependencyError"),
+    ],
+)
+def test_a_missing_dependency_is_a_clear_error_or_a_narrower_check(
+    missing: str, unchecked: str, checked: str
+) -> None:
     import subprocess
     import sys
 
     code = (
-        "import sys; sys.modules['flint'] = None\n"  # (as if it were not installed)
+        f"import sys; sys.modules[{missing!r}] = None\n"  # (as if it were not installed)
         "import gradcli\n"
-        "print(gradcli.grad('x*y', {'x': 1.0, 'y': 2.0}, check=False).gradient)\n"
-        "try:\n    gradcli.grad('x*y', {'x': 1.0, 'y': 2.0})\n"
-        "except gradcli.GradcliError as e:\n    print(type(e).__name__, e.hint)\n"
+        "for check in (False, True):\n"
+        "    try:\n"
+        "        r = gradcli.grad('x*y', {'x': 1.0, 'y': 2.0}, check=check)\n"
+        "        print(r.gradient if not check else r.check.status.value, *r.check.notes)\n"
+        "    except gradcli.GradcliError as e:\n"
+        "        print(type(e).__name__, e.hint)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == "{'x': 2.0, 'y': 1.0}"
-    assert lines[1].startswith("MissingDependencyError pip install python-flint")
+    assert lines[0].startswith(unchecked)
+    assert lines[1].startswith(checked)

@@ -437,13 +437,7 @@ def _clean(
     # (here, not at the top: it loads Polars)
     import polars as pl
 
-    columns = set(frame.columns)
-    missing = [v for v in variables if v not in columns]
-    if missing:
-        raise InputError(
-            f"the input has no column {shown_list(missing)}",
-            hint=f"its columns are: {shown_list(frame.columns)}",
-        )
+    _columns_present(frame.columns, variables)
     bad = np.zeros(frame.height, dtype=bool)
     casted = {}
     first_wrong: tuple[int, str] | None = None  # (row, variable) of the earliest bad field

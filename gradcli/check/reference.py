@@ -20,6 +20,7 @@ within the time limit; what was settled by then is what the judge gets.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -283,6 +284,8 @@ def references(
             if late:
                 row.notes.append(late)
         skip = symbolic_allowed(expr) if symbolic else "the symbolic check was not asked for"
+        if not skip and importlib.util.find_spec("sympy") is None:
+            skip = "SymPy is not installed"  # (the node-by-node reference needs FLINT only)
         if skip:
             for row in rows:
                 row.notes.append(f"{skip}: checked node by node; no symbolic derivative is shown")
