@@ -1,24 +1,21 @@
-"""The public functions behind ``import gradcli``; the command line calls these too.
+"""The calculus functions: grad, graph, steps, jacobian, hessian and grad_batch.
 
 Parsing and input checks happen first and import nothing heavy, so bad input fails fast; torch
-is imported for the evaluation, SymPy and FLINT for the check. Errors name the parameters as
-Python sees them (``order``, ``timeout``); the command line says them as flags.
+is imported for the evaluation, SymPy and FLINT for the check.
 """
 
 from __future__ import annotations
 
-import functools
-import math
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from .check.budget import CheckTimeout, time_limit
-from .errors import InputError, MissingDependencyError, TimeLimitError, UsageError, safe_text
-from .explain.graph import build_graph
-from .language.nodes import Expr
-from .language.parser import parse, parse_list
-from .language.shapes import infer_shapes
-from .language.values import (
+from ..check.budget import CheckTimeout, time_limit
+from ..errors import InputError, TimeLimitError, UsageError
+from ..explain.graph import build_graph
+from ..language.nodes import Expr
+from ..language.parser import parse, parse_list
+from ..language.shapes import infer_shapes
+from ..language.values import (
     Array,
     Value,
     check_name,
@@ -28,117 +25,36 @@ from .language.values import (
     labels,
     match_variables,
 )
-from .limits import (
+from ..limits import (
     DEFAULT_TIMEOUT,
     MAX_DRAWN,
     MAX_ORDER,
     MAX_SYMBOLIC_ELEMENTS,
     SYMMETRY_TOLERANCE,
 )
-from .results import Check, GradResult, GraphResult, MatrixResult, Status
+from ..results import Check, GradResult, GraphResult, MatrixResult, Status
+from .arguments import (
+    column_arg,
+    count_arg,
+    dtype_arg,
+    expression_arg,
+    flag_arg,
+    needs_dependencies,
+    representable,
+    shapes_of,
+    timeout_arg,
+    values_arg,
+)
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .results import StepsResult
-
-DTYPES = ("float64", "float32")
-
-
-#: gradcli's runtime dependencies as Python imports them, and how to install each
-_DEPENDENCIES = {
-    "torch": "pip install torch==2.13.0 (first, as the README says)",
-    "sympy": "pip install sympy",
-    "numpy": "pip install numpy",
-    "polars": "pip install polars",
-    "mpmath": "pip install mpmath",
-}
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _needs_dependencies(function: _F) -> _F:
-    """A public function whose missing dependency is one clear GradcliError (exit 2, what to
-    install), not a ModuleNotFoundError from deep inside."""
-
-    @functools.wraps(function)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except ModuleNotFoundError as e:
-            top = (e.name or "").split(".")[0]
-            if top not in _DEPENDENCIES:
-                raise
-            raise MissingDependencyError(
-                f"gradcli needs {top}, which is not installed", hint=_DEPENDENCIES[top]
-            ) from None
-
-    return cast(_F, call)
-
-
-# ---- arguments ---------------------------------------------------------------------------------
-
-
-def _expression(expression: object, what: str = "expression") -> str:
-    if not isinstance(expression, str):
-        raise UsageError(f"{what} must be a string, not {type(expression).__name__}")
-    return expression
-
-
-def _dtype(dtype: object) -> str:
-    if not isinstance(dtype, str) or dtype not in DTYPES:
-        shown = ", ".join(DTYPES)
-        raise UsageError(f"{{dtype}} must be one of {shown}, not {dtype!r}", params=("dtype",))
-    return dtype
-
-
-def _timeout(timeout: object) -> float | None:
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise UsageError(
-            f"{{timeout}} must be a number of seconds or None, not {timeout!r}",
-            params=("timeout",),
-        )
-    if not math.isfinite(timeout) or timeout < 0:
-        raise UsageError(
-            f"{{timeout}} must be 0 or more seconds, not {timeout!r}", params=("timeout",)
-        )
-    return float(timeout) or None
-
-
-def _flag(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise UsageError(f"{{{name}}} must be True or False, not {value!r}", params=(name,))
-    return value
-
-
-def _count(value: object, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UsageError(f"{{{name}}} must be a whole number, not {value!r}", params=(name,))
-    if value < low or (high is not None and value > high):
-        bounds = f"from {low:,} to {high:,}" if high is not None else f"{low} or more"
-        raise UsageError(f"{{{name}}} must be {bounds}, not {value:,}", params=(name,))
-    return value
-
-
-def _values(values: object, named: Mapping[str, object]) -> dict[str, Value]:
-    if values is not None and not isinstance(values, Mapping):
-        raise UsageError(
-            f"values must be a mapping of variable names to values, not {type(values).__name__}"
-        )
-    return coerce_values({**(values or {}), **named})
-
-
-def shapes_of(point: Mapping[str, Value]) -> dict[str, tuple[int, ...]]:
-    """Each variable's shape: () for a number."""
-    return {name: v.shape if isinstance(v, Array) else () for name, v in point.items()}
-
+    from ..results import StepsResult
 
 # ---- grad ----------------------------------------------------------------------------------------
 
 
-@_needs_dependencies
+@needs_dependencies
 def grad(
     expression: str,
     values: Mapping[str, object] | None = None,
@@ -180,25 +96,25 @@ def grad(
     needed when there are several), by repeated autograd with ``create_graph=True``, checked
     against SymPy's N-th derivative.
     """
-    expression = _expression(expression)
-    dtype = _dtype(dtype)
-    check = _flag(check, "check")
-    seconds = _timeout(timeout)
-    max_symbolic = _count(max_symbolic, "max_symbolic", 0)
-    order = _count(order, "order", 1, MAX_ORDER)
-    simplify = _flag(simplify, "simplify")
+    expression = expression_arg(expression)
+    dtype = dtype_arg(dtype)
+    check = flag_arg(check, "check")
+    seconds = timeout_arg(timeout)
+    max_symbolic = count_arg(max_symbolic, "max_symbolic", 0)
+    order = count_arg(order, "order", 1, MAX_ORDER)
+    simplify = flag_arg(simplify, "simplify")
     if wrt is not None and not isinstance(wrt, str):
         raise UsageError(f"{{wrt}} must be a variable name, not {wrt!r}", params=("wrt",))
     expr = parse(expression)
-    point = match_variables(expr.variables, _values(values, named_values))
-    _representable(point, dtype)
+    point = match_variables(expr.variables, values_arg(values, named_values))
+    representable(point, dtype)
     shapes = infer_shapes(expr, shapes_of(point))
     if order != 1 or wrt is not None:
         _vjp_vector(None, shapes[-1])
         return _nth_derivative(expr, point, dtype, order, wrt, check, seconds)
     vector = _vjp_vector(vjp, shapes[-1])
 
-    from .engines import autograd  # (torch: not before the input is known to be good)
+    from ..engines import autograd  # (torch: not before the input is known to be good)
 
     computed = autograd.autograd(expr, point, dtype, vector)
     flat_gradient = {
@@ -215,7 +131,7 @@ def grad(
     if not check:
         return result({}, Check(Status.UNCHECKED, None))
     size = sum(len(flat(v)) for v in point.values())
-    from .check.run import check_grad  # (the exact engines: FLINT, and SymPy)
+    from ..check.run import check_grad  # (the exact engines: FLINT, and SymPy)
 
     shown, verdicts = check_grad(
         expr, point, dtype, computed, flat_gradient, vector, seconds, size <= max_symbolic, simplify
@@ -226,20 +142,6 @@ def grad(
             f"than max_symbolic ({max_symbolic:,}); checked node by node"
         )
     return result(shown, verdicts)
-
-
-def _representable(point: Mapping[str, Value], dtype: str) -> None:
-    """Every value is a finite number of ``dtype`` (3.5e38 is not a float32)."""
-    if dtype != "float32":
-        return
-    for name, value in point.items():
-        for x in flat(value):
-            if abs(x) > 3.4028234663852886e38:
-                raise UsageError(
-                    f"the value of {name}, {x:g}, is beyond float32's range (3.4028235e+38)",
-                    hint="use {dtype} float64",
-                    params=("dtype",),
-                )
 
 
 def _nth_derivative(
@@ -267,7 +169,7 @@ def _nth_derivative(
             f"{{order}} needs a scalar variable; {wrt} is a vector or matrix", params=("order",)
         )
 
-    from .engines import higher_order  # (torch)
+    from ..engines import higher_order  # (torch)
 
     value, derivative, node_values = higher_order.nth_derivative(
         expr, point, wrt, order, dtype, budget=timeout
@@ -280,7 +182,7 @@ def _nth_derivative(
 
     if not check:
         return result({}, Check(Status.UNCHECKED, None))
-    from .check.run import check_order  # (the exact engines)
+    from ..check.run import check_order  # (the exact engines)
 
     shown, verdicts = check_order(
         expr, point, dtype, wrt, order, value, derivative, node_values, timeout
@@ -320,7 +222,7 @@ def _vjp_vector(vjp: object, out_shape: tuple[int, ...]) -> Value | None:
 # ---- graph and steps -------------------------------------------------------------------------
 
 
-@_needs_dependencies
+@needs_dependencies
 def graph(
     expression: str,
     values: Mapping[str, object] | None = None,
@@ -337,10 +239,10 @@ def graph(
     Without values: the structure and the symbolic local derivatives (torch is not imported).
     """
 
-    expression = _expression(expression)
-    dtype = _dtype(dtype)
-    torch_view = _flag(torch_view, "torch_view")
-    expr, point = _optional_point(expression, _values(values, named_values))
+    expression = expression_arg(expression)
+    dtype = dtype_arg(dtype)
+    torch_view = flag_arg(torch_view, "torch_view")
+    expr, point = _optional_point(expression, values_arg(values, named_values))
     if point is None and torch_view:
         wanted = ", ".join(expr.variables)
         raise UsageError(
@@ -376,7 +278,7 @@ def _optional_point(
     return expr, point
 
 
-@_needs_dependencies
+@needs_dependencies
 def steps(
     expression: str,
     values: Mapping[str, object] | None = None,
@@ -395,16 +297,16 @@ def steps(
     :class:`gradcli.errors.TimeLimitError` past ``timeout`` seconds.
     """
     # (here, not at the top: it loads SymPy)
-    from .explain.steps import explain
+    from ..explain.steps import explain
 
-    expression = _expression(expression)
-    dtype = _dtype(dtype)
-    seconds = _timeout(timeout)
+    expression = expression_arg(expression)
+    dtype = dtype_arg(dtype)
+    seconds = timeout_arg(timeout)
     if wrt is not None and (
         not isinstance(wrt, (list, tuple)) or not all(isinstance(w, str) for w in wrt)
     ):
         raise UsageError(f"{{wrt}} must be a list of variable names, not {wrt!r}", params=("wrt",))
-    expr, point = _optional_point(expression, _values(values, named_values))
+    expr, point = _optional_point(expression, values_arg(values, named_values))
     for name in wrt or []:
         if name not in expr.variables:
             uses = ", ".join(expr.variables) or "no variables"
@@ -435,7 +337,7 @@ def _columns(point: Mapping[str, Value]) -> list[tuple[str, str, float]]:
     return [(label, name, x) for label, (name, x) in elements(point).items()]
 
 
-@_needs_dependencies
+@needs_dependencies
 def jacobian(
     expressions: str,
     values: Mapping[str, object] | None = None,
@@ -449,20 +351,20 @@ def jacobian(
     """The Jacobian of one or more comma-separated expressions (``"x*y, x+y"``): one row per
     output element, one column per variable element, every cell checked exactly."""
 
-    expressions = _expression(expressions, "expressions")
-    dtype = _dtype(dtype)
-    check = _flag(check, "check")
-    seconds = _timeout(timeout)
+    expressions = expression_arg(expressions, "expressions")
+    dtype = dtype_arg(dtype)
+    check = flag_arg(check, "check")
+    seconds = timeout_arg(timeout)
     exprs = parse_list(expressions)
     names: dict[str, None] = {}
     for e in exprs:
         names.update(dict.fromkeys(e.variables))
-    point = match_variables(list(names), _values(values, named_values))
-    _representable(point, dtype)
+    point = match_variables(list(names), values_arg(values, named_values))
+    representable(point, dtype)
     for e in exprs:
         infer_shapes(e, shapes_of(point))
 
-    from .engines import higher_order  # (torch)
+    from ..engines import higher_order  # (torch)
 
     computed = higher_order.jacobian(exprs, point, dtype)
     row_labels = []
@@ -474,7 +376,7 @@ def jacobian(
     status: Status = Status.UNCHECKED
     notes: tuple[str, ...] = ()
     if check:
-        from .check.run import check_jacobian  # (the exact engines)
+        from ..check.run import check_jacobian  # (the exact engines)
 
         cells, status, notes = check_jacobian(exprs, point, dtype, seconds, computed, columns)
     return MatrixResult(
@@ -492,7 +394,7 @@ def jacobian(
     )
 
 
-@_needs_dependencies
+@needs_dependencies
 def hessian(
     expression: str,
     values: Mapping[str, object] | None = None,
@@ -509,15 +411,15 @@ def hessian(
     # (here, not at the top: it loads NumPy)
     import numpy as np
 
-    from .engines import higher_order  # (torch)
+    from ..engines import higher_order  # (torch)
 
-    expression = _expression(expression)
-    dtype = _dtype(dtype)
-    check = _flag(check, "check")
-    seconds = _timeout(timeout)
+    expression = expression_arg(expression)
+    dtype = dtype_arg(dtype)
+    check = flag_arg(check, "check")
+    seconds = timeout_arg(timeout)
     expr = parse(expression)
-    point = match_variables(expr.variables, _values(values, named_values))
-    _representable(point, dtype)
+    point = match_variables(expr.variables, values_arg(values, named_values))
+    representable(point, dtype)
     out_shape = infer_shapes(expr, shapes_of(point))[-1]
     if out_shape:
         raise UsageError(
@@ -537,7 +439,7 @@ def hessian(
     notes: list[str] = []
     exact_gradient = None
     if check:
-        from .check.run import check_hessian  # (the exact engines)
+        from ..check.run import check_hessian  # (the exact engines)
 
         cells, status, found, exact_gradient = check_hessian(
             expr, point, dtype, seconds, computed, columns
@@ -601,7 +503,7 @@ def _classify(eigenvalues: tuple[float, ...]) -> str:
 # ---- grad_batch ---------------------------------------------------------------------------------
 
 
-@_needs_dependencies
+@needs_dependencies
 def grad_batch(
     expression: str,
     columns: Mapping[str, Any],
@@ -621,19 +523,19 @@ def grad_batch(
     Raises :class:`gradcli.GradcliError` for input that is not acceptable.
     """
     # (here, not at the top: they load NumPy)
-    from .batch.check import parse_mode
-    from .batch.run import batch_arrays  # (NumPy)
+    from ..batch.check import parse_mode
+    from ..batch.run import batch_arrays  # (NumPy)
 
-    expr = parse(_expression(expression))
+    expr = parse(expression_arg(expression))
     infer_shapes(expr, {})
-    dtype = _dtype(dtype)
+    dtype = dtype_arg(dtype)
     if check is not None:
         if not isinstance(check, str):
             raise UsageError(
                 f"{{check}} must be 'all', 'sample:N' or None, not {check!r}", params=("check",)
             )
         parse_mode(check)
-    seconds = _timeout(timeout)
+    seconds = timeout_arg(timeout)
     arrays, rows = _batch_columns(expr, columns)
     return batch_arrays(expr, arrays, rows, dtype, check, seconds)
 
@@ -656,7 +558,7 @@ def _batch_columns(expr: Expr, columns: object) -> tuple[dict[str, np.ndarray], 
             raise UsageError(f"column names must be strings, not {type(name).__name__}")
         check_name(name)
     match_variables(expr.variables, dict.fromkeys(columns, 0.0))
-    given = {name: _column(name, columns[name]) for name in expr.variables}
+    given = {name: column_arg(name, columns[name]) for name in expr.variables}
     lengths = {name: len(a) for name, a in given.items() if a.ndim}
     rows = max(lengths.values(), default=1)
     for name, length in lengths.items():
@@ -670,84 +572,4 @@ def _batch_columns(expr: Expr, columns: object) -> tuple[dict[str, np.ndarray], 
     return {k: np.broadcast_to(a, (rows,)) if not a.ndim else a for k, a in given.items()}, rows
 
 
-def _column(name: str, raw: object) -> np.ndarray:
-    """One column as a float64 array (0-dimensional for a plain number), by the strict rule."""
-    # (here, not at the top: it loads NumPy)
-    import numpy as np
-
-    if hasattr(raw, "detach") and hasattr(raw, "cpu"):  # a torch tensor
-        raw = raw.detach().cpu().numpy()
-    if isinstance(raw, (str, bytes, Mapping)):
-        raise InputError(
-            f"column {name} must be an array of numbers, not {type(raw).__name__}",
-            hint="pass a list, tuple or NumPy array of numbers (text is not read as numbers here)",
-        )
-    if not isinstance(raw, (np.ndarray, np.generic, Sequence, int, float)) and not hasattr(
-        raw, "__array__"
-    ):
-        raise InputError(
-            f"column {name} must be an array of numbers, not {type(raw).__name__}",
-            hint="pass a list, tuple or NumPy array (make a generator a list first)",
-        )
-    if isinstance(raw, (list, tuple)):  # (NumPy would read True as 1.0)
-        for row, cell in enumerate(raw):
-            if isinstance(cell, bool):
-                raise InputError(
-                    f"column {name}, row {row}: a boolean is not a number",
-                    hint="every cell must be a finite number",
-                )
-    try:
-        array = np.asarray(raw)
-    except (ValueError, TypeError):
-        raise InputError(
-            f"column {name} is not an array of numbers (its rows have different lengths?)",
-            hint="give one number per row",
-        ) from None
-    if array.ndim > 1:
-        raise InputError(
-            f"column {name} must be one-dimensional (one number per row), not shape "
-            f"{tuple(array.shape)}",
-            hint="batch rows are scalar points; for vector variables use grad",
-        )
-    if array.dtype.kind not in "iuf":
-        flat = array.reshape(-1)
-        for row, cell in enumerate(flat.tolist()):
-            if isinstance(cell, bool) or not isinstance(cell, (int, float)):
-                what = (
-                    "a boolean"
-                    if isinstance(cell, bool)
-                    else "None"
-                    if cell is None
-                    else f"text {safe_text(cell)!r}"
-                    if isinstance(cell, str)
-                    else f"a {type(cell).__name__}"
-                )
-                raise InputError(
-                    f"column {name}, row {row}: {what} is not a number",
-                    hint="every cell must be a finite number",
-                )
-        for row, cell in enumerate(flat.tolist()):
-            try:
-                float(cell)
-            except OverflowError:
-                raise InputError(
-                    f"column {name}, row {row}: the number is too large for float64"
-                ) from None
-        array = np.array([float(c) for c in flat.tolist()]).reshape(array.shape)
-    with np.errstate(over="ignore"):
-        wide = array
-        array = array.astype(np.float64, copy=False)
-    if array.size and not np.isfinite(array).all() and np.isfinite(wide).all():
-        row = int(np.flatnonzero(~np.isfinite(array.reshape(-1)))[0])
-        raise InputError(f"column {name}, row {row}: the number is too large for float64")
-    bad = ~np.isfinite(array.reshape(-1))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"column {name}, row {row}: {array.reshape(-1)[row]} is not a finite number",
-            hint="every cell must be a finite number",
-        )
-    return array
-
-
-__all__ = ["DTYPES", "grad", "grad_batch", "graph", "hessian", "jacobian", "shapes_of", "steps"]
+__all__ = ["grad", "grad_batch", "graph", "hessian", "jacobian", "steps"]

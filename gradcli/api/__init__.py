@@ -1,0 +1,11 @@
+"""The public functions behind ``import gradcli``; the command line calls these too.
+
+``calculus``: grad, graph, steps, jacobian, hessian and grad_batch; ``descent``: gradient
+descent with a torch optimizer; ``answers``: is a hand-derived derivative right. Their
+arguments are checked in ``arguments``, before any heavy import.
+"""
+
+from .arguments import DTYPES, shapes_of
+from .calculus import grad, grad_batch, graph, hessian, jacobian, steps
+
+__all__ = ["DTYPES", "grad", "grad_batch", "graph", "hessian", "jacobian", "shapes_of", "steps"]
