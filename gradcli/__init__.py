@@ -25,6 +25,8 @@ _EXPORTS = {
     "jacobian": "api",
     "steps": "api",
     "grad_batch": "api",
+    "descend": "api",
+    "check_answer": "api",
     "ExitCode": "errors",
     "GradcliError": "errors",
     "ParseError": "errors",
@@ -40,7 +42,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from .api import grad, grad_batch, graph, hessian, jacobian, steps
+    from .api import check_answer, descend, grad, grad_batch, graph, hessian, jacobian, steps
     from .errors import ExitCode, GradcliError, ParseError
     from .language.parser import parse
     from .language.values import Array
@@ -78,6 +80,8 @@ __all__ = [
     "Status",
     "Verdict",
     "__version__",
+    "check_answer",
+    "descend",
     "grad",
     "grad_batch",
     "graph",

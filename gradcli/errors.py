@@ -24,6 +24,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  #: usage, parse or input error; nothing was computed
     UNDEFINED = 3  #: undefined at the point, or no finite float64 answer (overflow)
     CHECK_TIMEOUT = 4  #: the check did not finish: --timeout, or a number not settled at the cap
+    DIVERGED = 5  #: descend: the loss or a parameter diverged, or the steps oscillate
     INTERNAL = 70  #: a bug in gradcli (EX_SOFTWARE); please report it
     OUTPUT_FAILED = 74  #: the output could not be written (EX_IOERR): disk full, ...
     BROKEN_PIPE = 141  #: stdout was closed by the reader (128 + SIGPIPE)

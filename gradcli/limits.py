@@ -59,6 +59,14 @@ SYMMETRY_TOLERANCE = 1e-9
 #: (each costs a pass over the expression); past this, the rest are reported undecided
 MAX_DIRECTIONAL = 256
 
+# ---- descend -------------------------------------------------------------------------------------
+
+#: optimizer steps in one run (each is a forward and a backward pass: about 0.1 ms for a
+#: small expression, so a million take minutes)
+MAX_STEPS = 1_000_000
+#: data elements up to which a run's final point gets the exact check (as --max-symbolic)
+MAX_CHECKED_DATA = 10_000
+
 # ---- batch work --------------------------------------------------------------------------------
 
 #: points in one grid, and in a product of grids (--x START:STOP:COUNT)

@@ -254,6 +254,7 @@ def test_to_dict_schema() -> None:
         "expression",
         "dtype",
         "point",
+        "constants",
         "value",
         "gradient",
         "symbolic",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "gradcli"
 HEAVY = {"torch", "sympy", "flint", "numpy", "polars", "mpmath", "pandas", "pyarrow", "rich"}
+HEAVY |= {"matplotlib"}
 HEAVY |= {"typer", "click"}
 #: the two modules that choose between the fast paths (TAB completion; --help and --version) and
 #: the work of a command: they import what only one side needs inside the function that needs it

@@ -44,12 +44,15 @@ def exit_code_table() -> str:
     doc = {
         ExitCode.OK: "the check agreed, or the point is non-differentiable (a warning says so)",
         ExitCode.CHECK_FAILED: "`mismatch` or `precision_loss`: the results are printed, "
-        "with both numbers",
+        "with both numbers; `gradcli check`: the answer is wrong (a counterexample is shown)",
         ExitCode.USAGE: "usage, parse or input error: nothing was computed",
         ExitCode.UNDEFINED: "`undefined` or `overflow`: no finite float64 answer at the point",
         ExitCode.CHECK_TIMEOUT: "`timeout` or `inconclusive`: the exact check did not finish "
         "within `--timeout`, or a number could not be settled at the precision cap; torch's "
         "numbers are printed, unchecked",
+        ExitCode.DIVERGED: "`descend` did not converge: the loss or a parameter became "
+        "non-finite or grew without bound (`diverged`), or the steps flip direction without "
+        "shrinking (`oscillating`); the steps are printed",
         ExitCode.INTERNAL: "a bug in gradcli (please report it; `--debug` shows the traceback)",
         ExitCode.OUTPUT_FAILED: "the output could not be written (disk full, an I/O error); "
         "no partial file is left under the output's name",

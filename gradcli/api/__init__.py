@@ -5,7 +5,21 @@ descent with a torch optimizer; ``answers``: is a hand-derived derivative right.
 arguments are checked in ``arguments``, before any heavy import.
 """
 
+from .answers import check_answer
 from .arguments import DTYPES, shapes_of
 from .calculus import grad, grad_batch, graph, hessian, jacobian, steps
+from .descent import OPTIMIZERS, descend
 
-__all__ = ["DTYPES", "grad", "grad_batch", "graph", "hessian", "jacobian", "shapes_of", "steps"]
+__all__ = [
+    "DTYPES",
+    "OPTIMIZERS",
+    "check_answer",
+    "descend",
+    "grad",
+    "grad_batch",
+    "graph",
+    "hessian",
+    "jacobian",
+    "shapes_of",
+    "steps",
+]

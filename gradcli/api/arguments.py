@@ -104,6 +104,25 @@ def values_arg(values: object, named: Mapping[str, object]) -> dict[str, Value]:
     return coerce_values({**(values or {}), **named})
 
 
+def constants_arg(const: object, variables: Sequence[str]) -> tuple[str, ...]:
+    """The variables held constant (``const``): names of the expression's variables."""
+    names = [const] if isinstance(const, str) else const
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise UsageError(
+            f"{{const}} must be a variable name or a list of them, not {const!r}",
+            params=("const",),
+        )
+    for name in names:
+        if name not in variables:
+            uses = ", ".join(variables) or "no variables"
+            raise UsageError(
+                f"{{const}} {safe_text(name)}: the expression has no variable {safe_text(name)} "
+                f"(it uses {uses})",
+                params=("const",),
+            )
+    return tuple(dict.fromkeys(names))
+
+
 def shapes_of(point: Mapping[str, Value]) -> dict[str, tuple[int, ...]]:
     """Each variable's shape: () for a number."""
     return {name: v.shape if isinstance(v, Array) else () for name, v in point.items()}

@@ -6,7 +6,8 @@ is imported for the evaluation, SymPy and FLINT for the check.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..check.budget import CheckTimeout, time_limit
@@ -35,6 +36,7 @@ from ..limits import (
 from ..results import Check, GradResult, GraphResult, MatrixResult, Status
 from .arguments import (
     column_arg,
+    constants_arg,
     count_arg,
     dtype_arg,
     expression_arg,
@@ -68,6 +70,7 @@ def grad(
     order: int = 1,
     wrt: str | None = None,
     simplify: bool = False,
+    const: Sequence[str] = (),
     **named_values: object,
 ) -> GradResult:
     """Value and gradient of ``expression`` at a point, cross-checked exactly.
@@ -95,6 +98,10 @@ def grad(
     ``order=N`` (N > 1) gives the N-th derivative with respect to one scalar variable (``wrt``,
     needed when there are several), by repeated autograd with ``create_graph=True``, checked
     against SymPy's N-th derivative.
+
+    The variables named in ``const`` are plain tensors (``requires_grad=False``), as data
+    and fixed settings are in PyTorch: they have no gradient (``.grad`` is None), so
+    ``gradient`` leaves them out and JSON has ``null`` for them.
     """
     expression = expression_arg(expression)
     dtype = dtype_arg(dtype)
@@ -106,17 +113,24 @@ def grad(
     if wrt is not None and not isinstance(wrt, str):
         raise UsageError(f"{{wrt}} must be a variable name, not {wrt!r}", params=("wrt",))
     expr = parse(expression)
+    constants = constants_arg(const, expr.variables)
     point = match_variables(expr.variables, values_arg(values, named_values))
     representable(point, dtype)
     shapes = infer_shapes(expr, shapes_of(point))
     if order != 1 or wrt is not None:
         _vjp_vector(None, shapes[-1])
-        return _nth_derivative(expr, point, dtype, order, wrt, check, seconds)
+        if wrt is not None and wrt in constants:
+            raise UsageError(
+                f"{{wrt}} {wrt} is held constant ({{const}}): it has no derivative",
+                params=("wrt", "const"),
+            )
+        found = _nth_derivative(expr, point, dtype, order, wrt, check, seconds)
+        return replace(found, constants=tuple(c for c in constants if c not in found.gradient))
     vector = _vjp_vector(vjp, shapes[-1])
 
     from ..engines import autograd  # (torch: not before the input is known to be good)
 
-    computed = autograd.autograd(expr, point, dtype, vector)
+    computed = autograd.autograd(expr, point, dtype, vector, frozenset(constants))
     flat_gradient = {
         label: g
         for name, value in computed.gradient.items()
@@ -125,7 +139,15 @@ def grad(
 
     def result(shown: dict[str, str], verdicts: Check) -> GradResult:
         return GradResult(
-            expression, point, dtype, computed.value, computed.gradient, shown, verdicts, vector
+            expression,
+            point,
+            dtype,
+            computed.value,
+            computed.gradient,
+            {label: text for label, text in shown.items() if label in flat_gradient},
+            verdicts,
+            vector,
+            constants=constants,
         )
 
     if not check:

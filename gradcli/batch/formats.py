@@ -732,3 +732,23 @@ class Writer:
             plan.sink_parquet(target)
             with open(target, "rb") as done:
                 shutil.copyfileobj(done, self.sink, 1 << 20)
+
+
+class _Counts:
+    skipped = 0
+    nulled = 0
+
+
+def read_columns(path: str, variables: list[str], fmt: str | None = None) -> dict[str, np.ndarray]:
+    """Whole columns of a CSV, TSV, JSON Lines or Parquet file as float64 arrays (the columns
+    named ``variables``; every cell a finite number, as for batch input)."""
+    # (here, not at the top: it loads Polars)
+    import polars as pl
+
+    chunks = list(
+        read_chunks(path, input_format(path, fmt, "--data-format"), variables, "error", _Counts())
+    )
+    if not chunks or sum(c.height for c in chunks) == 0:
+        raise InputError(f"the data file {safe_text(path)!r} has no rows")
+    frame = pl.concat([c.select(variables) for c in chunks], how="vertical_relaxed")
+    return {name: frame[name].to_numpy().astype(np.float64) for name in variables}

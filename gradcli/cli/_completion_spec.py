@@ -13,7 +13,170 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                       'value': True,
                                       'choices': None},
              '--help': {'help': 'Show this message and exit', 'value': False, 'choices': None}},
- 'commands': {'grad': {'help': "Value and gradient at a point, with SymPy's derivatives and an "
+ 'commands': {'check': {'help': "Is a hand-derived derivative right? SymPy's proof, then exact "
+                                'values at points; a wrong',
+                        'options': {'--wrt': {'help': 'The variable for --order',
+                                              'value': True,
+                                              'choices': None},
+                                    '--answer': {'help': 'The derivative to check, e.g. "2*x*y"',
+                                                 'value': True,
+                                                 'choices': None},
+                                    '--points': {'help': 'Points to evaluate at, at most',
+                                                 'value': True,
+                                                 'choices': None},
+                                    '--seed': {'help': 'Seed of the shuffle',
+                                               'value': True,
+                                               'choices': None},
+                                    '--json': {'help': 'Print one JSON document (schema '
+                                                       'gradcli/1)',
+                                               'value': False,
+                                               'choices': None},
+                                    '--timeout': {'help': 'Time limit for the exact check; 0 '
+                                                          'means none',
+                                                  'value': True,
+                                                  'choices': None},
+                                    '--file': {'help': "Read the expression from a file ('-' for "
+                                                       'stdin) instead of the arguments',
+                                               'value': True,
+                                               'choices': None},
+                                    '-f': {'help': "Read the expression from a file ('-' for "
+                                                   'stdin) instead of the arguments',
+                                           'value': True,
+                                           'choices': None},
+                                    '--debug': {'help': 'Show a traceback for internal errors',
+                                                'value': False,
+                                                'choices': None},
+                                    '--help': {'help': 'Show this message and exit',
+                                               'value': False,
+                                               'choices': None}}},
+              'descend': {'help': 'Gradient descent with a torch.optim optimizer from the values '
+                                  'given: the steps, the',
+                          'options': {'--optimizer': {'help': 'The torch.optim optimizer '
+                                                              "(momentum and nesterov are SGD's)",
+                                                      'value': True,
+                                                      'choices': ['sgd',
+                                                                  'momentum',
+                                                                  'nesterov',
+                                                                  'adam',
+                                                                  'rmsprop',
+                                                                  'adagrad']},
+                                      '--lr': {'help': 'Learning rate',
+                                               'value': True,
+                                               'choices': None},
+                                      '--steps': {'help': 'Optimizer steps (epochs with --data)',
+                                                  'value': True,
+                                                  'choices': None},
+                                      '--every': {'help': 'Show every K-th step (default: about '
+                                                          '10 rows in the table, every step in '
+                                                          'JSON and --output)',
+                                                  'value': True,
+                                                  'choices': None},
+                                      '--tol': {'help': 'Stop when |grad| <= T',
+                                                'value': True,
+                                                'choices': None},
+                                      '--loss-tol': {'help': 'Stop when the loss changes by at '
+                                                             'most T in a step',
+                                                     'value': True,
+                                                     'choices': None},
+                                      '--momentum': {'help': "momentum and nesterov: SGD's "
+                                                             'momentum (default 0.9); rmsprop: '
+                                                             'its momentum (0)',
+                                                     'value': True,
+                                                     'choices': None},
+                                      '--beta1': {'help': 'adam: betas[0]',
+                                                  'value': True,
+                                                  'choices': None},
+                                      '--beta2': {'help': 'adam: betas[1]',
+                                                  'value': True,
+                                                  'choices': None},
+                                      '--alpha': {'help': 'rmsprop: smoothing constant',
+                                                  'value': True,
+                                                  'choices': None},
+                                      '--eps': {'help': 'adam, rmsprop, adagrad: eps (default: '
+                                                        "torch's)",
+                                                'value': True,
+                                                'choices': None},
+                                      '--weight-decay': {'help': "The optimizer's weight_decay",
+                                                         'value': True,
+                                                         'choices': None},
+                                      '--const': {'help': 'Hold NAME constant: a plain tensor '
+                                                          '(requires_grad=False), no gradient; '
+                                                          'may be given more than once',
+                                                  'value': True,
+                                                  'choices': None},
+                                      '--data': {'help': 'Bind the variables without a value to '
+                                                         'the columns of this CSV, TSV, JSON '
+                                                         'Lines or Parquet file (each a vector, '
+                                                         'one value per row)',
+                                                 'value': True,
+                                                 'choices': None},
+                                      '--batch-size': {'help': 'Mini-batch SGD: N rows of --data '
+                                                               'per step, shuffled each epoch '
+                                                               '(--seed)',
+                                                       'value': True,
+                                                       'choices': None},
+                                      '--seed': {'help': 'Seed of the shuffle',
+                                                 'value': True,
+                                                 'choices': None},
+                                      '--compare': {'help': 'Run several optimizers from the same '
+                                                            'start, e.g. sgd,momentum,adam',
+                                                    'value': True,
+                                                    'choices': None},
+                                      '--no-zero-grad': {'help': 'Also run the loop without '
+                                                                 'optimizer.zero_grad(), side by '
+                                                                 'side: the gradients accumulate '
+                                                                 'in .grad',
+                                                         'value': False,
+                                                         'choices': None},
+                                      '--json': {'help': 'Print one JSON document (schema '
+                                                         'gradcli/1)',
+                                                 'value': False,
+                                                 'choices': None},
+                                      '--output': {'help': 'Write the trace (.csv, .tsv, .jsonl: '
+                                                           'every step) or the plot (.png, .svg, '
+                                                           '.pdf: needs matplotlib, pip install '
+                                                           "'gradcli[plot]')",
+                                                   'value': True,
+                                                   'choices': None},
+                                      '-o': {'help': 'Write the trace (.csv, .tsv, .jsonl: every '
+                                                     'step) or the plot (.png, .svg, .pdf: needs '
+                                                     "matplotlib, pip install 'gradcli[plot]')",
+                                             'value': True,
+                                             'choices': None},
+                                      '--plot': {'help': 'Also print the loss curve (and the '
+                                                         'contour) as text',
+                                                 'value': False,
+                                                 'choices': None},
+                                      '--code': {'help': 'Print the equivalent PyTorch script '
+                                                         'instead',
+                                                 'value': False,
+                                                 'choices': None},
+                                      '--dtype': {'help': 'Floating-point type for torch',
+                                                  'value': True,
+                                                  'choices': ['float64', 'float32']},
+                                      '--no-check': {'help': 'Skip the exact check (faster; SymPy '
+                                                             'not loaded)',
+                                                     'value': False,
+                                                     'choices': None},
+                                      '--timeout': {'help': 'Time limit for the exact check; 0 '
+                                                            'means none',
+                                                    'value': True,
+                                                    'choices': None},
+                                      '--file': {'help': "Read the expression from a file ('-' "
+                                                         'for stdin) instead of the arguments',
+                                                 'value': True,
+                                                 'choices': None},
+                                      '-f': {'help': "Read the expression from a file ('-' for "
+                                                     'stdin) instead of the arguments',
+                                             'value': True,
+                                             'choices': None},
+                                      '--debug': {'help': 'Show a traceback for internal errors',
+                                                  'value': False,
+                                                  'choices': None},
+                                      '--help': {'help': 'Show this message and exit',
+                                                 'value': False,
+                                                 'choices': None}}},
+              'grad': {'help': "Value and gradient at a point, with SymPy's derivatives and an "
                                'exact cross-check; or at',
                        'options': {'--json': {'help': 'Print one JSON document (schema gradcli/1)',
                                               'value': False,
@@ -56,6 +219,15 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                           'the check is the same)',
                                                   'value': False,
                                                   'choices': None},
+                                   '--const': {'help': 'Hold NAME constant: a plain tensor '
+                                                       '(requires_grad=False), no gradient; may '
+                                                       'be given more than once',
+                                               'value': True,
+                                               'choices': None},
+                                   '--code': {'help': 'Print the equivalent PyTorch script '
+                                                      'instead',
+                                              'value': False,
+                                              'choices': None},
                                    '--file': {'help': "Read the expression from a file ('-' for "
                                                       'stdin) instead of the arguments',
                                               'value': True,
@@ -128,6 +300,10 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                         'nodes, next_functions, saved attributes',
                                                 'value': False,
                                                 'choices': None},
+                                    '--code': {'help': 'Print the equivalent PyTorch script '
+                                                       'instead',
+                                               'value': False,
+                                               'choices': None},
                                     '--dtype': {'help': 'Floating-point type for torch',
                                                 'value': True,
                                                 'choices': ['float64', 'float32']},
@@ -155,6 +331,10 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                           'line',
                                                   'value': False,
                                                   'choices': None},
+                                      '--code': {'help': 'Print the equivalent PyTorch script '
+                                                         'instead',
+                                                 'value': False,
+                                                 'choices': None},
                                       '--dtype': {'help': 'Floating-point type for torch',
                                                   'value': True,
                                                   'choices': ['float64', 'float32']},
@@ -190,6 +370,10 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                            'per line',
                                                    'value': False,
                                                    'choices': None},
+                                       '--code': {'help': 'Print the equivalent PyTorch script '
+                                                          'instead',
+                                                  'value': False,
+                                                  'choices': None},
                                        '--dtype': {'help': 'Floating-point type for torch',
                                                    'value': True,
                                                    'choices': ['float64', 'float32']},

@@ -150,6 +150,8 @@ def grad(
     wrt: o.Wrt = None,
     show_graph: o.ShowGraph = False,
     simplify: o.Simplify = False,
+    const: o.Const = None,
+    as_code: o.Code = False,
     file: o.File = None,
     input_path: o.Input = None,
     input_format: o.InputFormat = None,
@@ -174,6 +176,7 @@ def graph(
     fmt: o.GraphFormatOpt = None,
     output: o.GraphOutput = None,
     torch_view: o.TorchView = False,
+    as_code: o.Code = False,
     dtype: o.DTypeOpt = o.DType.float64,
     file: o.File = None,
     debug: o.Debug = False,
@@ -211,6 +214,7 @@ def jacobian(
     args: o.ExprAndValues = None,
     json_out: o.Json = False,
     plain: o.MatrixPlain = False,
+    as_code: o.Code = False,
     dtype: o.DTypeOpt = o.DType.float64,
     no_check: o.NoCheck = False,
     timeout: o.Timeout = 5.0,
@@ -223,7 +227,7 @@ def jacobian(
     Example: gradcli jacobian "x*y, x+y" --x 2 --y 3
     """
     _commands().matrix(
-        ctx, args, file, "jacobian", json_out, plain, dtype, no_check, timeout, debug
+        ctx, args, file, "jacobian", json_out, plain, as_code, dtype, no_check, timeout, debug
     )
 
 
@@ -233,6 +237,7 @@ def hessian(
     args: o.ExprAndValues = None,
     json_out: o.Json = False,
     plain: o.MatrixPlain = False,
+    as_code: o.Code = False,
     dtype: o.DTypeOpt = o.DType.float64,
     no_check: o.NoCheck = False,
     timeout: o.Timeout = 5.0,
@@ -244,7 +249,70 @@ def hessian(
 
     Example: gradcli hessian "x**2 - y**2" --x 0 --y 0
     """
-    _commands().matrix(ctx, args, file, "hessian", json_out, plain, dtype, no_check, timeout, debug)
+    _commands().matrix(
+        ctx, args, file, "hessian", json_out, plain, as_code, dtype, no_check, timeout, debug
+    )
+
+
+@app.command(cls=_Command, context_settings=o.FREE_ARGS)
+def descend(
+    ctx: typer.Context,
+    args: o.ExprAndValues = None,
+    optimizer: o.OptimizerOpt = o.Optimizer.sgd,
+    lr: o.Lr = 0.01,
+    steps: o.Steps = 100,
+    every: o.Every = None,
+    tol: o.Tol = None,
+    loss_tol: o.LossTol = None,
+    momentum: o.Momentum = None,
+    beta1: o.Beta1 = 0.9,
+    beta2: o.Beta2 = 0.999,
+    alpha: o.Alpha = 0.99,
+    eps: o.Eps = None,
+    weight_decay: o.WeightDecay = 0.0,
+    const: o.Const = None,
+    data: o.Data = None,
+    batch_size: o.BatchSize = None,
+    seed: o.Seed = 0,
+    compare: o.Compare = None,
+    no_zero_grad: o.NoZeroGrad = False,
+    json_out: o.Json = False,
+    output: o.DescendOutput = None,
+    plot: o.Plot = False,
+    as_code: o.Code = False,
+    dtype: o.DTypeOpt = o.DType.float64,
+    no_check: o.NoCheck = False,
+    timeout: o.Timeout = 5.0,
+    file: o.File = None,
+    debug: o.Debug = False,
+) -> None:
+    """Gradient descent with a torch.optim optimizer from the values given: the steps, the
+    final point with its exact check, and on a terminal the loss curve while it runs.
+
+    Example: gradcli descend "(w-3)**2" --w 0 --lr 0.1 --steps 50
+    """
+    _commands().descend(**locals())  # the parameters, as Typer parsed them
+
+
+@app.command(name="check", cls=_Command, context_settings=o.FREE_ARGS)
+def check_answer(
+    ctx: typer.Context,
+    args: o.ExprAndValues = None,
+    wrt: o.Wrt = None,
+    answer: o.Answer = None,
+    points: o.Points = 20,
+    seed: o.Seed = 0,
+    json_out: o.Json = False,
+    timeout: o.Timeout = 5.0,
+    file: o.File = None,
+    debug: o.Debug = False,
+) -> None:
+    """Is a hand-derived derivative right? SymPy's proof, then exact values at points; a wrong
+    answer gets a counterexample and exit code 1.
+
+    Example: gradcli check "x**2*y" --wrt x --answer "2*x*y"
+    """
+    _commands().check_answer(**locals())  # the parameters, as Typer parsed them
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -6,20 +6,39 @@ here, so ``gradcli --help`` and ``--version`` never load this module or what it 
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
 from typing import Any
 
 import typer
 
 from .. import api
-from ..errors import UsageError
+from ..errors import UsageError, safe_text
+from ..files import OutputFile, write_stdout
+from ..language.parser import parse, parse_list
 from ..language.values import parse_grid
-from ..render import json_doc
+from ..render import code as script
+from ..render import figure, json_doc, trace
 from ..render import plain as plain_renderer
 from . import options as o
 from .arguments import expression_and_values
-from .output import FILE_WIDTH, Destination, console, emit, plain_text, print_view, progress
+from .output import (
+    FILE_WIDTH,
+    Destination,
+    console,
+    emit,
+    live_descent,
+    plain_text,
+    print_view,
+    progress,
+)
 from .report import reporting, say, warn
+
+
+def constant_names(const: list[str] | None) -> list[str]:
+    """The names of --const, given once each or comma-separated."""
+    return [n.strip() for given in const or () for n in given.split(",") if n.strip()]
 
 
 def _exit_with(code: int) -> None:
@@ -41,6 +60,8 @@ def grad(
     wrt: o.Wrt,
     show_graph: o.ShowGraph,
     simplify: o.Simplify,
+    const: o.Const,
+    as_code: o.Code,
     file: o.File,
     input_path: o.Input,
     input_format: o.InputFormat,
@@ -66,6 +87,8 @@ def grad(
                     ("--wrt", wrt is not None),
                     ("--graph", show_graph),
                     ("--simplify", simplify),
+                    ("--const", bool(const)),
+                    ("--code", as_code),
                 )
                 if given
             ]
@@ -124,18 +147,28 @@ def grad(
                 "--output goes with batch work (--input or a grid)",
                 hint="for one point, redirect stdout",
             )
+        if as_code and (order != 1 or simplify or json_out or plain or show_graph):
+            raise UsageError("--code writes the script of the gradient; it goes alone")
         result = api.grad(
             expression,
             raw,
             dtype=dtype.value,
-            check=not no_check,
+            check=not (no_check or as_code),
             timeout=timeout or None,
             vjp=vjp,
             max_symbolic=max_symbolic,
             order=order,
             wrt=wrt,
             simplify=simplify,
+            const=constant_names(const),
         )
+        if as_code:
+            write_stdout(
+                script.grad(
+                    parse(expression), result.point, result.dtype, result.constants, result.vjp
+                )
+            )
+            return
 
         def view(width: int) -> Any:
             # (here, not at the top: it loads Rich)
@@ -164,12 +197,22 @@ def graph(
     fmt: o.GraphFormatOpt,
     output: o.GraphOutput,
     torch_view: o.TorchView,
+    as_code: o.Code,
     dtype: o.DTypeOpt,
     file: o.File,
     debug: o.Debug,
 ) -> None:
     """``gradcli graph``."""
     with reporting(debug):
+        if as_code:
+            if fmt is not None or output is not None or torch_view:
+                raise UsageError("--code writes the script of the graph; it goes alone")
+            expression, raw = expression_and_values(ctx, args, file)
+            result = api.graph(expression, raw, dtype=dtype.value)
+            if result.point is None:
+                raise UsageError("--code needs a value for every variable")
+            write_stdout(script.graph(parse(expression), result.point, result.dtype))
+            return
         # Everything about the destination is checked before any work.
         dest = Destination.choose(output, fmt.value if fmt else None)
         expression, raw = expression_and_values(ctx, args, file)
@@ -237,6 +280,7 @@ def matrix(
     kind: str,
     json_out: bool,
     plain: bool,
+    as_code: bool,
     dtype: o.DType,
     no_check: bool,
     timeout: float,
@@ -246,11 +290,24 @@ def matrix(
     with reporting(debug):
         if json_out and plain:
             raise UsageError("--json and --plain cannot be used together")
+        if as_code and (json_out or plain):
+            raise UsageError(f"--code writes the script of the {kind}; it goes alone")
         expression, raw = expression_and_values(ctx, args, file)
         compute = api.jacobian if kind == "jacobian" else api.hessian
         result = compute(
-            expression, raw, dtype=dtype.value, check=not no_check, timeout=timeout or None
+            expression,
+            raw,
+            dtype=dtype.value,
+            check=not (no_check or as_code),
+            timeout=timeout or None,
         )
+        if as_code:
+            if kind == "jacobian":
+                text = script.jacobian(parse_list(expression), result.point, result.dtype)
+            else:
+                text = script.hessian(parse(expression), result.point, result.dtype)
+            write_stdout(text)
+            return
         # (here, not at the top: it loads Rich)
         from ..render import matrix
 
@@ -261,5 +318,209 @@ def matrix(
         )
         for note in result.notes:
             warn(note)
+        code = int(result.exit_code)
+    _exit_with(code)
+
+
+_PLOTS = (".png", ".svg", ".pdf")
+_TRACES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def descend(
+    ctx: typer.Context,
+    args: o.ExprAndValues,
+    optimizer: o.OptimizerOpt,
+    lr: o.Lr,
+    steps: o.Steps,
+    every: o.Every,
+    tol: o.Tol,
+    loss_tol: o.LossTol,
+    momentum: o.Momentum,
+    beta1: o.Beta1,
+    beta2: o.Beta2,
+    alpha: o.Alpha,
+    eps: o.Eps,
+    weight_decay: o.WeightDecay,
+    const: o.Const,
+    data: o.Data,
+    batch_size: o.BatchSize,
+    seed: o.Seed,
+    compare: o.Compare,
+    no_zero_grad: o.NoZeroGrad,
+    json_out: o.Json,
+    output: o.DescendOutput,
+    plot: o.Plot,
+    as_code: o.Code,
+    dtype: o.DTypeOpt,
+    no_check: o.NoCheck,
+    timeout: o.Timeout,
+    file: o.File,
+    debug: o.Debug,
+) -> None:
+    """``gradcli descend``."""
+    with reporting(debug):
+        if json_out and (plot or as_code):
+            raise UsageError(f"--json and {'--plot' if plot else '--code'} cannot be used together")
+        destination = _descend_output(output)
+        expression, raw = expression_and_values(ctx, args, file)
+        names = [n.strip() for n in compare.split(",") if n.strip()] if compare else None
+        if compare is not None and optimizer is not o.Optimizer.sgd:
+            raise UsageError("--compare names the optimizers; leave out --optimizer")
+        variables = parse(expression).variables
+        columns: dict[str, Any] | None = None
+        if data is not None:
+            wanted = [v for v in variables if v not in raw]
+            if not wanted:
+                raise UsageError(
+                    "--data binds the variables without a value, but every variable has one",
+                    hint="leave out the values of the data's columns (e.g. --X)",
+                )
+            # (here, not at the top: it loads NumPy and Polars)
+            from ..batch.formats import read_columns
+
+            columns = read_columns(data, wanted)
+        table_every = every or max(1, -(-steps // 10))
+        options: dict[str, Any] = dict(
+            optimizer=optimizer.value,
+            lr=lr,
+            steps=steps,
+            every=every or (1 if json_out or destination == "trace" else table_every),
+            tol=tol,
+            loss_tol=loss_tol,
+            momentum=momentum,
+            betas=(beta1, beta2),
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            const=constant_names(const),
+            data=columns,
+            batch_size=batch_size,
+            seed=seed,
+            compare=names,
+            no_zero_grad=no_zero_grad,
+            dtype=dtype.value,
+            check=not no_check,
+            timeout=timeout or None,
+        )
+        if as_code:
+            if names is not None or no_zero_grad:
+                raise UsageError(
+                    "--code writes one optimizer's loop; leave out "
+                    + ("--compare" if names is not None else "--no-zero-grad")
+                )
+            # (the arguments are checked as for a run, by one step of it)
+            probe = api.descend(expression, raw, **{**options, "steps": 1, "check": False})
+            settings = probe.runs[0].settings
+            write_stdout(
+                script.descend(
+                    parse(expression),
+                    probe.start,
+                    probe.constants,
+                    columns or {},
+                    dtype.value,
+                    settings.torch_class,
+                    settings.torch_arguments(),
+                    steps,
+                    batch_size,
+                    seed,
+                )
+            )
+            return
+        contour = plot or destination == "picture"
+        with live_descent(not json_out) as observe:
+            result = api.descend(expression, raw, observe=observe, contour=contour, **options)
+        if destination == "trace":
+            assert output is not None
+            OutputFile(output).write_all(trace.render(result, _TRACES[_suffix(output)]).encode())
+        elif destination == "picture":
+            assert output is not None
+            OutputFile(output).write_all(figure.render(result, _suffix(output)[1:]))
+        # (here, not at the top: it loads Rich)
+        from ..render import descent as view
+        from ..render import plot as plots  # (Rich)
+
+        def shown(width: int) -> Any:
+            parts = [view.render(result, width)]
+            if plot:
+                parts += [Text(""), plots.curves(result, width)]
+                if result.contour is not None:
+                    runs = [*result.runs, *([result.accumulated] if result.accumulated else [])]
+                    paths = [run.path for run in runs]
+                    parts += [Text(""), plots.contour_plot(result.contour, paths, width)]
+            return Group(*parts)
+
+        # (here, not at the top: it loads Rich)
+        from rich.console import Group
+        from rich.text import Text  # (Rich)
+
+        emit(result.to_dict() if json_out else None, None, shown)
+        for note in result.notes:
+            warn(note)
+        for run in result.runs:
+            if run.stop.reason in ("diverged", "oscillating"):
+                warn(f"{run.settings.optimizer}: {run.stop.message}")
+            if run.check is not None:
+                for note in run.check.check.notes:
+                    warn(note)
+        code = int(result.exit_code)
+    _exit_with(code)
+
+
+def _suffix(path: str) -> str:
+    return os.path.splitext(path)[1].lower()
+
+
+def _descend_output(output: str | None) -> str | None:
+    """What --output of descend writes: "trace" or "picture" (checked before any work)."""
+    if output is None:
+        return None
+    suffix = _suffix(output)
+    if suffix in _TRACES:
+        OutputFile(output)
+        return "trace"
+    if suffix in _PLOTS:
+        if importlib.util.find_spec("matplotlib") is None:
+            raise UsageError(
+                f"drawing {safe_text(output)} needs matplotlib, which is not installed",
+                hint="pip install 'gradcli[plot]' (or pip install matplotlib); a trace needs "
+                "nothing more: -o trace.csv",
+            )
+        OutputFile(output)
+        return "picture"
+    raise UsageError(
+        f"cannot tell what to write to {safe_text(output)!r} from its extension",
+        hint="a trace: .csv, .tsv or .jsonl; a plot: .png, .svg or .pdf",
+    )
+
+
+def check_answer(
+    ctx: typer.Context,
+    args: o.ExprAndValues,
+    wrt: o.Wrt,
+    answer: o.Answer,
+    points: o.Points,
+    seed: o.Seed,
+    json_out: o.Json,
+    timeout: o.Timeout,
+    file: o.File,
+    debug: o.Debug,
+) -> None:
+    """``gradcli check``."""
+    with reporting(debug):
+        expression, raw = expression_and_values(ctx, args, file)
+        if raw:
+            raise UsageError(
+                f"check takes no values (--{next(iter(raw))}): it tries points of its own",
+                hint='give the derivative with --answer, e.g. --answer "2*x"',
+            )
+        if answer is None:
+            raise UsageError("--answer is missing: the derivative to check", hint='--answer "2*x"')
+        result = api.check_answer(
+            expression, answer, wrt, points=points, seed=seed, timeout=timeout or None
+        )
+        # (here, not at the top: it loads Rich)
+        from ..render import answer as view
+
+        emit(result.to_dict() if json_out else None, None, lambda width: view.render(result, width))
         code = int(result.exit_code)
     _exit_with(code)

@@ -184,3 +184,146 @@ WrtNames = Annotated[
 Latex = Annotated[
     bool, typer.Option("--latex", help="Print the derivation as LaTeX (align* environment).")
 ]
+Const = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--const",
+        metavar="NAME",
+        help="Hold NAME constant: a plain tensor (requires_grad=False), no gradient; may be "
+        "given more than once.",
+        show_default=False,
+    ),
+]
+
+
+class Optimizer(str, Enum):
+    sgd = "sgd"
+    momentum = "momentum"
+    nesterov = "nesterov"
+    adam = "adam"
+    rmsprop = "rmsprop"
+    adagrad = "adagrad"
+
+
+OptimizerOpt = Annotated[
+    Optimizer,
+    typer.Option(
+        "--optimizer", help="The torch.optim optimizer (momentum and nesterov are SGD's)."
+    ),
+]
+Lr = Annotated[float, typer.Option("--lr", metavar="RATE", help="Learning rate.")]
+Steps = Annotated[
+    int, typer.Option("--steps", metavar="N", min=1, help="Optimizer steps (epochs with --data).")
+]
+Every = Annotated[
+    int | None,
+    typer.Option(
+        "--every",
+        metavar="K",
+        min=1,
+        help="Show every K-th step (default: about 10 rows in the table, every step in JSON "
+        "and --output).",
+        show_default=False,
+    ),
+]
+Tol = Annotated[
+    float | None,
+    typer.Option("--tol", metavar="T", help="Stop when |grad| <= T.", show_default=False),
+]
+LossTol = Annotated[
+    float | None,
+    typer.Option(
+        "--loss-tol",
+        metavar="T",
+        help="Stop when the loss changes by at most T in a step.",
+        show_default=False,
+    ),
+]
+Momentum = Annotated[
+    float | None,
+    typer.Option(
+        "--momentum",
+        metavar="MU",
+        help="momentum and nesterov: SGD's momentum (default 0.9); rmsprop: its momentum (0).",
+        show_default=False,
+    ),
+]
+Beta1 = Annotated[float, typer.Option("--beta1", metavar="B", help="adam: betas[0].")]
+Beta2 = Annotated[float, typer.Option("--beta2", metavar="B", help="adam: betas[1].")]
+Alpha = Annotated[float, typer.Option("--alpha", metavar="A", help="rmsprop: smoothing constant.")]
+Eps = Annotated[
+    float | None,
+    typer.Option(
+        "--eps",
+        metavar="E",
+        help="adam, rmsprop, adagrad: eps (default: torch's).",
+        show_default=False,
+    ),
+]
+WeightDecay = Annotated[
+    float, typer.Option("--weight-decay", metavar="W", help="The optimizer's weight_decay.")
+]
+Data = Annotated[
+    str | None,
+    typer.Option(
+        "--data",
+        metavar="PATH",
+        help="Bind the variables without a value to the columns of this CSV, TSV, JSON Lines "
+        "or Parquet file (each a vector, one value per row).",
+    ),
+]
+BatchSize = Annotated[
+    int | None,
+    typer.Option(
+        "--batch-size",
+        metavar="N",
+        min=1,
+        help="Mini-batch SGD: N rows of --data per step, shuffled each epoch (--seed).",
+        show_default=False,
+    ),
+]
+Seed = Annotated[int, typer.Option("--seed", metavar="N", min=0, help="Seed of the shuffle.")]
+Compare = Annotated[
+    str | None,
+    typer.Option(
+        "--compare",
+        metavar="NAMES",
+        help="Run several optimizers from the same start, e.g. sgd,momentum,adam.",
+        show_default=False,
+    ),
+]
+NoZeroGrad = Annotated[
+    bool,
+    typer.Option(
+        "--no-zero-grad",
+        help="Also run the loop without optimizer.zero_grad(), side by side: the gradients "
+        "accumulate in .grad.",
+    ),
+]
+DescendOutput = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="PATH",
+        help="Write the trace (.csv, .tsv, .jsonl: every step) or the plot (.png, .svg, .pdf: "
+        "needs matplotlib, pip install 'gradcli[plot]').",
+    ),
+]
+Plot = Annotated[
+    bool, typer.Option("--plot", help="Also print the loss curve (and the contour) as text.")
+]
+Code = Annotated[bool, typer.Option("--code", help="Print the equivalent PyTorch script instead.")]
+Answer = Annotated[
+    str | None,
+    typer.Option(
+        "--answer",
+        metavar="EXPR",
+        help='The derivative to check, e.g. "2*x*y".',
+        show_default=False,
+    ),
+]
+Points = Annotated[
+    int,
+    typer.Option("--points", metavar="N", min=1, max=1000, help="Points to evaluate at, at most."),
+]

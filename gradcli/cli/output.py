@@ -107,6 +107,51 @@ def progress(to_stdout: bool = False) -> Iterator[Callable[[int], None] | None]:
         yield advance
 
 
+#: seconds between two frames of the live view (each draws the plots again)
+FRAME = 0.25
+
+
+@contextmanager
+def live_descent(wanted: bool = True) -> Iterator[Callable[..., None] | None]:
+    """The live view of a descent on stderr, only on a terminal: the step, the loss curve and
+    |grad| of each run so far, and with two parameters the contour of the loss with the path.
+    It is transient: the result printed after it takes its place."""
+    if not wanted or not sys.stderr.isatty():
+        yield None
+        return
+    # (here, not at the top: they load Rich)
+    from rich.console import Console, Group
+    from rich.live import Live  # (Rich)
+    from rich.text import Text  # (Rich)
+
+    from ..render import plot  # (Rich)
+
+    screen = Console(stderr=True, highlight=False, markup=False, emoji=False)
+    histories: dict[int, Any] = {}
+    last = [0.0]
+    with Live(console=screen, transient=True, auto_refresh=False) as live:
+
+        def observe(index: int, step: Any, history: Any, grid: Any) -> None:
+            histories[index] = history
+            now = time.monotonic()
+            if now - last[0] < FRAME:
+                return
+            last[0] = now
+            width = screen.width
+            parts: list[Any] = [
+                Text(f"step {step.step:,}  loss {step.loss:.6g}  |grad| {step.gradient_norm:.3g}")
+            ]
+            series = [(f"run {k + 1}", h.losses) for k, h in sorted(histories.items())]
+            parts.append(plot.line_plot("loss", series, width, height=6))
+            if grid is not None and screen.height >= 30:
+                paths = [h.path for _, h in sorted(histories.items())]
+                contour = grid([p for path in paths for p in path], plot.live_grid(width))
+                parts.append(plot.contour_plot(contour, paths, width, height=12))
+            live.update(Group(*parts), refresh=True)
+
+        yield observe
+
+
 _BY_EXTENSION = {
     ".dot": "dot",
     ".gv": "dot",

@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import torch
 
-from ..language.nodes import Expr
+from ..language.nodes import Expr, literal_operands
 from ..language.ops import CONSTANTS, OPS
 from ..language.values import Array, Value, flat, labels
 from ..results import TorchNode
@@ -82,7 +82,7 @@ def forward(
     reductions ``sum`` and ``mean`` of a scalar are the scalar itself, row by row.
     """
     out: list[torch.Tensor] = []
-    scalars = _literal_operands(expr) if noise is None else {}
+    scalars = literal_operands(expr) if noise is None else {}
     for i, node in enumerate(expr.nodes):
         if node.kind == "number":
             t = torch.tensor(node.value, dtype=dtype)
@@ -115,24 +115,6 @@ _ARITHMETIC: dict[str, Callable[[Any, Any], torch.Tensor]] = {
 }
 
 
-def _literal_operands(expr: Expr) -> dict[int, tuple[int, int | float]]:
-    """The arithmetic operations with one number literal among their two operands: (which
-    operand, the number as Python writes it: 2, not 2.0). torch gets it as a Python number,
-    as in the code a learner writes (``x**2``, ``1 - x``), so the recorded graph and its
-    grad_fn names are the ones they would see."""
-    found: dict[int, tuple[int, int | float]] = {}
-    for i, node in enumerate(expr.nodes):
-        if node.kind != "op" or node.op not in _ARITHMETIC:
-            continue
-        literal = [k for k, a in enumerate(node.args) if expr.nodes[a].kind == "number"]
-        if len(literal) != 1:
-            continue
-        value = float(expr.nodes[node.args[literal[0]]].value)
-        number: int | float = int(value) if value.is_integer() and abs(value) < 2**31 else value
-        found[i] = (literal[0], number)
-    return found
-
-
 def as_tensor(value: Value, dtype: torch.dtype, requires_grad: bool = False) -> torch.Tensor:
     """A float or an Array as a tensor. The dtype is always explicit: ``torch.tensor(0.1)``
     alone would be float32."""
@@ -140,9 +122,13 @@ def as_tensor(value: Value, dtype: torch.dtype, requires_grad: bool = False) -> 
     return torch.tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
-def make_leaves(point: Mapping[str, Value], dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """One leaf tensor with ``requires_grad=True`` per variable."""
-    return {name: as_tensor(v, dtype, requires_grad=True) for name, v in point.items()}
+def make_leaves(
+    point: Mapping[str, Value], dtype: torch.dtype, constants: frozenset[str] = frozenset()
+) -> dict[str, torch.Tensor]:
+    """One leaf tensor per variable: ``requires_grad=True``, except for the ``constants``."""
+    return {
+        name: as_tensor(v, dtype, requires_grad=name not in constants) for name, v in point.items()
+    }
 
 
 def to_value(t: torch.Tensor | None, like: Value | None = None) -> Value:
@@ -168,18 +154,27 @@ def _backward(root: torch.Tensor, vjp: Value | None) -> None:
 
 @on_one_thread
 def autograd(
-    expr: Expr, point: Mapping[str, Value], dtype: str = "float64", vjp: Value | None = None
+    expr: Expr,
+    point: Mapping[str, Value],
+    dtype: str = "float64",
+    vjp: Value | None = None,
+    constants: frozenset[str] = frozenset(),
 ) -> Autograd:
     """Value and gradient of ``expr`` at ``point`` by reverse-mode autograd.
 
     The output must be a scalar, or ``vjp`` gives the vector for ``backward(gradient=v)``.
+    The ``constants`` are plain tensors (``requires_grad=False``): they have no gradient.
     """
     dt = DTYPES[dtype]
-    leaves = make_leaves(point, dt)
+    leaves = make_leaves(point, dt, constants)
     values = forward(expr, leaves, dt)
     root = values[-1]
     _backward(root, vjp)
-    gradient = {name: to_value(leaf.grad, point[name]) for name, leaf in leaves.items()}
+    gradient = {
+        name: to_value(leaf.grad, point[name])
+        for name, leaf in leaves.items()
+        if name not in constants
+    }
     return Autograd(to_value(root), gradient, [v.detach().numpy() for v in values])
 
 

@@ -9,6 +9,7 @@ recursion either.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -77,6 +78,28 @@ class Expr:
         return out
 
 
+#: the operations torch records by their operands' kinds when one is a Python number
+ARITHMETIC = frozenset({"add", "sub", "mul", "div", "pow"})
+
+
+def literal_operands(expr: Expr) -> dict[int, tuple[int, int | float]]:
+    """The arithmetic operations with one number literal among their two operands: (which
+    operand, the number as Python writes it: 2, not 2.0). torch gets it as a Python number,
+    as in the code a learner writes (``x**2``, ``1 - x``), so the recorded graph and its
+    grad_fn names are the ones they would see."""
+    found: dict[int, tuple[int, int | float]] = {}
+    for i, node in enumerate(expr.nodes):
+        if node.kind != "op" or node.op not in ARITHMETIC:
+            continue
+        literal = [k for k, a in enumerate(node.args) if expr.nodes[a].kind == "number"]
+        if len(literal) != 1:
+            continue
+        value = float(expr.nodes[node.args[literal[0]]].value)
+        number: int | float = int(value) if value.is_integer() and abs(value) < 2**31 else value
+        found[i] = (literal[0], number)
+    return found
+
+
 def live_nodes(expr: Expr) -> list[bool]:
     """Nodes a gradient flows back through: they depend on a variable, not through detach."""
     live: list[bool] = []
@@ -90,30 +113,42 @@ def live_nodes(expr: Expr) -> list[bool]:
     return live
 
 
-def to_text(expr: Expr, index: int | None = None) -> str:
+#: ``atom(index, node)``: the text of a number, variable or constant in another language
+Atom = Callable[[int, Node], str]
+#: ``call(node, operand texts, which operands are atoms)``: a function call's text
+Call = Callable[[Node, list[str], list[bool]], str]
+
+
+def to_text(
+    expr: Expr, index: int | None = None, atom: Atom | None = None, call: Call | None = None
+) -> str:
     """Print a (sub)tree in gradcli's language with only the parentheses it needs.
 
     Parsing the result gives back an equal tree (spans aside). Iterative: each node's text is
-    built from its operands' texts, which come earlier in post-order.
+    built from its operands' texts, which come earlier in post-order. ``atom`` and ``call``
+    write leaves and function calls otherwise (Python with torch: the operators, their
+    precedence and associativity are Python's own).
     """
     stop = expr.root if index is None else index
     texts: list[str] = []
     strength: list[int] = []  # how tightly each printed node binds (higher = tighter)
-    atom = POWER + 1
-    for node in expr.nodes[: stop + 1]:
-        if node.kind == "number":
-            texts.append(node.text)
-            strength.append(atom)
-            continue
-        if node.kind in ("variable", "constant"):
-            texts.append(node.name)
-            strength.append(atom)
+    tight = POWER + 1  # an atom or a call
+    for i, node in enumerate(expr.nodes[: stop + 1]):
+        if node.kind != "op":
+            if atom is not None:
+                texts.append(atom(i, node))
+            else:
+                texts.append(node.text if node.kind == "number" else node.name)
+            strength.append(tight)
             continue
         op = OPS[node.op]
         parts = [texts[a] for a in node.args]
         if op.symbol is None:
-            texts.append(f"{op.name}({', '.join(parts)})")
-            strength.append(atom)
+            if call is not None:
+                texts.append(call(node, parts, [strength[a] == tight for a in node.args]))
+            else:
+                texts.append(f"{op.name}({', '.join(parts)})")
+            strength.append(tight)
             continue
         if op.arity == 1:
             # Unary signs bind looser than **: -x**2 is -(x**2), so a power operand is bare.

@@ -72,6 +72,10 @@ class Op:
     #: exact local partials where the formulas from SymPy break down, or None:
     #: ``(X, *operands) -> tuple of Real | None`` (pow at a zero base)
     exact_partials: Fn | None = None
+    #: how a PyTorch script writes it, with ``{0}``, ``{1}`` for the operands (a method call
+    #: or comparison gets its operand in parentheses unless it is an atom); None:
+    #: ``torch.<name>(...)``
+    code: str | None = None
 
     @property
     def elementwise(self) -> bool:
@@ -237,7 +241,8 @@ _TABLE: tuple[Op, ...] = (
     Op("step", 1, lambda T, u: (u > 0).to(u.dtype), None, lambda S, u: S.Heaviside(u, 0),
        lambda X, u: X.step(u), lambda B, u: B.step(u),
        ("0",), r"H\left({0}\right)", "unit step: 1 where u > 0, else 0",
-       kink=Kink("jump", lambda K, u: K.zero(u), "torch uses slope 0 there")),
+       kink=Kink("jump", lambda K, u: K.zero(u), "torch uses slope 0 there"),
+       code="({0} > 0).to({0}.dtype)"),
     Op("sigmoid", 1, lambda T, u: T.sigmoid(u), "SigmoidBackward0", lambda S, u: S.sigmoid(u),
        lambda X, u: X.sigmoid(u), lambda B, u: B.sigmoid(u),
        ("sigmoid(u)*(1-sigmoid(u))",), r"\sigma\left({0}\right)", "logistic 1/(1+exp(-u))"),
@@ -247,18 +252,19 @@ _TABLE: tuple[Op, ...] = (
        kink=Kink("corner", lambda K, u: K.zero(u), "torch uses the subgradient 0 at 0")),
     Op("softplus", 1, lambda T, u: T.nn.functional.softplus(u), "SoftplusBackward0",
        lambda S, u: S.softplus(u), lambda X, u: X.softplus(u), lambda B, u: B.softplus(u),
-       ("sigmoid(u)",), r"\ln\left(1 + e^{{{0}}}\right)", "log(1+exp(u))"),
+       ("sigmoid(u)",), r"\ln\left(1 + e^{{{0}}}\right)", "log(1+exp(u))",
+       code="torch.nn.functional.softplus({0})"),
     Op("erf", 1, lambda T, u: T.erf(u), "ErfBackward0", lambda S, u: S.erf(u),
        lambda X, u: X.erf(u), lambda B, u: B.erf(u),
        ("2/sqrt(pi)*exp(-u**2)",), r"\operatorname{{erf}}\left({0}\right)", "error function"),
     Op("min", 2, lambda T, u, v: T.minimum(u, v), "MinimumBackward0",
        lambda S, u, v: S.Min(u, v), lambda X, u, v: X.min(u, v), lambda B, u, v: B.min(u, v),
        ("step(v-u)", "step(u-v)"), r"\min\left({0}, {1}\right)", "smaller of two",
-       kink=Kink("corner", lambda K, u, v: K.equal(u, v), _TIE)),
+       kink=Kink("corner", lambda K, u, v: K.equal(u, v), _TIE), code="torch.minimum({0}, {1})"),
     Op("max", 2, lambda T, u, v: T.maximum(u, v), "MaximumBackward0",
        lambda S, u, v: S.Max(u, v), lambda X, u, v: X.max(u, v), lambda B, u, v: B.max(u, v),
        ("step(u-v)", "step(v-u)"), r"\max\left({0}, {1}\right)", "larger of two",
-       kink=Kink("corner", lambda K, u, v: K.equal(u, v), _TIE)),
+       kink=Kink("corner", lambda K, u, v: K.equal(u, v), _TIE), code="torch.maximum({0}, {1})"),
     # ---- tensors and gradient control --------------------------------------------------------
     Op("sum", 1, lambda T, u: T.sum(u), "SumBackward0", lambda S, u: S.reduce_sum(u),
        lambda X, u: X.reduce_sum(u), lambda B, u: u,
@@ -275,7 +281,7 @@ _TABLE: tuple[Op, ...] = (
        lambda X, u: u, lambda B, u: u,
        ("0",), r"\operatorname{{sg}}\left({0}\right)",
        "stop-gradient: the value of u, no gradient flows back", rule="stop-gradient",
-       passes_gradient=False),
+       passes_gradient=False, code="{0}.detach()"),
 )
 # fmt: on
 

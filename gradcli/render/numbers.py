@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 
 
 def fmt(x: float | None) -> str:
@@ -17,6 +18,18 @@ def fmt(x: float | None) -> str:
         return "0"  # (and -0.0 too: JSON keeps the sign, people need not see it)
     text = repr(x)
     return text[:-2] if text.endswith(".0") else text
+
+
+def fmt_in(x: float, dtype: str) -> str:
+    """:func:`fmt` for a number torch holds in ``dtype``: a float32's shortest text that reads
+    back as the same float32 (0.06, not 0.05999999865889549)."""
+    if dtype != "float32" or not math.isfinite(x) or x == 0:
+        return fmt(x)
+    for digits in range(1, 10):
+        text = f"{x:.{digits}g}"
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == x:
+            return fmt(float(text)) if "e" not in text else text
+    return fmt(x)
 
 
 def fmt_value(value: object) -> str:

@@ -49,6 +49,11 @@ class _Row:
     shape: tuple[int, ...] = ()
     labels: tuple[str, ...] = ()  #: each element's label, for a vector or matrix
     verdicts: tuple[Status, ...] = ()  #: each element's verdict
+    said: str | None = None  #: in place of the verdict (a constant: requires_grad=False)
+
+
+def _verdict(row: _Row, status: Status) -> Text:
+    return Text(row.said, style="dim") if row.said else status_text(status)
 
 
 def _grid(cells: list[str], shape: tuple[int, ...]) -> RenderableType:
@@ -75,7 +80,7 @@ def _table(rows: list[_Row], exact_title: str | None, per_element: bool) -> Tabl
                 cells: list[RenderableType] = [label, row.autograd[k]]
                 if exact_title is not None:
                     cells.append(row.exact[k] if row.exact else "")
-                cells.append(status_text(row.verdicts[k] if row.verdicts else row.status))
+                cells.append(_verdict(row, row.verdicts[k] if row.verdicts else row.status))
                 table.add_row(*cells)
             continue
         value: RenderableType = _grid(row.autograd, row.shape) if row.shape else row.autograd[0]
@@ -83,7 +88,7 @@ def _table(rows: list[_Row], exact_title: str | None, per_element: bool) -> Tabl
         if exact_title is not None:
             exact = row.exact or [""]
             cells.append(_grid(exact, row.shape) if row.shape else exact[0])
-        cells.append(status_text(row.status))
+        cells.append(_verdict(row, row.status))
         table.add_row(*cells)
     return table
 
@@ -96,7 +101,7 @@ def _stacked(rows: list[_Row], exact_title: str | None) -> RenderableType:
         )
         for label, k in singles:
             status = row.verdicts[k] if row.verdicts else row.status
-            title = Text.assemble((label, "bold"), "  ", status_text(status))
+            title = Text.assemble((label, "bold"), "  ", _verdict(row, status))
             lines: list[tuple[str, RenderableType]] = [("autograd", row.autograd[k])]
             if exact_title is not None:
                 lines.append((exact_title, row.exact[k] if row.exact else ""))
@@ -140,7 +145,21 @@ def render(result: GradResult, width: int = 80) -> RenderableType:
         )
     )
     power = "".join("⁰¹²³⁴⁵⁶⁷⁸⁹"[int(c)] for c in str(result.order)) if result.order > 1 else ""
-    for name, g in result.gradient.items():
+    for name in result.point:
+        if name in result.constants:
+            rows.append(
+                _Row(
+                    f"∂{power}f/∂{name}{power}",
+                    ["None"],
+                    None,
+                    Status.UNCHECKED,
+                    said="requires_grad=False",
+                )
+            )
+            continue
+        if name not in result.gradient:
+            continue
+        g = result.gradient[name]
         labels = g.labels(name) if isinstance(g, Array) else [name]
         verdicts = [result.check.gradient.get(label) for label in labels]
         known = [v.status for v in verdicts if v is not None]

@@ -8,6 +8,9 @@ from typing import Any
 from ..errors import ExitCode
 from .verdicts import SCHEMA, Check, json_value
 
+#: why a constant's gradient is null in JSON and "None" in the table
+CONSTANT_REASON = ".grad is None (requires_grad=False)"
+
 
 @dataclass(frozen=True)
 class GradResult:
@@ -27,10 +30,19 @@ class GradResult:
     check: Check
     vjp: Any = None  #: the vector v of backward(gradient=v), for a non-scalar output
     order: int = 1  #: > 1: ``gradient`` holds the order-th derivative of one variable
+    #: variables held constant (``requires_grad=False``): not in ``gradient``; their .grad is None
+    constants: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> ExitCode:
         return self.check.status.exit_code
+
+    def _json_gradient(self) -> dict[str, Any]:
+        """The gradient in the variables' order, a constant's as null."""
+        gradient = {k: json_value(v) for k, v in self.gradient.items()}
+        if not self.constants:
+            return gradient
+        return {k: gradient.get(k) for k in self.point if k in gradient or k in self.constants}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``gradcli grad --json``."""
@@ -40,7 +52,8 @@ class GradResult:
             "dtype": self.dtype,
             "point": {k: json_value(v) for k, v in self.point.items()},
             "value": json_value(self.value),
-            "gradient": {k: json_value(v) for k, v in self.gradient.items()},
+            "gradient": self._json_gradient(),
+            "constants": {name: CONSTANT_REASON for name in self.constants},
             "symbolic": dict(self.symbolic),
             "check": self.check.to_dict(),
         }
