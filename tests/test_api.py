@@ -476,3 +476,15 @@ def test_a_missing_dependency_is_a_clear_error_or_a_narrower_check(
     lines = done.stdout.splitlines()
     assert lines[0].startswith(unchecked)
     assert lines[1].startswith(checked)
+
+
+def test_public_docstring_examples_run() -> None:
+    import doctest
+
+    import gradcli.api.answers
+    import gradcli.api.calculus
+    import gradcli.api.descent
+
+    for module in (gradcli.api.calculus, gradcli.api.descent, gradcli.api.answers):
+        failed, tried = doctest.testmod(module)
+        assert tried > 0 and failed == 0, module.__name__

@@ -123,7 +123,7 @@ def test_torch_view() -> None:
 
 
 def test_tree_golden_text() -> None:
-    assert text_of(tree.render(graph("x*y + sin(x)", x=2, y=3))) == [
+    assert text_of(tree.tree(graph("x*y + sin(x)", x=2, y=3))) == [
         "n5  x*y + sin(x)  +  AddBackward0",
         "= 6.9093  grad 1",
         "├── n2  x*y  *  MulBackward0  saves other, self",
@@ -144,7 +144,7 @@ def test_tree_golden_text() -> None:
 
 
 def test_torch_tree_golden_text() -> None:
-    assert text_of(tree.render_torch(graph("sin(x**2)*y", x=4, y=2, torch_view=True))) == [
+    assert text_of(tree.torch_tree(graph("sin(x**2)*y", x=4, y=2, torch_view=True))) == [
         "MulBackward0",
         "saved: other=2.0, self=-0.2879033166650653",
         "├── SinBackward0",
@@ -208,6 +208,8 @@ def test_graph_json_parses_and_lists_nodes_and_edges() -> None:
         "expression",
         "operands",
         "uses",
+        "shape",
+        "grad_attribute",
         "value",
         "grad",
         "requires_grad",

@@ -214,7 +214,42 @@ def test_cli_tensors() -> None:
     assert r.stdout == "8\n6\n"
 
 
-def test_graph_refuses_tensor_values_clearly() -> None:
-    r = runner.invoke(app, ["graph", "sum(x)", "--x", "1,2"])
+def test_steps_refuses_tensor_values_clearly() -> None:
+    r = runner.invoke(app, ["steps", "sum(x)", "--x", "1,2"])
     assert r.exit_code == 2
-    assert "graph and steps show expressions of scalar values for now" in r.stderr
+    assert "steps shows expressions of scalar values" in r.stderr
+    assert "'gradcli graph' draws vectors and matrices" in r.stderr
+
+
+def test_graph_of_tensors_shows_shapes_values_and_gradient_norms() -> None:
+    g = gradcli.graph("sum(W@v) + mean(v**2)", W=[[1, 2], [3, 4]], v=[1, 2], torch_view=True)
+    by_text = {n.expression: n for n in g.nodes}
+    assert by_text["W@v"].shape == (2,) and by_text["W@v"].value.tolist() == [5.0, 11.0]
+    assert by_text["W"].grad.tolist() == [[1.0, 2.0], [1.0, 2.0]]
+    # v's gradient accumulates both uses: W^T 1 = (4, 6), plus 2v/2 = v
+    assert by_text["v"].grad.tolist() == [5.0, 8.0]
+    assert by_text["W@v"].grad_fn == "MvBackward0"
+    assert [t.name for t in g.torch_nodes][:3] == ["AddBackward0", "SumBackward0", "MeanBackward0"]
+    assert "AccumulateGrad" in {t.name for t in g.torch_nodes}
+    doc = g.to_dict()
+    node = next(n for n in doc["nodes"] if n["expression"] == "W")
+    assert node["shape"] == [2, 2] and node["grad"] == [[1.0, 2.0], [1.0, 2.0]]
+    assert node["grad_attribute"].startswith("filled by backward()")
+    r = runner.invoke(app, ["graph", "sum(W@v) + mean(v**2)", "--W", "[[1,2],[3,4]]", "--v", "1,2"])
+    assert r.exit_code == 0
+    assert "= shape (2,) [5, 11]  grad shape (2,), norm 1.41421" in r.stdout
+    assert "retain_grad()" in r.stdout
+    mm = gradcli.graph("sum(A@B)", A=[[1, 2], [3, 4]], B=[[1, 0], [0, 1]], torch_view=True)
+    assert "MmBackward0" in {t.name for t in mm.torch_nodes}
+
+
+def test_graph_marks_constants_and_non_leaf_grads() -> None:
+    g = gradcli.graph("sin(x**2)*y", x=4, y=2, const=["y"])
+    y = next(n for n in g.nodes if n.expression == "y")
+    assert y.constant and not y.requires_grad and y.grad is None and y.grad_fn is None
+    assert y.grad_attribute == "None (requires_grad=False)"
+    op = next(n for n in g.nodes if n.kind == "op")
+    assert op.grad_attribute.startswith("None unless retain_grad()")
+    assert g.to_dict()["constants"] == ["y"]
+    r = runner.invoke(app, ["graph", "sin(x**2)*y", "--x", "4", "--y", "2", "--const", "y"])
+    assert "y  leaf, constant: requires_grad=False, .grad None" in r.stdout

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..check.budget import CheckTimeout, time_limit
 from ..errors import InputError, TimeLimitError, UsageError
@@ -252,32 +252,41 @@ def graph(
     *,
     dtype: str = "float64",
     torch_view: bool = False,
+    const: Sequence[str] = (),
     **named_values: object,
 ) -> GraphResult:
     """The computation graph of ``expression``.
 
-    With values for all variables: every node's forward value and adjoint (from autograd with
-    ``retain_grad()``), and with ``torch_view=True`` PyTorch's recorded backward graph too.
-    Without values: the structure and the symbolic local derivatives (torch is not imported).
+    With values for all variables (numbers, vectors or matrices): every node's forward value
+    and adjoint (from autograd with ``retain_grad()``) and its shape, and with
+    ``torch_view=True`` PyTorch's recorded backward graph too. The variables in ``const`` are
+    plain tensors (``requires_grad=False``). Without values: the structure and the symbolic
+    local derivatives (torch is not imported).
     """
 
     expression = expression_arg(expression)
     dtype = dtype_arg(dtype)
     torch_view = flag_arg(torch_view, "torch_view")
-    expr, point = _optional_point(expression, values_arg(values, named_values))
+    expr, point, shapes = _optional_point(expression, values_arg(values, named_values), True)
+    constants = constants_arg(const, expr.variables)
     if point is None and torch_view:
         wanted = ", ".join(expr.variables)
         raise UsageError(
             f"{{torch_view}} needs a value for every variable ({wanted})", params=("torch_view",)
         )
-    return build_graph(expr, point, dtype, torch_view)
+    if point is not None:
+        representable(point, dtype)
+    return build_graph(
+        expr, point, dtype, torch_view, frozenset(constants), dict(enumerate(shapes))
+    )
 
 
 def _optional_point(
-    expression: str, given: Mapping[str, Value]
-) -> tuple[Expr, dict[str, float] | None]:
-    """The parsed expression and its point: all values or none (a constant expression always
-    has its point, the empty one)."""
+    expression: str, given: Mapping[str, Value], tensors: bool = False
+) -> tuple[Expr, dict[str, Value] | None, list[tuple[int, ...]]]:
+    """The parsed expression, its point (all values or none; a constant expression always
+    has its point, the empty one) and every node's shape. Vectors and matrices only with
+    ``tensors``."""
     expr = parse(expression)
     if len(expr.nodes) > MAX_DRAWN:
         raise UsageError(
@@ -286,18 +295,15 @@ def _optional_point(
             hint="'gradcli grad' computes and checks expressions of any size within the limits",
         )
     if not given and expr.variables:
-        infer_shapes(expr, {})
-        return expr, None
-    point: dict[str, float] = {}
-    for name, value in match_variables(expr.variables, given).items():
-        if isinstance(value, Array):
-            raise UsageError(
-                "graph and steps show expressions of scalar values for now",
-                hint="use 'gradcli grad' or 'gradcli jacobian' for vectors and matrices",
-            )
-        point[name] = value
-    infer_shapes(expr, {})
-    return expr, point
+        return expr, None, infer_shapes(expr, {})
+    point = match_variables(expr.variables, given)
+    if not tensors and any(isinstance(v, Array) for v in point.values()):
+        raise UsageError(
+            "steps shows expressions of scalar values",
+            hint="'gradcli graph' draws vectors and matrices; 'gradcli grad' and 'gradcli "
+            "jacobian' compute their derivatives",
+        )
+    return expr, point, infer_shapes(expr, shapes_of(point))
 
 
 @needs_dependencies
@@ -328,7 +334,8 @@ def steps(
         not isinstance(wrt, (list, tuple)) or not all(isinstance(w, str) for w in wrt)
     ):
         raise UsageError(f"{{wrt}} must be a list of variable names, not {wrt!r}", params=("wrt",))
-    expr, point = _optional_point(expression, values_arg(values, named_values))
+    expr, found, _ = _optional_point(expression, values_arg(values, named_values))
+    point = cast("dict[str, float] | None", found)
     for name in wrt or []:
         if name not in expr.variables:
             uses = ", ".join(expr.variables) or "no variables"

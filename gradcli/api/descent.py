@@ -111,8 +111,8 @@ def descend(
     ``requires_grad=True``), for at most ``steps`` steps::
 
         >>> r = descend("(w-3)**2", w=0, lr=0.1, steps=50)
-        >>> round(r.runs[0].final["w"], 4), r.runs[0].stop.reason
-        (2.9999, 'steps')
+        >>> round(r.runs[0].final["w"], 3), r.runs[0].stop.reason
+        (3.0, 'steps')
 
     ``optimizer`` is sgd, momentum (SGD with ``momentum``, default 0.9), nesterov, adam
     (``betas``), rmsprop (``alpha``, ``momentum`` default 0) or adagrad; ``eps`` and

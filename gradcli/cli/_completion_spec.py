@@ -300,6 +300,11 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                         'nodes, next_functions, saved attributes',
                                                 'value': False,
                                                 'choices': None},
+                                    '--const': {'help': 'Hold NAME constant: a plain tensor '
+                                                        '(requires_grad=False), no gradient; may '
+                                                        'be given more than once',
+                                                'value': True,
+                                                'choices': None},
                                     '--code': {'help': 'Print the equivalent PyTorch script '
                                                        'instead',
                                                'value': False,

@@ -176,6 +176,7 @@ def graph(
     fmt: o.GraphFormatOpt = None,
     output: o.GraphOutput = None,
     torch_view: o.TorchView = False,
+    const: o.Const = None,
     as_code: o.Code = False,
     dtype: o.DTypeOpt = o.DType.float64,
     file: o.File = None,

@@ -197,6 +197,7 @@ def graph(
     fmt: o.GraphFormatOpt,
     output: o.GraphOutput,
     torch_view: o.TorchView,
+    const: o.Const,
     as_code: o.Code,
     dtype: o.DTypeOpt,
     file: o.File,
@@ -208,15 +209,22 @@ def graph(
             if fmt is not None or output is not None or torch_view:
                 raise UsageError("--code writes the script of the graph; it goes alone")
             expression, raw = expression_and_values(ctx, args, file)
-            result = api.graph(expression, raw, dtype=dtype.value)
+            result = api.graph(expression, raw, dtype=dtype.value, const=constant_names(const))
             if result.point is None:
                 raise UsageError("--code needs a value for every variable")
-            write_stdout(script.graph(parse(expression), result.point, result.dtype))
+            fixed = [n.expression for n in result.nodes if n.constant]
+            write_stdout(script.graph(parse(expression), result.point, result.dtype, fixed))
             return
         # Everything about the destination is checked before any work.
         dest = Destination.choose(output, fmt.value if fmt else None)
         expression, raw = expression_and_values(ctx, args, file)
-        result = api.graph(expression, raw, dtype=dtype.value, torch_view=torch_view)
+        result = api.graph(
+            expression,
+            raw,
+            dtype=dtype.value,
+            torch_view=torch_view,
+            const=constant_names(const),
+        )
         if dest.format == "json":
             dest.write_text(json_doc.dumps(result.to_dict()))
             return

@@ -244,8 +244,8 @@ def _gap(a: float, b: float) -> float:
 class Traced:
     """Everything autograd knows about every node of one evaluation."""
 
-    values: list[float]
-    grads: list[float | None]  #: adjoint of each node; None where no gradient can flow
+    values: list[Value]  #: floats, Arrays for vectors and matrices
+    grads: list[Value | None]  #: adjoint of each node; None where no gradient can flow
     requires_grad: list[bool]
     grad_fns: list[str | None]
     local_values: dict[int, list[float]]  #: op node -> local partial derivatives' values
@@ -255,13 +255,18 @@ class Traced:
 
 @on_one_thread
 def trace(
-    expr: Expr, point: Mapping[str, float], dtype: str = "float64", torch_view: bool = False
+    expr: Expr,
+    point: Mapping[str, Value],
+    dtype: str = "float64",
+    torch_view: bool = False,
+    constants: frozenset[str] = frozenset(),
 ) -> Traced:
     """Evaluate with ``retain_grad()`` on every intermediate, so each node's adjoint is known;
     and each operation's local partial derivatives as torch's own backward computes them (at
-    a kink, torch's convention: ``max`` at a tie gives 0.5 to each side)."""
+    a kink, torch's convention: ``max`` at a tie gives 0.5 to each side), for operations on
+    numbers (between tensors they are Jacobians). The ``constants`` do not require grad."""
     dt = DTYPES[dtype]
-    leaves = make_leaves(point, dt)
+    leaves = make_leaves(point, dt, constants)
     tensors = forward(expr, leaves, dt)
     for t in tensors:
         if t.requires_grad and not t.is_leaf:
@@ -279,14 +284,14 @@ def trace(
         root.backward()  # type: ignore[no-untyped-call]
     # no gradient (None) where torch has none: what does not require grad, and what no
     # gradient reached (inside detach)
-    grads = [_item(t.grad) if t.requires_grad and t.grad is not None else None for t in tensors]
+    grads = [to_value(t.grad) if t.requires_grad and t.grad is not None else None for t in tensors]
     local_values = {
         i: _local_grads(node.op, [tensors[a] for a in node.args])
         for i, node in enumerate(expr.nodes)
-        if node.kind == "op"
+        if node.kind == "op" and all(tensors[a].dim() == 0 for a in (*node.args, i))
     }
     return Traced(
-        [_item(t) for t in tensors],
+        [to_value(t) for t in tensors],
         grads,
         [t.requires_grad for t in tensors],
         grad_fns,

@@ -13,6 +13,7 @@ from functools import cache
 from ..language.nodes import Expr, substitute, subtree_starts, tidy, to_text
 from ..language.ops import OPS
 from ..language.parser import parse
+from ..language.values import Value
 from ..results import GraphEdge, GraphNode, GraphResult, TorchNode
 
 
@@ -41,9 +42,16 @@ def local_derivatives(expr: Expr, index: int, starts: list[int] | None = None) -
 
 
 def build_graph(
-    expr: Expr, point: Mapping[str, float] | None, dtype: str = "float64", torch_view: bool = False
+    expr: Expr,
+    point: Mapping[str, Value] | None,
+    dtype: str = "float64",
+    torch_view: bool = False,
+    constants: frozenset[str] = frozenset(),
+    shapes: Mapping[int, tuple[int, ...]] | None = None,
 ) -> GraphResult:
-    """The graph of ``expr``; with a ``point``, every node's value and adjoint from autograd."""
+    """The graph of ``expr``; with a ``point``, every node's value and adjoint from autograd
+    (vectors and matrices too: then the local derivatives are shown as formulas only). The
+    ``constants`` are variables that do not require grad. ``shapes``: every node's shape."""
     ids = graph_ids(expr)
     uses = [0] * len(expr.nodes)
     for node in expr.nodes:
@@ -58,7 +66,7 @@ def build_graph(
     needs_grad: list[bool] = []
     for node in expr.nodes:
         needs_grad.append(
-            node.kind == "variable"
+            (node.kind == "variable" and node.name not in constants)
             or (node.kind == "op" and node.op != "detach" and any(needs_grad[a] for a in node.args))
         )
 
@@ -67,7 +75,7 @@ def build_graph(
         # (here, not at the top: it loads NumPy)
         from ..engines import autograd as evaluate
 
-        traced = evaluate.trace(expr, point, dtype, torch_view)
+        traced = evaluate.trace(expr, point, dtype, torch_view, constants)
 
     nodes: list[GraphNode] = []
     for i, node in enumerate(expr.nodes):
@@ -75,7 +83,8 @@ def build_graph(
             continue  # a later use of a variable: the same node as its first use
         text = node.name if node.kind in ("variable", "constant") else expr.text_of(i)
         value = grad = None
-        grad_fn = "AccumulateGrad" if node.kind == "variable" else None
+        const = node.kind == "variable" and node.name in constants
+        grad_fn = "AccumulateGrad" if node.kind == "variable" and not const else None
         saved: tuple[str, ...] = ()
         if traced is not None:
             value = traced.values[i]
@@ -96,6 +105,8 @@ def build_graph(
                 leaf=node.kind != "op",
                 grad_fn=grad_fn,
                 saved=saved,
+                shape=tuple((shapes or {}).get(i, ())),
+                constant=const,
             )
         )
 
@@ -105,12 +116,14 @@ def build_graph(
             continue
         for k, a in enumerate(node.args):
             local_value = upstream = contribution = None
-            if traced is not None and needs_grad[a] and needs_grad[i]:
+            scalar = traced is not None and i in traced.local_values
+            if traced is not None and scalar and needs_grad[a] and needs_grad[i]:
                 # (what torch has: no gradient flows into a constant, or out of detach)
                 local_value = traced.local_values[i][k]
-                upstream = traced.grads[i]
-                if upstream is not None:
-                    contribution = local_value * upstream
+                adjoint = traced.grads[i]
+                if isinstance(adjoint, float):
+                    upstream = adjoint
+                    contribution = local_value * adjoint
             edges.append(
                 GraphEdge(ids[a], i, k, locals_text[i][k], local_value, upstream, contribution)
             )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..language.ops import OPS
 from ..results import GraphResult
-from .tree import num
+from .tree import grad_text, num
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def describe(graph: GraphResult, torch_view: bool = False) -> tuple[list[Box], l
         fields = [n.expression, str(what)]
         if has_values:
             fields.append(f"value {num(n.value)}")
-            fields.append(f"grad {num(n.grad)}" if n.requires_grad else "no grad")
+            fields.append(grad_text(n.grad) if n.requires_grad else "no grad")
         boxes.append(Box(f"n{n.id}", tuple(fields), n.kind != "op"))
     arrows = []
     for e in graph.edges:

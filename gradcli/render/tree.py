@@ -8,20 +8,45 @@ several places is one node: shown in full at its first use and as a reference at
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from rich.console import Group, RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
 from ..language.ops import OPS
+from ..language.values import Array
 from ..results import GraphEdge, GraphNode, GraphResult, TorchNode
 from .layout import tokens_of, wrap_expression
 
 
-def num(x: float | None) -> str:
-    """A short number for diagrams: 6 significant digits (0, not -0)."""
+def num(x: Any) -> str:
+    """A short number for diagrams: 6 significant digits (0, not -0); a vector or matrix as
+    its shape and its first numbers."""
     if x is None:
         return "-"
+    if isinstance(x, Array):
+        head = ", ".join(num(v) for v in x.data[:SHOWN])
+        more = ", …" if x.size > SHOWN else ""
+        return f"shape {_shape(x.shape)} [{head}{more}]"
     return "0" if x == 0 else f"{x:.6g}"
+
+
+#: elements of a vector or matrix value shown in the graph
+SHOWN = 4
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def grad_text(g: Any) -> str:
+    """A gradient for the graph: the number, or a tensor's shape and norm."""
+    if isinstance(g, Array):
+        norm = math.sqrt(math.fsum(v * v for v in g.data))
+        return f"grad shape {_shape(g.shape)}, norm {num(norm)}"
+    return f"grad {num(g)}"
 
 
 def clip(text: str, width: int = 48) -> str:
@@ -59,6 +84,8 @@ def _label(
         kind = f"  {op.symbol if op.symbol else op.name}" + (
             f"  {node.grad_fn}" if node.grad_fn else ""
         )
+    elif node.kind == "variable" and node.constant:
+        kind = "  leaf, constant: requires_grad=False, .grad None"
     elif node.kind == "variable":
         kind = "  leaf, requires_grad" + (f", {node.uses} uses" if node.uses > 1 else "")
     else:
@@ -79,7 +106,7 @@ def _label(
         if node.op == "detach":
             text.append("  stops the gradient", style="yellow")
         elif node.grad is not None:
-            text.append(f"  grad {num(node.grad)}", style="green")
+            text.append(f"  {grad_text(node.grad)}", style="green")
             if node.kind == "variable" and node.uses > 1:
                 text.append(" (accumulated)", style="dim")
         elif node.requires_grad:
@@ -101,7 +128,22 @@ def max_depth_for(width: int) -> int:
     return max(3, (width - 30) // 4)
 
 
-def render(graph: GraphResult, width: int = 80) -> Tree:
+#: what the graph's gradients are in PyTorch's terms (under a graph with values)
+RETAIN_NOTE = (
+    "Leaves get .grad from backward(); the n-nodes are non-leaf tensors, whose .grad is None "
+    "unless retain_grad() is called: gradcli retains them to show their gradients."
+)
+
+
+def render(graph: GraphResult, width: int = 80) -> RenderableType:
+    """The tree of :func:`tree`, with a note on what ``.grad`` holds when there are values."""
+    drawn = tree(graph, width)
+    if graph.point is None or not any(n.kind == "op" and n.requires_grad for n in graph.nodes):
+        return drawn
+    return Group(drawn, Text(""), Text(RETAIN_NOTE, style="dim"))
+
+
+def tree(graph: GraphResult, width: int = 80) -> Tree:
     """The graph as a Rich tree, built with an explicit stack (graphs can be deep).
 
     Levels that would not fit in ``width`` columns are summarised in one line; the DOT, Mermaid
@@ -112,12 +154,12 @@ def render(graph: GraphResult, width: int = 80) -> Tree:
     root = graph.node(graph.root)
     limit = max_depth_for(width)
     terms = len(_operands(graph, root, edge_of)) if _is_sum(root) else 0
-    tree = Tree(_label(root, None, False, has_values, terms, width - 1), guide_style="dim")
+    top = Tree(_label(root, None, False, has_values, terms, width - 1), guide_style="dim")
     shown: set[int] = {root.id}
     # In the order the lines are printed (first operand's subtree first), so that a node
     # met again says "(shown above)" only when it really is above.
     stack: list[tuple[GraphNode, GraphEdge, Tree, int]] = [
-        (child, edge, tree, 1) for child, edge in reversed(_operands(graph, root, edge_of))
+        (child, edge, top, 1) for child, edge in reversed(_operands(graph, root, edge_of))
     ]
     while stack:
         node, edge, parent, depth = stack.pop()
@@ -141,7 +183,7 @@ def render(graph: GraphResult, width: int = 80) -> Tree:
         stack.extend(
             (child, e, branch, depth + 1) for child, e in reversed(_operands(graph, node, edge_of))
         )
-    return tree
+    return top
 
 
 def _is_sum(node: GraphNode) -> bool:
@@ -181,7 +223,21 @@ def _subtree_size(graph: GraphResult, node_id: int) -> int:
     return len(seen)
 
 
-def render_torch(graph: GraphResult) -> Tree:
+TORCH_NOTE = (
+    "AccumulateGrad adds into a leaf's .grad; the other nodes are the backward functions of "
+    "non-leaf tensors, whose .grad stays None unless retain_grad() is called."
+)
+
+
+def render_torch(graph: GraphResult) -> RenderableType:
+    """PyTorch's recorded backward graph (:func:`torch_tree`) with a note on ``.grad``."""
+    drawn = torch_tree(graph)
+    if not graph.torch_nodes:
+        return drawn
+    return Group(drawn, Text(""), Text(TORCH_NOTE, style="dim"))
+
+
+def torch_tree(graph: GraphResult) -> Tree:
     """PyTorch's recorded backward graph: grad_fn at the top, next_functions below."""
     nodes = {t.id: t for t in graph.torch_nodes}
     if not nodes:
@@ -198,10 +254,10 @@ def render_torch(graph: GraphResult) -> Tree:
             text.append(f"\nsaved: {saved}", style="dim")
         return text
 
-    top = nodes[0]
-    tree = Tree(label(top, False), guide_style="dim")
-    shown = {top.id}
-    stack = [(top, tree)]
+    first = nodes[0]
+    drawn = Tree(label(first, False), guide_style="dim")
+    shown = {first.id}
+    stack = [(first, drawn)]
     while stack:
         t, branch = stack.pop()
         children = []
@@ -212,7 +268,7 @@ def render_torch(graph: GraphResult) -> Tree:
             if not seen:
                 children.append((nodes[n], sub))
         stack.extend(reversed(children))
-    return tree
+    return drawn
 
 
 def with_graph(table: RenderableType, graph: GraphResult, width: int) -> RenderableType:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from .verdicts import SCHEMA, json_number
+from .verdicts import SCHEMA, json_number, json_value
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,24 @@ class GraphNode:
     expression: str  #: the sub-expression as the user wrote it
     operands: tuple[int, ...]
     uses: int  #: how many operations read this node
-    value: float | None  #: forward value (None without values)
-    grad: float | None  #: adjoint d(output)/d(node); None where no gradient flows
+    value: Any  #: forward value: a float, an Array for a vector or matrix; None without values
+    grad: Any  #: adjoint d(output)/d(node), shaped like the value; None where no gradient flows
     requires_grad: bool
     leaf: bool
     grad_fn: str | None  #: torch's backward node name, e.g. MulBackward0; AccumulateGrad for
     #: variables; None for constants and for nodes cut off by detach()
     saved: tuple[str, ...] = ()  #: what the grad_fn saved for backward (with values only)
+    shape: tuple[int, ...] = ()  #: the value's shape: () for a number
+    constant: bool = False  #: a variable held constant (--const): requires_grad=False
+
+    @property
+    def grad_attribute(self) -> str:
+        """What this tensor's ``.grad`` is after ``backward()`` in PyTorch."""
+        if not self.requires_grad:
+            return "None (requires_grad=False)"
+        if self.leaf:
+            return "filled by backward() (a leaf)"
+        return "None unless retain_grad() (a non-leaf; gradcli retains it)"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,10 +50,12 @@ class GraphNode:
             "expression": self.expression,
             "operands": list(self.operands),
             "uses": self.uses,
-            "value": json_number(self.value),
-            "grad": json_number(self.grad),
+            "shape": list(self.shape),
+            "value": json_value(self.value),
+            "grad": json_value(self.grad),
             "requires_grad": self.requires_grad,
             "leaf": self.leaf,
+            "grad_attribute": self.grad_attribute,
             "grad_fn": self.grad_fn,
             "saved": list(self.saved),
         }
@@ -97,7 +110,7 @@ class GraphResult:
     """The computation graph of an expression, with values and adjoints when a point is given."""
 
     expression: str
-    point: dict[str, float] | None
+    point: dict[str, Any] | None  #: floats, or Arrays for vectors and matrices
     dtype: str
     nodes: tuple[GraphNode, ...]  #: in post-order: operands before the operations using them
     edges: tuple[GraphEdge, ...]
@@ -117,7 +130,10 @@ class GraphResult:
             "kind": "graph",
             "expression": self.expression,
             "dtype": self.dtype,
-            "point": dict(self.point) if self.point is not None else None,
+            "point": {k: json_value(v) for k, v in self.point.items()}
+            if self.point is not None
+            else None,
+            "constants": sorted(n.expression for n in self.nodes if n.constant),
             "root": self.root,
             "nodes": [n.to_dict() for n in self.nodes],
             "edges": [e.to_dict() for e in self.edges],
