@@ -99,10 +99,13 @@ def test_w_reaches_two_at_epoch_seven(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("lr", "reason"), [(1.1, "diverged"), (1.0, "oscillating"), (0.9, "steps"), (0.5, "steps")]
+    ("lr", "reason"),
+    [(1.1, "diverged"), (1.0, "oscillating"), (0.99, "steps"), (0.9, "steps"), (0.5, "steps")],
 )
 def test_stop_rules_on_a_quadratic(lr: float, reason: str) -> None:
-    r = gradcli.descend("(w-3)**2", w=0, lr=lr, steps=300, check=False)
+    # (at 0.99 each step overshoots, |grad| shrinks by 0.98 a step down to rounding level:
+    # converged, not oscillating)
+    r = gradcli.descend("(w-3)**2", w=0, lr=lr, steps=2000, check=False)
     assert r.runs[0].stop.reason == reason
     assert int(r.exit_code) == (5 if reason in ("diverged", "oscillating") else 0)
 
@@ -241,9 +244,12 @@ def test_plot_text_has_curves_and_contour() -> None:
         (["(w-3)**2", "--w", "0", "--compare", "sgd,foo"], "'foo' is not one of"),
         (["w*X", "--w", "0", "--X", "1,2"], "needs a scalar loss"),
         (["(w-3)**2", "--w", "0", "--const", "w"], "nothing to descend on"),
-        (["(w-3)**2", "--w", "0", "--batch-size", "2"], "give the data too"),
+        (["(w-3)**2", "--w", "0", "--batch-size", "2"], "give --data too"),
         (["(w-3)**2", "--w", "0", "-o", "run.gif"], "cannot tell what to write"),
-        (["(w-3)**2", "--w", "0", "--momentum", "1.5"], "momentum must be from 0"),
+        (
+            ["(w-3)**2", "--w", "0", "--optimizer", "momentum", "--momentum", "1.5"],
+            "momentum must be from 0",
+        ),
         (
             ["(w-3)**2", "--w", "0", "--compare", "sgd,adam", "--no-zero-grad"],
             "leave out --compare",
@@ -426,7 +432,114 @@ def test_check_command_exit_codes_and_json() -> None:
     assert doc["counterexample"]["point"]["x"] < 0
     code, _, err = run("check", "x*y", "--answer", "y")
     assert code == 2 and "which variable" in err
-    code, _, err = run("check", "x", "--answer", "z", "--wrt", "x")
-    assert code == 2 and "the answer uses z" in err
-    code, _, err = run("check", "x", "--answer", "__import__('os')")
-    assert code == 2 and "Traceback" not in err
+    code, out, err = run("check", "x", "--answer", "__import__('os')", "--json")
+    assert code == 1 and json.loads(out)["status"] == "invalid_answer" and "Traceback" not in err
+    code, out, _ = run("check", "x**2", "--wrt", "x", "--answer", "2*x +", "--json")
+    assert code == 1 and "at column 5" in json.loads(out)["proof"]
+
+
+@pytest.mark.parametrize(
+    ("expression", "answer", "wrt", "status"),
+    [
+        ("exp(x)", "exp(x) + exp(-50)", "x", "wrong"),  # (beyond the first 33 digits)
+        ("exp(x)", "exp(x)*(1 + exp(-60))", "x", "wrong"),
+        ("x**2", "2*x + 0*z", "x", "correct"),  # (a variable the expression lacks)
+        ("x**2", "2*x + z", "x", "wrong"),
+        ("5", "0", "x", "correct"),  # (the derivative along a variable f does not use)
+        ("5", "1", "x", "wrong"),
+    ],
+)
+def test_check_answer_fine_differences_and_other_variables(
+    expression: str, answer: str, wrt: str, status: str
+) -> None:
+    r = gradcli.check_answer(expression, answer, wrt)
+    assert r.status == status
+    if status == "wrong" and expression == "exp(x)":
+        assert r.counterexample is not None and r.counterexample.difference_text != "0"
+
+
+def test_huge_negative_exponents_do_not_crash_the_check() -> None:
+    r = gradcli.grad("exp(w)", w=-1e20)
+    assert r.check.status.value == "agree" and r.value == 0.0
+    code, _, err = run("descend", "exp(w)", "--w", "50", "--steps", "3", "--lr", "1")
+    assert code == 5 and "internal error" not in err
+
+
+def test_trace_output_keeps_the_table_short(tmp_path: Path) -> None:
+    trace = tmp_path / "t.csv"
+    _, out, _ = run(
+        "descend", "(w-3)**2", "--w", "0", "--steps", "50", "-o", str(trace), "--no-check"
+    )
+    table_rows = [line for line in out.splitlines() if re.match(r"\s+\d+\s", line)]
+    assert len(table_rows) == 11  # (every 5th step and the last: about ten)
+    assert len(trace.read_text().splitlines()) == 51  # (every step)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["hessian", "x**2*y", "--x", "2", "--y", "3", "--const", "y"], "has no option --const"),
+        (["check", "x**2", "--answer", "2*x", "--code"], "has no option --code"),
+        (["descend", "(w-3)**2", "--w", "0", "--plain"], "has no option --plain"),
+        (
+            ["descend", "(w-3)**2", "--w", "0", "--momentum", "0.5"],
+            "--momentum is not a setting of sgd",
+        ),
+        (["descend", "(w-3)**2", "--w", "0", "--beta1", "0.5"], "not a setting of sgd"),
+        (["descend", "(w-3)**2", "--w", "0", "--compare", "sgd,sgd"], "names sgd twice"),
+        (["descend", "(w-3)**2", "--w", "0", "--compare", ""], "names no optimizer"),
+        (["descend", "(w-3)**2", "--w", "0", "--compare", "sgd,,adam"], "an empty name"),
+        (["descend", "mean(w*X)", "--w", "0", "--batch-size", "4"], "give --data too"),
+    ],
+)
+def test_options_that_do_not_apply_are_errors(args: list[str], message: str) -> None:
+    code, _, err = run(*args)
+    assert code == 2 and message in err
+
+
+def test_data_cell_errors_say_how_to_fix_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("X,Y\n1,a\n")
+    code, _, err = run("descend", "mean((w*X - Y)**2)", "--w", "0", "--data", str(bad))
+    assert code == 2 and "--on-bad-row" not in err and "finite number" in err
+
+
+def test_no_zero_grad_shows_both_final_points() -> None:
+    code, out, _ = run("descend", "(w-3)**2", "--w", "0", "--lr", "1.1", "--steps", "100",
+                       "--no-zero-grad", "--no-check")  # fmt: skip
+    assert code == 5
+    assert "without zero_grad()" in out and out.count("final") == 2
+
+
+def test_code_edge_cases(tmp_path: Path) -> None:
+    out = _script_output(tmp_path, ["grad", "x**2*y", "--x", "2", "--y", "3", "--const", "x,y"])
+    assert "x.grad = None" in out and "y.grad = None" in out
+    out = _script_output(tmp_path, ["graph", "sin(n2*x)", "--n2", "2", "--x", "3"])
+    assert "n0 n2 value = 2.0" in out
+    data = tmp_path / "d.csv"
+    data.write_text("X,Y\n" + "".join(f"{k},{2 * k + 1}\n" for k in range(10)))
+    for extra in (["--tol", "0.5"], ["--batch-size", "3", "--loss-tol", "0.01"]):
+        args = ["descend", "mean((start*X + X_batch - Y)**2)", "--data", str(data), "--start",
+                "0", "--X_batch", "0", "--lr", "0.01", "--steps", "500", *extra]  # fmt: skip
+        out = _script_output(tmp_path, args)
+        _, doc, _ = run(*args, "--json", "--no-check")
+        taken = json.loads(doc)["runs"][0]["stop"]["steps"]
+        assert len(re.findall(r"^step=", out, re.M)) == taken < 500
+
+
+def test_picture_without_matplotlib_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else real(name, *a),
+    )
+    picture = tmp_path / "run.png"
+    code, out, err = run("descend", "(w-3)**2", "--w", "0", "-o", str(picture))
+    assert code == 2 and out == ""
+    assert "needs matplotlib" in err and "gradcli[plot]" in err
+    assert not picture.exists()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from ..errors import UsageError
+from ..errors import GradcliError, ParseError, UsageError
 from ..language.parser import parse
 from ..language.shapes import infer_shapes
+from ..language.values import check_name
 from ..limits import DEFAULT_TIMEOUT
-from ..results.answer import AnswerResult
+from ..results.answer import INVALID, AnswerResult
 from .arguments import count_arg, expression_arg, needs_dependencies, timeout_arg
 
 
@@ -27,9 +28,11 @@ def check_answer(
         'correct'
 
     SymPy tries to prove the two equal (in at most 2 s); then both are evaluated exactly at up
-    to ``points`` points (special values such as 0 and -1, then random ones from ``seed``),
-    skipping those where the derivative is undefined. A proven difference is a counterexample:
-    status ``wrong``. ``agrees_at_points``: equal everywhere tried, but not proven equal.
+    to ``points`` points of every variable of either (special values such as 0 and -1, then
+    random ones from ``seed``; an answer that depends on a variable the expression does not
+    have differs somewhere), skipping those where the derivative is undefined. A proven
+    difference is a counterexample: status ``wrong``; an answer that does not parse is
+    ``invalid_answer``. ``agrees_at_points``: equal everywhere tried, but not proven equal.
     """
     expression = expression_arg(expression)
     answer = expression_arg(answer, "answer")
@@ -37,10 +40,23 @@ def check_answer(
     seed = count_arg(seed, "seed", 0, 2**63 - 1)
     seconds = timeout_arg(timeout)
     expr = parse(expression)
-    given = parse(answer)
-    for e in (expr, given):
-        if infer_shapes(e, {})[-1]:
-            raise UsageError("check takes scalar expressions of scalar variables")
+    if infer_shapes(expr, {})[-1]:
+        raise UsageError("check takes scalar expressions of scalar variables")
+    try:
+        given = parse(answer)
+        infer_shapes(given, {})
+    except GradcliError as e:  # the student's answer, not the caller's mistake: a verdict
+        where = f" at column {e.start + 1}" if isinstance(e, ParseError) else ""
+        return AnswerResult(
+            expression,
+            wrt or "",
+            answer,
+            "",
+            INVALID,
+            f"the answer is not a valid expression{where}: {e.message}",
+            (),
+            0,
+        )
     if wrt is None:
         if len(expr.variables) != 1:
             uses = ", ".join(expr.variables) or "none"
@@ -50,14 +66,9 @@ def check_answer(
                 params=("wrt",),
             )
         wrt = expr.variables[0]
-    if not isinstance(wrt, str) or wrt not in expr.variables:
-        raise UsageError(f"{{wrt}} {wrt}: the expression does not use it", params=("wrt",))
-    extra = [v for v in given.variables if v not in expr.variables]
-    if extra:
-        raise UsageError(
-            f"the answer uses {', '.join(extra)}, which the expression does not",
-            hint="a derivative depends only on the expression's variables",
-        )
+    if not isinstance(wrt, str):
+        raise UsageError(f"{{wrt}} must be a variable name, not {wrt!r}", params=("wrt",))
+    check_name(wrt)
     from ..check.answers import check_answer as judge  # (SymPy and FLINT)
 
     return judge(expr, given, wrt, points, seed, seconds)

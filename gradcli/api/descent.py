@@ -89,8 +89,8 @@ def descend(
     tol: float | None = None,
     loss_tol: float | None = None,
     momentum: float | None = None,
-    betas: tuple[float, float] = (0.9, 0.999),
-    alpha: float = 0.99,
+    betas: tuple[float, float] | None = None,
+    alpha: float | None = None,
     eps: float | None = None,
     weight_decay: float = 0.0,
     const: Sequence[str] = (),
@@ -142,20 +142,31 @@ def descend(
     names = [_optimizer(n, "compare") for n in compare] if compare is not None else []
     if compare is not None and not names:
         raise UsageError("{compare} names no optimizer", params=("compare",))
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"{{compare}} names {twice[0]} twice", params=("compare",))
     if compare is not None and no_zero_grad:
         raise UsageError(
             "{no_zero_grad} shows one optimizer's loop beside the correct one; leave out {compare}",
             params=("no_zero_grad", "compare"),
         )
+    picked = names or [_optimizer(optimizer)]
+    _unused(picked, momentum, betas, alpha, eps)
     settings = [
-        _settings(name, lr, momentum, betas, alpha, eps, weight_decay)
-        for name in (names or [_optimizer(optimizer)])
+        _settings(name, lr, momentum, betas or (0.9, 0.999), alpha or 0.99, eps, weight_decay)
+        for name in picked
     ]
     tol = _optional(tol, "tol")
     loss_tol = _optional(loss_tol, "loss_tol")
     expr = parse(expression)
     constants = constants_arg(const, expr.variables)
     columns = _data(expr, data)
+    early_notes: list[str] = []
+    if batch_size is not None and not columns:
+        raise UsageError(
+            "{batch_size} takes rows of the data: give the data too",
+            params=("batch_size", "data"),
+        )
     given = values_arg(values, named_values)
     for name in columns:
         if name in given:
@@ -167,11 +178,12 @@ def descend(
     rows = len(next(iter(columns.values()))) if columns else 0
     if batch_size is not None:
         batch_size = count_arg(batch_size, "batch_size", 1)
-        if not columns:
-            raise UsageError(
-                "{batch_size} takes rows of the data: give the data too",
-                params=("batch_size", "data"),
+        if batch_size >= rows:
+            early_notes.append(
+                f"--batch-size {batch_size} is not less than the data's {rows:,} rows: every "
+                "step uses all of them"
             )
+            batch_size = None
     shapes = shapes_of(point)
     shapes.update({name: (rows,) for name in columns})
     out = infer_shapes(expr, shapes)[-1]
@@ -195,7 +207,7 @@ def descend(
     problem = descent.Problem(expr, start, fixed, columns, dtype, batch_size, seed)
     two = len(start) == 2 and not any(isinstance(v, Array) for v in start.values())
     grid_of = functools.partial(descent.contour, problem) if two else None
-    notes: list[str] = []
+    notes: list[str] = list(early_notes)
     runs: list[Run] = []
     data_elements = rows * len(columns)
     for index, chosen in enumerate(settings):
@@ -249,6 +261,29 @@ def descend(
         grid,
         tuple(notes),
     )
+
+
+#: which optimizers take each hyper-parameter
+_TAKES = {
+    "momentum": ("momentum", "nesterov", "rmsprop"),
+    "betas": ("adam",),
+    "alpha": ("rmsprop",),
+    "eps": ("adam", "rmsprop", "adagrad"),
+}
+
+
+def _unused(
+    chosen: Sequence[str], momentum: object, betas: object, alpha: object, eps: object
+) -> None:
+    """A hyper-parameter that none of the chosen optimizers takes is a mistake, not a no-op."""
+    for name, given in (("momentum", momentum), ("betas", betas), ("alpha", alpha), ("eps", eps)):
+        takers = _TAKES[name]
+        if given is not None and not any(c in takers for c in chosen):
+            raise UsageError(
+                f"{{{name}}} is not a setting of {', '.join(chosen)}",
+                hint=f"it goes with --optimizer {' or '.join(takers)}",
+                params=(name,),
+            )
 
 
 def _settings(

@@ -745,9 +745,22 @@ def read_columns(path: str, variables: list[str], fmt: str | None = None) -> dic
     # (here, not at the top: it loads Polars)
     import polars as pl
 
-    chunks = list(
-        read_chunks(path, input_format(path, fmt, "--data-format"), variables, "error", _Counts())
-    )
+    if fmt is None and path != "-":
+        suffix = path.rsplit(".", 1)[-1].lower() if "." in os.path.basename(path) else ""
+        fmt = _EXTENSIONS.get(suffix)
+        if fmt is None:
+            raise UsageError(
+                f"cannot tell the format of {safe_text(path)!r} from its extension",
+                hint="the data is read from .csv, .tsv, .jsonl (.ndjson) or .parquet files",
+            )
+    try:
+        chunks = list(read_chunks(path, fmt or "csv", variables, "error", _Counts()))
+    except InputError as e:
+        if e.hint is None or "--on-bad-row" not in e.hint:
+            raise
+        raise InputError(
+            e.message, hint="every cell of the data's columns must be a finite number"
+        ) from None
     if not chunks or sum(c.height for c in chunks) == 0:
         raise InputError(f"the data file {safe_text(path)!r} has no rows")
     frame = pl.concat([c.select(variables) for c in chunks], how="vertical_relaxed")

@@ -96,9 +96,11 @@ def _digits(b: Any, n: int) -> str:
     """The ball's midpoint to ``n`` significant digits, written as mpmath's ``nstr`` writes
     numbers: fixed notation for exponents from -4 to 16, scientific beyond, no trailing
     zeros."""
-    number = Decimal(str(b.str(n, radius=False)))
-    sign, digits, exp = number.as_tuple()
+    # (the exponent apart: exp(-1e20) is about 7.7e-43429448190325182766, beyond Decimal)
+    mantissa, _, power = str(b.str(n, radius=False)).lower().partition("e")
+    sign, digits, exp = Decimal(mantissa).as_tuple()
     assert isinstance(exp, int)
+    exp += int(power or 0)
     leading = len(digits) + exp - 1  # the power of ten of the first digit
     text = "".join(map(str, digits)).rstrip("0") or "0"
     minus = "-" if sign else ""

@@ -63,7 +63,7 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                       '--lr': {'help': 'Learning rate',
                                                'value': True,
                                                'choices': None},
-                                      '--steps': {'help': 'Optimizer steps (epochs with --data)',
+                                      '--steps': {'help': 'Optimizer steps (at most 1,000,000)',
                                                   'value': True,
                                                   'choices': None},
                                       '--every': {'help': 'Show every K-th step (default: about '
@@ -83,13 +83,14 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                              'its momentum (0)',
                                                      'value': True,
                                                      'choices': None},
-                                      '--beta1': {'help': 'adam: betas[0]',
+                                      '--beta1': {'help': 'adam: betas[0] (default 0.9)',
                                                   'value': True,
                                                   'choices': None},
-                                      '--beta2': {'help': 'adam: betas[1]',
+                                      '--beta2': {'help': 'adam: betas[1] (default 0.999)',
                                                   'value': True,
                                                   'choices': None},
-                                      '--alpha': {'help': 'rmsprop: smoothing constant',
+                                      '--alpha': {'help': 'rmsprop: smoothing constant (default '
+                                                          '0.99)',
                                                   'value': True,
                                                   'choices': None},
                                       '--eps': {'help': 'adam, rmsprop, adagrad: eps (default: '
@@ -147,6 +148,10 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                          'contour) as text',
                                                  'value': False,
                                                  'choices': None},
+                                      '--no-live': {'help': 'No live plot on stderr while it runs '
+                                                            '(on a terminal)',
+                                                    'value': False,
+                                                    'choices': None},
                                       '--code': {'help': 'Print the equivalent PyTorch script '
                                                          'instead',
                                                  'value': False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import typer
 
@@ -26,7 +26,21 @@ def expression_and_values(
     free = [*(args or []), *ctx.args]
     if file is not None:
         free.insert(0, read_expression(file))
-    return split_arguments(free, option_names(ctx), ctx.command_path)
+    return split_arguments(free, option_names(ctx), ctx.command_path, _elsewhere(ctx))
+
+
+def _elsewhere(ctx: typer.Context) -> dict[str, list[str]]:
+    """Every option of the other commands: spelling -> the commands that have it."""
+    group = ctx.find_root().command
+    found: dict[str, list[str]] = {}
+    for name, command in sorted(getattr(group, "commands", {}).items()):
+        if command is ctx.command:
+            continue
+        for param in command.params:
+            for spelling in getattr(param, "opts", ()):
+                if spelling.startswith("--"):
+                    found.setdefault(spelling, []).append(name)
+    return found
 
 
 def option_names(ctx: typer.Context) -> set[str]:
@@ -57,7 +71,10 @@ def read_expression(path: str) -> str:
 
 
 def split_arguments(
-    args: Sequence[str], reserved: Iterable[str] = (), command: str = "gradcli grad"
+    args: Sequence[str],
+    reserved: Iterable[str] = (),
+    command: str = "gradcli grad",
+    elsewhere: Mapping[str, list[str]] | None = None,
 ) -> tuple[str, dict[str, str]]:
     """Find the expression and the ``name -> value text`` pairs among the free arguments.
 
@@ -105,7 +122,7 @@ def split_arguments(
         else:
             expressions.append(arg)
         i += 1
-    _mistyped_options([*values, *mistyped], expressions, own_options, command)
+    _mistyped_options([*values, *mistyped], expressions, own_options, command, elsewhere or {})
     if len(expressions) == 1:  # a variable named like an option: --order 2 is the option
         clash = sorted(
             name
@@ -135,7 +152,11 @@ def split_arguments(
 
 
 def _mistyped_options(
-    names: Sequence[str], expressions: Sequence[str], options: Iterable[str], command: str
+    names: Sequence[str],
+    expressions: Sequence[str],
+    options: Iterable[str],
+    command: str,
+    elsewhere: Mapping[str, list[str]],
 ) -> None:
     """A value name that is not in the expression but is close to one of the command's options
     (``--orde 2``, ``--jsn``), or a short word like ``-j`` beside the expression, is a
@@ -145,6 +166,15 @@ def _mistyped_options(
     for name in names:
         if name in used:
             continue
+        others = elsewhere.get(f"--{name}")
+        if others:
+            owners = " and ".join(
+                [", ".join(others[:-1]), others[-1]] if len(others) > 1 else others
+            )
+            raise UsageError(
+                f"'{command}' has no option --{name}, and the expression has no variable {name}",
+                hint=f"--{name} is an option of gradcli {owners}",
+            )
         close = difflib.get_close_matches(name, longs, n=1, cutoff=0.75)
         if close:
             raise UsageError(

@@ -358,6 +358,7 @@ def descend(
     json_out: o.Json,
     output: o.DescendOutput,
     plot: o.Plot,
+    no_live: o.NoLive,
     as_code: o.Code,
     dtype: o.DTypeOpt,
     no_check: o.NoCheck,
@@ -371,7 +372,14 @@ def descend(
             raise UsageError(f"--json and {'--plot' if plot else '--code'} cannot be used together")
         destination = _descend_output(output)
         expression, raw = expression_and_values(ctx, args, file)
-        names = [n.strip() for n in compare.split(",") if n.strip()] if compare else None
+        names = [n.strip() for n in compare.split(",")] if compare is not None else None
+        if compare is not None and names is not None and "" in names:
+            raise UsageError(
+                "--compare names no optimizer"
+                if compare.strip() in ("", ",")
+                else f"--compare has an empty name: {safe_text(compare)!r}",
+                hint="for example --compare sgd,momentum,adam",
+            )
         if compare is not None and optimizer is not o.Optimizer.sgd:
             raise UsageError("--compare names the optimizers; leave out --optimizer")
         variables = parse(expression).variables
@@ -396,7 +404,7 @@ def descend(
             tol=tol,
             loss_tol=loss_tol,
             momentum=momentum,
-            betas=(beta1, beta2),
+            betas=None if beta1 is None and beta2 is None else (beta1 or 0.9, beta2 or 0.999),
             alpha=alpha,
             eps=eps,
             weight_decay=weight_decay,
@@ -410,6 +418,8 @@ def descend(
             check=not no_check,
             timeout=timeout or None,
         )
+        if batch_size is not None and data is None:
+            raise UsageError("--batch-size takes rows of the data: give --data too")
         if as_code:
             if names is not None or no_zero_grad:
                 raise UsageError(
@@ -431,11 +441,14 @@ def descend(
                     steps,
                     batch_size,
                     seed,
+                    tol,
+                    loss_tol,
                 )
             )
             return
         contour = plot or destination == "picture"
-        with live_descent(not json_out) as observe:
+        shown_names = names or [optimizer.value]
+        with live_descent(not (json_out or no_live), shown_names) as observe:
             result = api.descend(expression, raw, observe=observe, contour=contour, **options)
         if destination == "trace":
             assert output is not None
@@ -448,7 +461,7 @@ def descend(
         from ..render import plot as plots  # (Rich)
 
         def shown(width: int) -> Any:
-            parts = [view.render(result, width)]
+            parts = [view.render(result, width, table_every)]
             if plot:
                 parts += [Text(""), plots.curves(result, width)]
                 if result.contour is not None:

@@ -213,7 +213,7 @@ OptimizerOpt = Annotated[
 ]
 Lr = Annotated[float, typer.Option("--lr", metavar="RATE", help="Learning rate.")]
 Steps = Annotated[
-    int, typer.Option("--steps", metavar="N", min=1, help="Optimizer steps (epochs with --data).")
+    int, typer.Option("--steps", metavar="N", min=1, help="Optimizer steps (at most 1,000,000).")
 ]
 Every = Annotated[
     int | None,
@@ -248,9 +248,25 @@ Momentum = Annotated[
         show_default=False,
     ),
 ]
-Beta1 = Annotated[float, typer.Option("--beta1", metavar="B", help="adam: betas[0].")]
-Beta2 = Annotated[float, typer.Option("--beta2", metavar="B", help="adam: betas[1].")]
-Alpha = Annotated[float, typer.Option("--alpha", metavar="A", help="rmsprop: smoothing constant.")]
+Beta1 = Annotated[
+    float | None,
+    typer.Option("--beta1", metavar="B", help="adam: betas[0] (default 0.9).", show_default=False),
+]
+Beta2 = Annotated[
+    float | None,
+    typer.Option(
+        "--beta2", metavar="B", help="adam: betas[1] (default 0.999).", show_default=False
+    ),
+]
+Alpha = Annotated[
+    float | None,
+    typer.Option(
+        "--alpha",
+        metavar="A",
+        help="rmsprop: smoothing constant (default 0.99).",
+        show_default=False,
+    ),
+]
 Eps = Annotated[
     float | None,
     typer.Option(
@@ -326,4 +342,8 @@ Answer = Annotated[
 Points = Annotated[
     int,
     typer.Option("--points", metavar="N", min=1, max=1000, help="Points to evaluate at, at most."),
+]
+NoLive = Annotated[
+    bool,
+    typer.Option("--no-live", help="No live plot on stderr while it runs (on a terminal)."),
 ]

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,10 +112,14 @@ FRAME = 0.25
 
 
 @contextmanager
-def live_descent(wanted: bool = True) -> Iterator[Callable[..., None] | None]:
+def live_descent(
+    wanted: bool = True, names: Sequence[str] = ()
+) -> Iterator[Callable[..., None] | None]:
     """The live view of a descent on stderr, only on a terminal: the step, the loss curve and
-    |grad| of each run so far, and with two parameters the contour of the loss with the path.
-    It is transient: the result printed after it takes its place."""
+    |grad| of each run so far (``names``: the runs' optimizers), and with two parameters the
+    contour of the loss with the path. It is transient: the result printed after it takes
+    its place. A frame is drawn at most every FRAME seconds, and never takes more than a
+    fifth of the time (a long run's frames cost more)."""
     if not wanted or not sys.stderr.isatty():
         yield None
         return
@@ -128,26 +132,39 @@ def live_descent(wanted: bool = True) -> Iterator[Callable[..., None] | None]:
 
     screen = Console(stderr=True, highlight=False, markup=False, emoji=False)
     histories: dict[int, Any] = {}
-    last = [0.0]
+    last = [0.0, FRAME]  # when the last frame ended, and the wait before the next
     with Live(console=screen, transient=True, auto_refresh=False) as live:
 
         def observe(index: int, step: Any, history: Any, grid: Any) -> None:
             histories[index] = history
-            now = time.monotonic()
-            if now - last[0] < FRAME:
+            started = time.monotonic()
+            if started - last[0] < last[1]:
                 return
-            last[0] = now
             width = screen.width
+            who = names[index] if index < len(names) else f"run {index + 1}"
             parts: list[Any] = [
-                Text(f"step {step.step:,}  loss {step.loss:.6g}  |grad| {step.gradient_norm:.3g}")
+                Text(
+                    f"{who}  step {step.step:,}  loss {step.loss:.6g}  "
+                    f"|grad| {step.gradient_norm:.3g}"
+                )
             ]
-            series = [(f"run {k + 1}", h.losses) for k, h in sorted(histories.items())]
+            runs = sorted(histories.items())
+
+            def name(k: int) -> str:
+                return names[k] if k < len(names) else f"run {k + 1}"
+
+            series = [(name(k), h.losses) for k, h in runs]
             parts.append(plot.line_plot("loss", series, width, height=6))
-            if grid is not None and screen.height >= 30:
+            if screen.height >= 24:
+                norms = [(name(k), h.gradient_norms) for k, h in runs]
+                parts.append(plot.line_plot("|grad|", norms, width, height=3))
+            if grid is not None and screen.height >= 36:
                 paths = [h.path for _, h in sorted(histories.items())]
                 contour = grid([p for path in paths for p in path], plot.live_grid(width))
                 parts.append(plot.contour_plot(contour, paths, width, height=12))
             live.update(Group(*parts), refresh=True)
+            ended = time.monotonic()
+            last[0], last[1] = ended, max(FRAME, 4 * (ended - started))
 
         yield observe
 

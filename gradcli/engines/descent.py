@@ -38,6 +38,8 @@ from .autograd import DTYPES, as_tensor, forward, on_one_thread, to_value
 GROWTH = 1e10
 #: steps over which the gradient must flip direction every time to count as oscillating
 WINDOW = 20
+#: |grad| within this many machine epsilons of its largest value is at rounding level
+FLOOR = 1e4
 #: Hessians of more parameter elements than this are not computed for the stability bound
 MAX_HESSIAN = 400
 
@@ -319,6 +321,8 @@ def _overshooting(history: History, flips: int, lr: float, eps: float) -> Stop |
     parameters move by rounding alone (converged as far as the dtype can tell)."""
     norms = history.gradient_norms
     path = history.path[-WINDOW:]
+    if max(norms[-WINDOW:]) <= FLOOR * eps * max(norms):
+        return None  # (|grad| is down at rounding level: converged as far as the dtype tells)
     if all(
         abs(b - a) <= 16 * eps * max(abs(a), abs(b))
         for before, now in itertools.pairwise(path)
@@ -370,12 +374,13 @@ def _diverged(record: Step, start_loss: float | None, start_size: float) -> Stop
         return Stop(
             DIVERGED,
             k + 1,
-            f"diverged: the loss grew from {start_loss:.3g} to {record.loss:.3g} in {k + 1} steps; "
-            "try a smaller --lr",
+            f"diverged: the loss grew from {start_loss:.3g} to {record.loss:.3g} in {k + 1} "
+            f"step{'s' * (k != 0)}; try a smaller --lr",
         )
     for label, x in record.after.items():
         if abs(x) > GROWTH * start_size:
-            return Stop(DIVERGED, k + 1, f"diverged: {label} grew to {x:.3g} in {k + 1} steps")
+            steps = f"{k + 1} step{'s' * (k != 0)}"
+            return Stop(DIVERGED, k + 1, f"diverged: {label} grew to {x:.3g} in {steps}")
     return None
 
 

@@ -33,6 +33,8 @@ def render(result: AnswerResult, width: int = 80) -> RenderableType:
         grid.add_row("at", at)
         grid.add_row(f"∂f/∂{result.wrt} is", short_exact(c.derivative_text))
         grid.add_row("yours is", short_exact(c.answer_text))
+        if c.difference_text:
+            grid.add_row("difference", short_exact(c.difference_text))
     else:
         tried = len(result.samples)
         skipped = (

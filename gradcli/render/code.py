@@ -22,7 +22,10 @@ from ..language.values import Array, Value
 _RESERVED = {
     "torch", "math", "dtype", "f", "loss", "optimizer", "step", "epoch", "print", "range",
     "len", "inputs", "outputs", "rows", "block", "generator", "order", "batch", "data", "v",
+    "start", "norm", "previous", "sum", "type", "math_",
 }  # fmt: skip
+#: names of the scripts' own that follow a pattern: graph nodes n3, batches X_batch
+_PATTERN = re.compile(r"n\d+|.*_batch")
 #: expressions taller than this are written one operation per line (Python's parser refuses
 #: deeply nested parentheses)
 _NESTED = 50
@@ -33,7 +36,12 @@ def _py_names(names: Sequence[str]) -> dict[str, str]:
     taken = set(names)
     for name in names:
         py = name
-        while keyword.iskeyword(py) or py in _RESERVED or (py != name and py in taken):
+        while (
+            keyword.iskeyword(py)
+            or py in _RESERVED
+            or _PATTERN.fullmatch(py)
+            or (py != name and py in taken)
+        ):
             py += "_"
         out[name] = py
         taken.add(py)
@@ -159,9 +167,13 @@ def grad(
     lines += _leaves(point, names, dtype, constants)
     lines += ["", *_lines(expr, names, "f")]
     if vjp is not None:
-        lines.append(f"f.backward(gradient={_tensor(vjp, 'dtype')})  # the vector-Jacobian product")
+        lines.append("if f.requires_grad:  # (not when every variable is a constant)")
+        lines.append(
+            f"    f.backward(gradient={_tensor(vjp, 'dtype')})  # a vector-Jacobian product"
+        )
     else:
-        lines.append("f.backward()  # fills .grad of every leaf with requires_grad=True")
+        lines.append("if f.requires_grad:  # (not when every variable is a constant)")
+        lines.append("    f.backward()  # fills .grad of every leaf with requires_grad=True")
     lines += ["", _show("f", _number("f"))]
     for name in point:
         if name in constants:
@@ -271,8 +283,12 @@ def descend(
     steps: int,
     batch_size: int | None,
     seed: int,
+    tol: float | None = None,
+    loss_tol: float | None = None,
 ) -> str:
-    """The script of ``gradcli descend``: the training loop as the tutorials write it."""
+    """The script of ``gradcli descend``: the training loop as the tutorials write it, with
+    the stop rules ``tol`` (|grad|) and ``loss_tol`` (the loss's change) when given (the
+    divergence and oscillation rules are gradcli's own)."""
     names = _py_names([*start, *constants, *data])
     lines = _header(expr, dtype, "gradient descent")
     lines += _leaves(start, names, dtype, ())
@@ -321,6 +337,25 @@ def descend(
         f"{indent}optimizer.step()  # the update, under torch.no_grad()",
         f'{indent}print(f"after step={{step}} {after}")',
     ]
+    if tol is not None:
+        grads = " + ".join(f"{names[n]}.grad.pow(2).sum()" for n in start)
+        lines += [
+            f"{indent}norm = torch.sqrt({grads}).item()",
+            f"{indent}if norm <= {tol!r}:  # --tol: |grad| small enough",
+            f"{indent}    break",
+        ]
+    if loss_tol is not None:
+        lines += [
+            f"{indent}if step > 0 and abs(loss.item() - previous) <= {loss_tol!r}:  # --loss-tol",
+            f"{indent}    break",
+            f"{indent}previous = loss.item()",
+        ]
     if batch_size and data:
         lines.append(f"{indent}step += 1")
+    if batch_size and data and (tol is not None or loss_tol is not None):
+        lines += [
+            "    else:",
+            "        continue",
+            "    break  # (a stop rule ended the epoch's loop)",
+        ]
     return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from rich import box
@@ -157,13 +158,36 @@ def _check_text(run: Run) -> Text:
     return text
 
 
-def render(result: DescendResult, width: int = 80) -> RenderableType:
-    """The whole view for ``width`` columns."""
+def _thinned(run: Run, every: int) -> Run:
+    last = run.steps[-1] if run.steps else None
+    kept = tuple(s for s in run.steps if s.step % every == 0 or s is last)
+    return replace(run, steps=kept)
+
+
+def render(result: DescendResult, width: int = 80, every: int | None = None) -> RenderableType:
+    """The whole view for ``width`` columns; the tables show every ``every``-th step kept
+    (default: each step the result kept)."""
+    if every is not None and every != result.every:
+        result = replace(
+            result,
+            runs=tuple(_thinned(r, every) for r in result.runs),
+            accumulated=_thinned(result.accumulated, every) if result.accumulated else None,
+            every=every,
+        )
     parts: list[RenderableType] = [_heading(result, width), Text("")]
     batches = result.batch_size is not None
     if result.accumulated is not None:
-        parts += [_side_by_side(result.runs[0], result.accumulated, width), Text("")]
-        parts += [_final(result.runs[0], result.dtype)]
+        pair = (result.runs[0], result.accumulated)
+        parts.append(
+            first_fitting(
+                width, [functools.partial(_side_by_side, *pair, d) for d in (True, False)]
+            )
+        )
+        parts += [Text(""), _final(result.runs[0], result.dtype), Text("")]
+        parts += [
+            Text("without zero_grad()", style="bold"),
+            _final(result.accumulated, result.dtype),
+        ]
         return Group(*parts)
     if len(result.runs) > 1:
         parts += [_compare(result.runs, width), Text("")]
@@ -201,15 +225,16 @@ def _summary(runs: Sequence[Run], dtype: str) -> RenderableType:
     return Group(*rows[:-1])
 
 
-def _side_by_side(correct: Run, accumulated: Run, width: int) -> RenderableType:
-    """The loop with and without optimizer.zero_grad(): .grad and the parameters."""
+def _side_by_side(correct: Run, accumulated: Run, with_parameters: bool) -> RenderableType:
+    """The loop with and without optimizer.zero_grad(): .grad and (``with_parameters``) the
+    parameters."""
     names = _columns(correct)[:2]
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("step", justify="right", no_wrap=True)
     for name in names:
         table.add_column(f"{name}.grad", justify="right", no_wrap=True)
         table.add_column(f"{name}.grad, no zero_grad", justify="right", no_wrap=True)
-    for name in names:
+    for name in names if with_parameters else []:
         table.add_column(f"{name}", justify="right", no_wrap=True)
         table.add_column(f"{name}, no zero_grad", justify="right", no_wrap=True)
     other = {s.step: s for s in accumulated.steps}
@@ -218,13 +243,13 @@ def _side_by_side(correct: Run, accumulated: Run, width: int) -> RenderableType:
         cells = [str(step.step)]
         for name in names:
             cells += [short(step.gradient[name]), short(twin.gradient[name]) if twin else ""]
-        for name in names:
+        for name in names if with_parameters else []:
             cells += [short(step.after[name]), short(twin.after[name]) if twin else ""]
         table.add_row(*cells)
     lesson = Text(
         "Without optimizer.zero_grad() each loss.backward() adds its gradient to what .grad "
         "already holds: .grad is the sum of every step's gradient so far, and the steps "
-        f"follow that sum ({accumulated.stop.message}).",
+        "follow that sum.",
         style="dim",
     )
     return Group(table, lesson)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
+from typing import TypeVar
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 
 from ..results.descent import Contour, DescendResult, Run
 
+_T = TypeVar("_T")
 COLOURS = ("cyan", "magenta", "yellow", "green", "blue", "red")
 _DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  #: [row][column] bit
 _SHADES = " .:-=+*#%@"  #: contour bands, low to high
@@ -65,12 +67,25 @@ def _scaled(values: Sequence[float], log: bool) -> list[float | None]:
     return out
 
 
+def _thinned(values: Sequence[_T], most: int) -> tuple[list[_T], int]:
+    """At most about ``most`` of ``values`` (every k-th, and the last), and k."""
+    step = max(1, -(-len(values) // most))
+    kept = list(values[::step])
+    if step > 1 and (len(values) - 1) % step:
+        kept.append(values[-1])
+    return kept, step
+
+
 def line_plot(
     title: str, series: Sequence[tuple[str, Sequence[float]]], width: int, height: int = 8
 ) -> RenderableType:
-    """Curves over the step number, on a log scale when every value is positive."""
+    """Curves over the step number, on a log scale when every value is positive (a long run
+    is thinned to a few points per dot column first)."""
     label_width = 9
     columns = max(10, width - label_width - 1)
+    longest = max((len(ys) for _, ys in series), default=0)
+    thin = max(1, -(-longest // (4 * columns)))
+    series = [(name, list(ys[::thin]) + ([ys[-1]] if thin > 1 else [])) for name, ys in series]
     values = [v for _, ys in series for v in ys if math.isfinite(v)]
     log = bool(values) and all(v > 0 for v in values)
     scaled = [_scaled(ys, log) for _, ys in series]
@@ -81,7 +96,7 @@ def line_plot(
     if high == low:
         high, low = high + 0.5, low - 0.5
     canvas = _Canvas(columns, height)
-    longest = max(len(ys) for _, ys in series)
+    drawn = max(len(ys) for _, ys in series)
     for k, ys in enumerate(scaled):
         style = COLOURS[k % len(COLOURS)]
         last: tuple[int, int] | None = None
@@ -89,7 +104,7 @@ def line_plot(
             if v is None:
                 last = None
                 continue
-            x = round(i * (2 * columns - 1) / max(1, longest - 1))
+            x = round(i * (2 * columns - 1) / max(1, drawn - 1))
             y = round((v - low) * (4 * height - 1) / (high - low))
             if last is not None:
                 canvas.line(last, (x, y), style)
@@ -168,7 +183,8 @@ def contour_plot(
         style = "bold " + COLOURS[k % len(COLOURS)] if len(paths) > 1 else "bold yellow"
         if not path:
             continue
-        marked = [(p, "·") for p in path[1:-1]]
+        middle, _ = _thinned(path[1:-1], 4 * columns * rows)
+        marked = [(p, "·") for p in middle]
         marked += [(path[0], "○"), (path[-1], "●")]
         for point, mark in marked:
             at = cell(point)

@@ -12,11 +12,13 @@ CORRECT = "correct"  #: SymPy proved the answer equal to the derivative
 WRONG = "wrong"  #: a point where the two differ, proven
 AGREES = "agrees_at_points"  #: equal at every point tried, not proven equal symbolically
 UNDECIDED = "undecided"  #: no point of the domain was found, and no proof
+INVALID = "invalid_answer"  #: the answer is not an expression of the language (a wrong answer)
 
 _EXIT = {
     CORRECT: ExitCode.OK,
     AGREES: ExitCode.OK,
     WRONG: ExitCode.CHECK_FAILED,
+    INVALID: ExitCode.CHECK_FAILED,
     UNDECIDED: ExitCode.CHECK_TIMEOUT,
 }
 
@@ -31,6 +33,7 @@ class Sample:
     derivative_text: str  #: exact values (30 digits), or why there is none
     answer_text: str
     equal: bool
+    difference_text: str = ""  #: the answer minus the derivative (where both are numbers)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +43,7 @@ class Sample:
             "derivative_exact": self.derivative_text,
             "answer_exact": self.answer_text,
             "equal": self.equal,
+            "difference_exact": self.difference_text or None,
         }
 
 
