@@ -135,13 +135,13 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                  'choices': None},
                                       '--output': {'help': 'Write the trace (.csv, .tsv, .jsonl: '
                                                            'every step) or the plot (.png, .svg, '
-                                                           '.pdf: needs matplotlib, pip install '
-                                                           "'gradcli[plot]')",
+                                                           '.pdf: needs matplotlib: pip install '
+                                                           'matplotlib)',
                                                    'value': True,
                                                    'choices': None},
                                       '-o': {'help': 'Write the trace (.csv, .tsv, .jsonl: every '
                                                      'step) or the plot (.png, .svg, .pdf: needs '
-                                                     "matplotlib, pip install 'gradcli[plot]')",
+                                                     'matplotlib: pip install matplotlib)',
                                              'value': True,
                                              'choices': None},
                                       '--plot': {'help': 'Also print the loss curve (and the '

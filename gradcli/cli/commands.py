@@ -503,8 +503,8 @@ def _descend_output(output: str | None) -> str | None:
         if importlib.util.find_spec("matplotlib") is None:
             raise UsageError(
                 f"drawing {safe_text(output)} needs matplotlib, which is not installed",
-                hint="pip install 'gradcli[plot]' (or pip install matplotlib); a trace needs "
-                "nothing more: -o trace.csv",
+                hint="pip install matplotlib (the plot extra: pip install '.[plot]' in a "
+                "checkout); a trace needs nothing more: -o trace.csv",
             )
         OutputFile(output)
         return "picture"

@@ -323,7 +323,7 @@ DescendOutput = Annotated[
         "-o",
         metavar="PATH",
         help="Write the trace (.csv, .tsv, .jsonl: every step) or the plot (.png, .svg, .pdf: "
-        "needs matplotlib, pip install 'gradcli[plot]').",
+        "needs matplotlib: pip install matplotlib).",
     ),
 ]
 Plot = Annotated[

@@ -1,6 +1,6 @@
 """``descend -o run.png`` (or .svg, .pdf): the loss curve and |grad| of each run on a log
 scale, and with two parameters the contour plot of the loss with each run's path, drawn with
-matplotlib (an optional extra: ``pip install 'gradcli[plot]'``)."""
+matplotlib (an optional extra: ``pip install matplotlib``, or ``.[plot]`` in a checkout)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def render(result: DescendResult, fmt: str) -> bytes:
     except ModuleNotFoundError:
         raise MissingDependencyError(
             "drawing the plot needs matplotlib, which is not installed",
-            hint="pip install 'gradcli[plot]' (or pip install matplotlib)",
+            hint="pip install matplotlib (the plot extra: pip install '.[plot]' in a checkout)",
         ) from None
     runs: list[Run] = [*result.runs, *([result.accumulated] if result.accumulated else [])]
     panels = 3 if result.contour is not None else 2
