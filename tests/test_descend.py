@@ -543,3 +543,28 @@ def test_picture_without_matplotlib_says_what_to_install(
     assert code == 2 and out == ""
     assert "needs matplotlib" in err and "pip install matplotlib" in err
     assert not picture.exists()
+
+
+@pytest.mark.parametrize(
+    ("expression", "answer"),
+    [("e**x", "e**x"), ("exp(x)", "e**x"), ("sin(x)", "sin(x + pi/2)"), ("x/10", "0.1"),
+     ("x*0.1", "1/10"), ("x", "1 + sin(pi)")],
+)  # fmt: skip
+def test_check_reads_constants_and_decimals_as_mathematics(expression: str, answer: str) -> None:
+    assert gradcli.check_answer(expression, answer, "x").status == "correct"
+
+
+def test_check_does_not_say_exactly_at_the_precision_cap() -> None:
+    r = gradcli.check_answer("x**2", "2*x*(1 + exp(-12000))", "x")
+    assert r.status == "agrees_at_points" and "not exactly" in r.proof
+
+
+def test_check_of_a_deep_expression_finishes() -> None:
+    deep = "sin(" * 140 + "x" + ")" * 140
+    code, _, err = run("check", deep, "--wrt", "x", "--answer", "cos(x)")
+    assert code == 1 and "internal error" not in err
+
+
+def test_descend_to_an_infinite_parameter_keeps_the_run() -> None:
+    code, out, err = run("descend", "exp(x)", "--x", "1", "--lr", "1e308", "--steps", "3")
+    assert code == 5 and "diverged" in err and "final" in out

@@ -16,7 +16,7 @@ from ..errors import InputError, UsageError, safe_text
 from ..language.nodes import Expr
 from ..language.parser import parse
 from ..language.shapes import infer_shapes
-from ..language.values import Array, Value, match_variables
+from ..language.values import Array, Value, flat, match_variables
 from ..limits import DEFAULT_TIMEOUT, MAX_CHECKED_DATA, MAX_STEPS
 from ..results.descent import DescendResult, Run, Settings, Step
 from .arguments import (
@@ -349,8 +349,9 @@ def _data(expr: Expr, data: object) -> dict[str, np.ndarray]:
 
 def _checked(run: Run, problem: Any, seconds: float | None) -> Run:
     """The run with the exact check of its final point (when it ended on finite numbers)."""
-    if not math.isfinite(run.final_loss):
-        return run
+    finite = all(math.isfinite(x) for v in run.final.values() for x in flat(v))
+    if not finite or not math.isfinite(run.final_loss):
+        return run  # (a diverged run: its stop says so; there is no point to check)
     point: dict[str, Value] = {**run.final, **problem.constants}
     for name, column in problem.data.items():
         point[name] = Array((len(column),), tuple(float(x) for x in column))

@@ -15,7 +15,8 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
              '--help': {'help': 'Show this message and exit', 'value': False, 'choices': None}},
  'commands': {'check': {'help': "Is a hand-derived derivative right? SymPy's proof, then exact "
                                 'values at points; a wrong',
-                        'options': {'--wrt': {'help': 'The variable for --order',
+                        'options': {'--wrt': {'help': 'The variable of the derivative (needed '
+                                                      'with several)',
                                               'value': True,
                                               'choices': None},
                                     '--answer': {'help': 'The derivative to check, e.g. "2*x*y"',

@@ -300,7 +300,7 @@ def descend(
 def check_answer(
     ctx: typer.Context,
     args: o.ExprAndValues = None,
-    wrt: o.Wrt = None,
+    wrt: o.WrtAnswer = None,
     answer: o.Answer = None,
     points: o.Points = 20,
     seed: o.Seed = 0,

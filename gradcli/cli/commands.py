@@ -517,7 +517,7 @@ def _descend_output(output: str | None) -> str | None:
 def check_answer(
     ctx: typer.Context,
     args: o.ExprAndValues,
-    wrt: o.Wrt,
+    wrt: o.WrtAnswer,
     answer: o.Answer,
     points: o.Points,
     seed: o.Seed,

@@ -347,3 +347,9 @@ NoLive = Annotated[
     bool,
     typer.Option("--no-live", help="No live plot on stderr while it runs (on a terminal)."),
 ]
+WrtAnswer = Annotated[
+    str | None,
+    typer.Option(
+        "--wrt", metavar="NAME", help="The variable of the derivative (needed with several)."
+    ),
+]

@@ -6,7 +6,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..results.answer import AGREES, CORRECT, WRONG, AnswerResult
+from ..results.answer import AGREES, CORRECT, INVALID, WRONG, AnswerResult
 from .layout import wrap_expression
 from .numbers import fmt_value, short_exact
 
@@ -14,6 +14,7 @@ _MARK = {
     CORRECT: ("✓ correct", "green"),
     AGREES: ("✓ agrees", "green"),
     WRONG: ("✗ wrong", "bold red"),
+    INVALID: ("✗ invalid answer", "bold red"),
 }
 
 
@@ -34,7 +35,8 @@ def render(result: AnswerResult, width: int = 80) -> RenderableType:
         grid.add_row(f"∂f/∂{result.wrt} is", short_exact(c.derivative_text))
         grid.add_row("yours is", short_exact(c.answer_text))
         if c.difference_text:
-            grid.add_row("difference", short_exact(c.difference_text))
+            shown = short_exact(c.difference_text)
+            grid.add_row("difference", shown if shown != "0" else c.difference_text)
     else:
         tried = len(result.samples)
         skipped = (
