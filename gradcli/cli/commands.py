@@ -400,7 +400,8 @@ def descend(
             optimizer=optimizer.value,
             lr=lr,
             steps=steps,
-            every=every or (1 if json_out or destination == "trace" else table_every),
+            every=every
+            or (1 if json_out or (destination and destination[0] == "trace") else table_every),
             tol=tol,
             loss_tol=loss_tol,
             momentum=momentum,
@@ -446,33 +447,24 @@ def descend(
                 )
             )
             return
-        contour = plot or destination == "picture"
+        contour = plot or (destination is not None and destination[0] == "picture")
         shown_names = names or [optimizer.value]
         with live_descent(not (json_out or no_live), shown_names) as observe:
             result = api.descend(expression, raw, observe=observe, contour=contour, **options)
-        if destination == "trace":
-            assert output is not None
-            OutputFile(output).write_all(trace.render(result, _TRACES[_suffix(output)]).encode())
-        elif destination == "picture":
-            assert output is not None
-            OutputFile(output).write_all(figure.render(result, _suffix(output)[1:]))
+        if destination is not None:
+            kind, target = destination
+            suffix = _suffix(target.given)
+            text = trace.render(result, _TRACES[suffix]).encode() if kind == "trace" else None
+            target.write_all(text if text is not None else figure.render(result, suffix[1:]))
         # (here, not at the top: it loads Rich)
-        from ..render import descent as view
+        from rich.console import Group
+
+        from ..render import descent as view  # (Rich)
         from ..render import plot as plots  # (Rich)
 
         def shown(width: int) -> Any:
-            parts = [view.render(result, width, table_every)]
-            if plot:
-                parts += [Text(""), plots.curves(result, width)]
-                if result.contour is not None:
-                    runs = [*result.runs, *([result.accumulated] if result.accumulated else [])]
-                    paths = [run.path for run in runs]
-                    parts += [Text(""), plots.contour_plot(result.contour, paths, width)]
-            return Group(*parts)
-
-        # (here, not at the top: it loads Rich)
-        from rich.console import Group
-        from rich.text import Text  # (Rich)
+            table = view.render(result, width, table_every)
+            return Group(table, "", plots.curves(result, width)) if plot else table
 
         emit(result.to_dict() if json_out else None, None, shown)
         for note in result.notes:
@@ -491,14 +483,14 @@ def _suffix(path: str) -> str:
     return os.path.splitext(path)[1].lower()
 
 
-def _descend_output(output: str | None) -> str | None:
-    """What --output of descend writes: "trace" or "picture" (checked before any work)."""
+def _descend_output(output: str | None) -> tuple[str, OutputFile] | None:
+    """What --output of descend writes, "trace" or "picture", and where (checked before any
+    work)."""
     if output is None:
         return None
     suffix = _suffix(output)
     if suffix in _TRACES:
-        OutputFile(output)
-        return "trace"
+        return "trace", OutputFile(output)
     if suffix in _PLOTS:
         if importlib.util.find_spec("matplotlib") is None:
             raise UsageError(
@@ -506,8 +498,7 @@ def _descend_output(output: str | None) -> str | None:
                 hint="pip install matplotlib (the plot extra: pip install '.[plot]' in a "
                 "checkout); a trace needs nothing more: -o trace.csv",
             )
-        OutputFile(output)
-        return "picture"
+        return "picture", OutputFile(output)
     raise UsageError(
         f"cannot tell what to write to {safe_text(output)!r} from its extension",
         hint="a trace: .csv, .tsv or .jsonl; a plot: .png, .svg or .pdf",

@@ -261,14 +261,6 @@ def _at(
     }
 
 
-def loss_at(problem: Problem, params: Mapping[str, Value]) -> float:
-    """The loss on all the data at ``params`` (for the contour plot)."""
-    with torch.no_grad():
-        dt = DTYPES[problem.dtype]
-        leaves = {name: as_tensor(v, dt) for name, v in params.items()}
-        return float(_loss(problem.expr, leaves, _fixed_tensors(problem, dt), set(), None, dt))
-
-
 #: the contour grid's points across and up
 CONTOUR_GRID = (80, 40)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 
 from ..errors import MissingDependencyError
-from ..results.descent import DescendResult, Run
+from ..results.descent import DescendResult
 
 
 def render(result: DescendResult, fmt: str) -> bytes:
@@ -23,7 +23,7 @@ def render(result: DescendResult, fmt: str) -> bytes:
             "drawing the plot needs matplotlib, which is not installed",
             hint="pip install matplotlib (the plot extra: pip install '.[plot]' in a checkout)",
         ) from None
-    runs: list[Run] = [*result.runs, *([result.accumulated] if result.accumulated else [])]
+    runs = result.all_runs
     panels = 3 if result.contour is not None else 2
     figure, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), constrained_layout=True)
     for run in runs:

@@ -211,16 +211,18 @@ def contour_plot(
 
 
 def curves(result: DescendResult, width: int) -> RenderableType:
-    """The loss and |grad| of every run (side by side for --compare)."""
-    runs = list(result.runs)
-    if result.accumulated is not None:
-        runs.append(result.accumulated)
+    """The loss and |grad| of every run (side by side for --compare), and with two parameters
+    the contour of the loss with every run's path."""
+    runs = result.all_runs
 
     def name(run: Run) -> str:
         return run.settings.optimizer + ("" if run.zero_grad else " without zero_grad")
 
-    return Group(
+    parts: list[RenderableType] = [
         line_plot("loss", [(name(r), r.losses) for r in runs], width),
         Text(""),
         line_plot("|grad|", [(name(r), r.gradient_norms) for r in runs], width, height=5),
-    )
+    ]
+    if result.contour is not None:
+        parts += [Text(""), contour_plot(result.contour, [r.path for r in runs], width)]
+    return Group(*parts)

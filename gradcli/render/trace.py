@@ -13,7 +13,7 @@ import io
 import json
 import math
 
-from ..results.descent import DescendResult, Run
+from ..results.descent import DescendResult
 
 
 def _number(x: float, empty: str | None) -> object:
@@ -24,7 +24,7 @@ def _number(x: float, empty: str | None) -> object:
 
 def render(result: DescendResult, fmt: str) -> str:
     """The trace as CSV, TSV or JSON Lines text."""
-    runs: list[Run] = [*result.runs, *([result.accumulated] if result.accumulated else [])]
+    runs = result.all_runs
     labels = list(runs[0].steps[0].after) if runs and runs[0].steps else []
     header = ["optimizer", "zero_grad", "step", "epoch", "loss", *labels]
     header += [f"d_{label}" for label in labels] + ["grad_norm"]

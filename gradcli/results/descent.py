@@ -197,6 +197,11 @@ class DescendResult:
     notes: tuple[str, ...] = field(default=())
 
     @property
+    def all_runs(self) -> tuple[Run, ...]:
+        """The runs, and the one without zero_grad() last when there is one."""
+        return (*self.runs, *((self.accumulated,) if self.accumulated else ()))
+
+    @property
     def exit_code(self) -> ExitCode:
         return max((r.exit_code for r in self.runs), default=ExitCode.OK)
 
