@@ -12,7 +12,8 @@ computation and SymPy on the first check.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING, without importing typing: the entry point is light)
 
 __version__ = "0.1.0"
 
@@ -42,6 +43,8 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .api import check_answer, descend, grad, grad_batch, graph, hessian, jacobian, steps
     from .errors import ExitCode, GradcliError, ParseError
     from .language.parser import parse

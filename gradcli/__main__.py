@@ -1,17 +1,31 @@
 """``python -m gradcli`` and the ``gradcli`` command.
 
 A TAB completion request is answered here without importing the command-line framework, so it
-stays fast; everything else goes to :mod:`gradcli.cli.app`.
+stays fast. A call that a warm server can take goes to it (:mod:`gradcli.server.client`, which
+imports almost nothing); everything else goes to :mod:`gradcli.cli.app`.
 """
+
+from __future__ import annotations
 
 import errno
 import os
-import signal
 import sys
-from types import FrameType, ModuleType
-from typing import Any
 
-from .errors import ExitCode, Terminated, held_signals
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING, without importing typing: see gradcli/__init__)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType, ModuleType
+    from typing import Any, NoReturn
+
+#: told the exit code just before the process ends (the warm server's child reports it)
+on_exit: Callable[[int], None] | None = None
+
+
+def leave(code: int) -> NoReturn:
+    """End the process now with ``code`` (everything is written: see run)."""
+    if on_exit is not None:
+        on_exit(code)
+    os._exit(code)
 
 
 class _HoldSignalsDuringTorchImport:
@@ -34,6 +48,9 @@ class _HoldSignalsDuringTorchImport:
         exec_module = loader.exec_module
 
         def held(module: ModuleType) -> None:
+            # (here, not at the top: a call the warm server takes does not need it)
+            from .errors import held_signals
+
             with held_signals():
                 exec_module(module)
 
@@ -42,6 +59,11 @@ class _HoldSignalsDuringTorchImport:
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
+    # (here, not at the top: a call the warm server takes does not need them)
+    import signal
+
+    from .errors import Terminated
+
     Terminated.received = Terminated(signum, signal.Signals(signum).name)
     raise Terminated.received
 
@@ -52,6 +74,16 @@ def run() -> None:
         from .cli.completion import respond
 
         sys.exit(respond())
+    if on_exit is None:  # (not already in the warm server's child)
+        # (here, not at the top: a call the server takes needs nothing else)
+        from .server.client import forward
+
+        code = forward(sys.argv)
+        if code is not None:
+            leave(code)
+    # (here, not at the top: a call the warm server takes does not need it)
+    import signal
+
     _closed_streams()
     # SIGTERM and SIGHUP end a run as Ctrl-C does: the clean-up runs, one line, 143 or 129.
     # (The command line only: the library leaves a host program's signals alone.)
@@ -84,7 +116,7 @@ def run() -> None:
             sys.stderr.flush()
         except (BrokenPipeError, ValueError):
             pass
-        os._exit(code)
+        leave(code)
 
 
 class _Closed:
@@ -121,11 +153,14 @@ def _closed_streams() -> None:
 
 
 def _leave_early(stop: KeyboardInterrupt) -> None:
+    # (here, not at the top: a call the warm server takes does not need it)
+    from .errors import ExitCode, Terminated
+
     if isinstance(stop, Terminated):
         sys.stderr.write(f"gradcli: stopped by {stop.name}\n")
-        os._exit(128 + stop.signum)
+        leave(128 + stop.signum)
     sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "gradcli: interrupted\n")
-    os._exit(ExitCode.INTERRUPTED)
+    leave(ExitCode.INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 DATA = Path(__file__).parent / "data"
+
+# No test is served by a warm server of the user's, nor leaves one where the user's would be:
+# the tests of the server (test_server.py) start their own, in this private directory.
+os.environ["GRADCLI_SERVER"] = "off"
+RUNTIME_DIR = tempfile.mkdtemp(prefix="gradcli-tests-")  # (mode 0700)
+os.environ["XDG_RUNTIME_DIR"] = RUNTIME_DIR
+atexit.register(shutil.rmtree, RUNTIME_DIR, ignore_errors=True)
 
 
 def load_jsonl(name: str) -> list[dict[str, Any]]:

@@ -55,7 +55,17 @@ def values(args: list[str], incomplete: str) -> list[str]:
 
 def test_commands_and_root_options() -> None:
     assert values([], "gr") == ["grad", "graph"]
-    assert values([], "") == ["check", "descend", "grad", "graph", "hessian", "jacobian", "steps"]
+    assert values([], "") == [
+        "check",
+        "descend",
+        "grad",
+        "graph",
+        "hessian",
+        "jacobian",
+        "repl",
+        "server",
+        "steps",
+    ]
     assert values([], "--v") == ["--version"]
 
 

@@ -42,14 +42,18 @@ def build_spec() -> dict[str, Any]:
         )
         return out
 
-    commands = {
-        name: {
-            "help": (cmd.help or "").strip().splitlines()[0].rstrip("."),
-            "options": options(cmd),
-        }
-        for name, cmd in sorted(root.commands.items())  # type: ignore[attr-defined]
-    }
-    return {"options": options(root), "commands": commands}
+    def described(group: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, cmd in sorted(group.commands.items()):
+            out[name] = {
+                "help": (cmd.help or "").strip().splitlines()[0].rstrip("."),
+                "options": options(cmd),
+            }
+            if hasattr(cmd, "commands"):  # (a group: gradcli server start|stop|...)
+                out[name]["commands"] = described(cmd)
+        return out
+
+    return {"options": options(root), "commands": described(root)}
 
 
 def _first_sentence(text: str) -> str:

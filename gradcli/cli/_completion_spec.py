@@ -44,7 +44,9 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                    'stdin) instead of the arguments',
                                            'value': True,
                                            'choices': None},
-                                    '--debug': {'help': 'Show a traceback for internal errors',
+                                    '--debug': {'help': 'Show a traceback for internal errors, '
+                                                        'and why a call did not use the warm '
+                                                        'server',
                                                 'value': False,
                                                 'choices': None},
                                     '--help': {'help': 'Show this message and exit',
@@ -176,7 +178,9 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                      'stdin) instead of the arguments',
                                              'value': True,
                                              'choices': None},
-                                      '--debug': {'help': 'Show a traceback for internal errors',
+                                      '--debug': {'help': 'Show a traceback for internal errors, '
+                                                          'and why a call did not use the warm '
+                                                          'server',
                                                   'value': False,
                                                   'choices': None},
                                       '--help': {'help': 'Show this message and exit',
@@ -282,7 +286,8 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                        'sample:25)',
                                                'value': True,
                                                'choices': ['all', 'sample', 'sample:100']},
-                                   '--debug': {'help': 'Show a traceback for internal errors',
+                                   '--debug': {'help': 'Show a traceback for internal errors, and '
+                                                       'why a call did not use the warm server',
                                                'value': False,
                                                'choices': None},
                                    '--help': {'help': 'Show this message and exit',
@@ -326,7 +331,9 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                    'stdin) instead of the arguments',
                                            'value': True,
                                            'choices': None},
-                                    '--debug': {'help': 'Show a traceback for internal errors',
+                                    '--debug': {'help': 'Show a traceback for internal errors, '
+                                                        'and why a call did not use the warm '
+                                                        'server',
                                                 'value': False,
                                                 'choices': None},
                                     '--help': {'help': 'Show this message and exit',
@@ -365,7 +372,9 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                      'stdin) instead of the arguments',
                                              'value': True,
                                              'choices': None},
-                                      '--debug': {'help': 'Show a traceback for internal errors',
+                                      '--debug': {'help': 'Show a traceback for internal errors, '
+                                                          'and why a call did not use the warm '
+                                                          'server',
                                                   'value': False,
                                                   'choices': None},
                                       '--help': {'help': 'Show this message and exit',
@@ -404,12 +413,129 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                       'stdin) instead of the arguments',
                                               'value': True,
                                               'choices': None},
-                                       '--debug': {'help': 'Show a traceback for internal errors',
+                                       '--debug': {'help': 'Show a traceback for internal errors, '
+                                                           'and why a call did not use the warm '
+                                                           'server',
                                                    'value': False,
                                                    'choices': None},
                                        '--help': {'help': 'Show this message and exit',
                                                   'value': False,
                                                   'choices': None}}},
+              'repl': {'help': 'An interactive session: set values (x = 2), then run commands '
+                               'against them',
+                       'options': {'--json': {'help': 'Print one JSON document (schema gradcli/1)',
+                                              'value': False,
+                                              'choices': None},
+                                   '--debug': {'help': 'Show a traceback for internal errors, and '
+                                                       'why a call did not use the warm server',
+                                               'value': False,
+                                               'choices': None},
+                                   '--help': {'help': 'Show this message and exit',
+                                              'value': False,
+                                              'choices': None}}},
+              'server': {'help': 'The warm server: calls are served in milliseconds by a process '
+                                 'that has torch and SymPy imported (GRADCLI_SERVER=auto starts '
+                                 'one on first use; =off runs without)',
+                         'options': {'--help': {'help': 'Show this message and exit',
+                                                'value': False,
+                                                'choices': None}},
+                         'commands': {'restart': {'help': 'Stop the server and start a fresh one',
+                                                  'options': {'--idle-timeout': {'help': 'Exit '
+                                                                                         'after '
+                                                                                         'this '
+                                                                                         'long '
+                                                                                         'without '
+                                                                                         'a call; '
+                                                                                         '0 means '
+                                                                                         'never',
+                                                                                 'value': True,
+                                                                                 'choices': None},
+                                                              '--json': {'help': 'Print one JSON '
+                                                                                 'document '
+                                                                                 '(schema '
+                                                                                 'gradcli/1)',
+                                                                         'value': False,
+                                                                         'choices': None},
+                                                              '--debug': {'help': 'Show a '
+                                                                                  'traceback for '
+                                                                                  'internal '
+                                                                                  'errors, and '
+                                                                                  'why a call did '
+                                                                                  'not use the '
+                                                                                  'warm server',
+                                                                          'value': False,
+                                                                          'choices': None},
+                                                              '--help': {'help': 'Show this '
+                                                                                 'message and '
+                                                                                 'exit',
+                                                                         'value': False,
+                                                                         'choices': None}}},
+                                      'start': {'help': "Start this installation's server in the "
+                                                        'background (or keep the one running)',
+                                                'options': {'--idle-timeout': {'help': 'Exit '
+                                                                                       'after '
+                                                                                       'this long '
+                                                                                       'without a '
+                                                                                       'call; 0 '
+                                                                                       'means '
+                                                                                       'never',
+                                                                               'value': True,
+                                                                               'choices': None},
+                                                            '--json': {'help': 'Print one JSON '
+                                                                               'document (schema '
+                                                                               'gradcli/1)',
+                                                                       'value': False,
+                                                                       'choices': None},
+                                                            '--debug': {'help': 'Show a traceback '
+                                                                                'for internal '
+                                                                                'errors, and why '
+                                                                                'a call did not '
+                                                                                'use the warm '
+                                                                                'server',
+                                                                        'value': False,
+                                                                        'choices': None},
+                                                            '--help': {'help': 'Show this message '
+                                                                               'and exit',
+                                                                       'value': False,
+                                                                       'choices': None}}},
+                                      'status': {'help': 'Whether a server runs, and what it '
+                                                         'holds; exit code 1 if none runs',
+                                                 'options': {'--json': {'help': 'Print one JSON '
+                                                                                'document (schema '
+                                                                                'gradcli/1)',
+                                                                        'value': False,
+                                                                        'choices': None},
+                                                             '--debug': {'help': 'Show a '
+                                                                                 'traceback for '
+                                                                                 'internal '
+                                                                                 'errors, and why '
+                                                                                 'a call did not '
+                                                                                 'use the warm '
+                                                                                 'server',
+                                                                         'value': False,
+                                                                         'choices': None},
+                                                             '--help': {'help': 'Show this '
+                                                                                'message and exit',
+                                                                        'value': False,
+                                                                        'choices': None}}},
+                                      'stop': {'help': 'Stop the server (calls it is running '
+                                                       'finish)',
+                                               'options': {'--json': {'help': 'Print one JSON '
+                                                                              'document (schema '
+                                                                              'gradcli/1)',
+                                                                      'value': False,
+                                                                      'choices': None},
+                                                           '--debug': {'help': 'Show a traceback '
+                                                                               'for internal '
+                                                                               'errors, and why a '
+                                                                               'call did not use '
+                                                                               'the warm server',
+                                                                       'value': False,
+                                                                       'choices': None},
+                                                           '--help': {'help': 'Show this message '
+                                                                              'and exit',
+                                                                      'value': False,
+                                                                      'choices': None}}}}},
               'steps': {'help': 'The chain rule: the backward pass edge by edge (with values) and '
                                 'the derivation rule by',
                         'options': {'--wrt': {'help': 'Derive only for these variables '
@@ -439,7 +565,9 @@ SPEC: dict[str, Any] = {'options': {'--version': {'help': 'Print the version', '
                                                    'stdin) instead of the arguments',
                                            'value': True,
                                            'choices': None},
-                                    '--debug': {'help': 'Show a traceback for internal errors',
+                                    '--debug': {'help': 'Show a traceback for internal errors, '
+                                                        'and why a call did not use the warm '
+                                                        'server',
                                                 'value': False,
                                                 'choices': None},
                                     '--help': {'help': 'Show this message and exit',

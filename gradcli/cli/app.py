@@ -8,7 +8,9 @@ not even load this module.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import functools
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -317,11 +319,101 @@ def check_answer(
     _commands().check_answer(**locals())  # the parameters, as Typer parsed them
 
 
+@functools.cache
+def click_command() -> Any:
+    """The app as Click's command (built once: the warm server builds it before it forks)."""
+    return typer.main.get_command(app)
+
+
+@app.command()
+def repl(json_out: o.Json = False, debug: o.Debug = False) -> None:
+    """An interactive session: set values (x = 2), then run commands against them
+    (grad x**2*y, graph, steps, hessian, jacobian, descend, check); :help lists the rest.
+
+    Example: gradcli repl
+    """
+    # (here, not at the top: the session, which the other commands do not need)
+    from . import repl as session
+
+    raise typer.Exit(session.run(json_out))
+
+
+server_app = typer.Typer(
+    name="server",
+    help="The warm server: calls are served in milliseconds by a process that has torch and "
+    "SymPy imported (GRADCLI_SERVER=auto starts one on first use; =off runs without).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(server_app)
+
+
+def _servers() -> ModuleType:
+    # (here, not at the top: only the server commands need it)
+    from . import servers
+
+    return servers
+
+
+@server_app.command("start")
+def server_start(
+    idle_timeout: o.IdleTimeout = None, json_out: o.Json = False, debug: o.Debug = False
+) -> None:
+    """Start this installation's server in the background (or keep the one running).
+
+    Example: gradcli server start --idle-timeout 3600
+    """
+    raise typer.Exit(_servers().start(idle_timeout, False, json_out, debug))
+
+
+@server_app.command("restart")
+def server_restart(
+    idle_timeout: o.IdleTimeout = None, json_out: o.Json = False, debug: o.Debug = False
+) -> None:
+    """Stop the server and start a fresh one.
+
+    Example: gradcli server restart
+    """
+    raise typer.Exit(_servers().start(idle_timeout, True, json_out, debug))
+
+
+@server_app.command("stop")
+def server_stop(json_out: o.Json = False, debug: o.Debug = False) -> None:
+    """Stop the server (calls it is running finish).
+
+    Example: gradcli server stop
+    """
+    raise typer.Exit(_servers().stop(json_out, debug))
+
+
+@server_app.command("status")
+def server_status(json_out: o.Json = False, debug: o.Debug = False) -> None:
+    """Whether a server runs, and what it holds; exit code 1 if none runs.
+
+    Example: gradcli server status --json
+    """
+    raise typer.Exit(_servers().status(json_out, debug))
+
+
+def warm() -> None:
+    """Build once what every call builds the same way: Click's command and each option's
+    converter (Typer builds those on first use; the warm server calls this before it forks)."""
+    stack = [click_command()]
+    while stack:
+        command = stack.pop()
+        stack.extend(getattr(command, "commands", {}).values())
+        for param in command.params:
+            build = getattr(param, "get_runtime_param", None)
+            if build is not None:
+                with contextlib.suppress(Exception):
+                    build()
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: run the app and turn every outcome into one message and an exit code
     (inside a command :func:`~gradcli.cli.report.reporting` does; this adds what happens around
     the commands: Click's usage errors, Ctrl-C while starting, a closed stdout)."""
-    command = typer.main.get_command(app)
+    command = click_command()
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         rv = command.main(args=argv, prog_name="gradcli", standalone_mode=False)

@@ -75,6 +75,8 @@ def candidates(
         return [(name, c["help"]) for name, c in commands.items() if name.startswith(incomplete)]
     options: Mapping[str, Any] = commands[command]["options"]
     rest = list(args[args.index(command) + 1 :])
+    if "commands" in commands[command]:  # (a group's own commands: gradcli server start)
+        return candidates(commands[command], rest, incomplete)
     if rest and rest[-1] in options and options[rest[-1]]["value"]:
         choices = options[rest[-1]]["choices"] or []
         return [(c, "") for c in choices if c.startswith(incomplete)]

@@ -67,7 +67,24 @@ Simplify = Annotated[
         "is the same).",
     ),
 ]
-Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback for internal errors.")]
+Debug = Annotated[
+    bool,
+    typer.Option(
+        "--debug",
+        help="Show a traceback for internal errors, and why a call did not use the warm server.",
+    ),
+]
+IdleTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--idle-timeout",
+        metavar="SECONDS",
+        min=0,
+        help="Exit after this long without a call; 0 means never. [default: 1800, or "
+        "$GRADCLI_SERVER_IDLE]",
+        show_default=False,
+    ),
+]
 Timeout = Annotated[
     float,
     typer.Option(
