@@ -9,7 +9,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from subprocess import CompletedProcess
 from typing import Any
 
 import pytest
@@ -64,3 +66,36 @@ def run_cli(
 def scratch(tmp_path: Path) -> Path:
     """An empty working directory for runs that must leave nothing behind."""
     return tmp_path
+
+
+def command_for(expression: str, expected: str, scratch: Path) -> list[str]:
+    """The arguments that exercise a case: valid expressions get values for their variables,
+    and text no command-line argument can hold (a NUL, or over 128 KiB) goes in a file."""
+    if len(expression.encode()) > 100_000 or "\x00" in expression:
+        path = scratch.parent / f"expr-{len(expression)}.txt"
+        path.write_text(expression, encoding="utf-8")
+        return ["grad", "--file", str(path)]
+    if expected.startswith("VALID"):
+        return ["grad", expression, "--x", "3", "--plain"]
+    if expression.startswith("x @ y"):
+        return ["grad", expression, "--x", "1", "--y", "2"]
+    return ["grad", expression]
+
+
+@pytest.fixture(scope="session")
+def hostile_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CompletedProcess[str]]:
+    """Every case of the hostile corpus run once (cold), a few at a time, in one scratch
+    directory; ``__scratch__`` names it. (test_hostile judges them; test_server compares the
+    warm server's runs with them.)"""
+    scratch = tmp_path_factory.mktemp("hostile")
+
+    cases = load_bad_inputs()
+
+    def run(case: tuple[str, str]) -> CompletedProcess[str]:
+        # A generous bound: a hang fails the test instead of stalling the suite.
+        return run_cli(*command_for(*case, scratch), cwd=scratch, timeout=30)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = dict(zip((c[0] for c in cases), pool.map(run, cases), strict=True))
+    results["__scratch__"] = CompletedProcess([], 0, str(scratch), "")
+    return results

@@ -26,6 +26,8 @@ from ..language.ops import CONSTANTS, FUNCTIONS
 from ..language.values import check_name, parse_value
 from .report import error, exit_code_of, say
 
+#: the options that choose the output's form: :json and :code replace them
+OUTPUT_MODES = ("--json", "--code", "--plain")
 COMMANDS = ("grad", "graph", "steps", "hessian", "jacobian", "descend", "check")
 #: commands that take no point (check samples its own)
 POINTLESS = ("check",)
@@ -151,7 +153,7 @@ class Session:
         argv += options
         if self.json_mode and "--json" not in argv:
             argv.append("--json")
-        self.last = [a for a in argv if a not in ("--json", "--code")]
+        self.last = [a for a in argv if a not in OUTPUT_MODES]
         self._run([*argv, *extra])
 
     def _run(self, argv: list[str]) -> None:

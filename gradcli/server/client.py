@@ -67,6 +67,8 @@ def forward(argv: list[str]) -> int | None:
         return 2
     if how == "off" or (argv[1:2] and argv[1] in NOT_FORWARDED):
         return None
+    # (before this process opens anything: a socket would take the number of a closed stream)
+    streams = _open_streams()
     try:
         found = place.files(create=how == "auto")
     except place.PlaceError as e:
@@ -81,7 +83,7 @@ def forward(argv: list[str]) -> int | None:
             sock += f"; started one in the background ({started}) for the next calls"
         return _cold(debug, sock)
     try:
-        return _call(sock, argv, debug, how)
+        return _call(sock, argv, streams, debug, how)
     finally:
         sock.close()
 
@@ -111,14 +113,19 @@ def _connect(path: str) -> Any:
     return sock
 
 
-def _request(argv: list[str]) -> tuple[dict[str, Any], list[int]]:
+def _open_streams() -> list[bool]:
+    """Which of stdin, stdout and stderr are open (the shell closes them with <&-, >&-)."""
     streams = []
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)
             streams.append(True)
-        except OSError:  # (closed by the shell: <&-, >&-)
+        except OSError:
             streams.append(False)
+    return streams
+
+
+def _request(argv: list[str], streams: list[bool]) -> tuple[dict[str, Any], list[int]]:
     here = os.open(".", getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY)
     umask = os.umask(0o022)
     os.umask(umask)
@@ -139,13 +146,16 @@ def _request(argv: list[str]) -> tuple[dict[str, Any], list[int]]:
     return request, [here] + [fd for fd, open_ in zip((0, 1, 2), streams, strict=True) if open_]
 
 
-def _call(sock: Any, argv: list[str], debug: bool, how: str) -> int | None:
+def _call(sock: Any, argv: list[str], streams: list[bool], debug: bool, how: str) -> int | None:
     try:
-        request, fds = _request(argv)
+        request, fds = _request(argv, streams)
     except OSError as e:  # (a working directory that cannot be opened)
         return _cold(debug, f"cannot pass the working directory: {e.strerror or e}")
     try:
-        wire.send(sock, request, fds)
+        # The descriptors go only with "go", to a server that has answered: passed to one
+        # that never reads them, they would keep the caller's pipes open (a $(...) in a shell
+        # would wait for that server).
+        wire.send(sock, request)
         answer, _ = wire.receive(sock)
     except (OSError, wire.ClosedError, ValueError) as e:
         if how == "auto" and isinstance(e, TimeoutError):
@@ -155,19 +165,21 @@ def _call(sock: Any, argv: list[str], debug: bool, how: str) -> int | None:
             control.replace_hung()
             return _cold(debug, "the server did not answer; it was replaced")
         why = "did not answer in time" if isinstance(e, TimeoutError) else f"failed ({e})"
-        return _cold(debug, f"the server {why} (gradcli server restart)")
-    finally:
         os.close(fds[0])
+        return _cold(debug, f"the server {why} (gradcli server restart)")
     if not answer.get("ready"):
+        os.close(fds[0])
         reason = str(answer.get("refused", "it refused the call"))
         if answer.get("stale") and how == "auto":
             reason += " (it is being replaced)"
         return _cold(debug, reason)
     relay = _Relay()
     try:
-        wire.send(sock, {"go": True})  # (from here on the call is the child's)
+        wire.send(sock, {"go": True}, fds)  # (from here on the call is the child's)
     except OSError as e:
         return _cold(debug, f"the server went away before the call started ({e})")
+    finally:
+        os.close(fds[0])
     sock.settimeout(None)
     relay.install()
     code = relay.wait(sock)

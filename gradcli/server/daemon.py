@@ -209,7 +209,8 @@ def _same_path(theirs: list[str], ours: list[str]) -> bool:
     if theirs[1:] != ours[1:] or not theirs:
         return False
     first = theirs[0] or "."
-    loaded = {name.partition(".")[0] for name in sys.modules}
+    # (gradcli itself is checked apart: the same package directory)
+    loaded = {name.partition(".")[0] for name in sys.modules} - {"gradcli"}
     try:
         present = {n.partition(".")[0] for n in os.listdir(first)}
     except OSError:
@@ -258,6 +259,7 @@ class Server:
         self.listener.listen(128)
         self.listener.setblocking(False)
         self.inode = os.stat(path).st_ino
+        self.last_call = time.monotonic()  # (the idle time counts from here, not the start)
         self.watched = {p: _stat(p) for p in watched_files()}
         self._write_state()
 
@@ -397,6 +399,10 @@ class Server:
         except (OSError, wire.ClosedError, ValueError):
             conn.close()
             return
+        for fd in fds:  # (descriptors come with "go" only)
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        fds = []
         if "control" in request:
             self._control(conn, request)
             return
@@ -410,7 +416,7 @@ class Server:
                     self.replace = self.stopping = True
                 return
             wire.send(conn, {"ready": True})
-            go, _ = wire.receive(conn)
+            go, fds = wire.receive(conn)
             if not go.get("go"):
                 conn.close()
                 return
