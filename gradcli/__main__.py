@@ -62,6 +62,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     # (here, not at the top: a call the warm server takes does not need them)
     import signal
 
+    # (here, not at the top: as signal)
     from .errors import Terminated
 
     Terminated.received = Terminated(signum, signal.Signals(signum).name)

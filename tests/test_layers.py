@@ -13,9 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent / "gradcli"
 HEAVY = {"torch", "sympy", "flint", "numpy", "polars", "mpmath", "pandas", "pyarrow", "rich"}
 HEAVY |= {"matplotlib"}
 HEAVY |= {"typer", "click"}
-#: the two modules that choose between the fast paths (TAB completion; --help and --version) and
-#: the work of a command: they import what only one side needs inside the function that needs it
-FAST_PATH_GATES = {"gradcli.__main__", "gradcli.cli.app"}
+HEAVY |= {"prompt_toolkit"}  # (0.1-0.25 s: only gradcli repl on a terminal needs it)
+#: the modules that choose between the fast paths (TAB completion; --help and --version; a call
+#: the warm server takes) and the work of a command: they import what only one side needs
+#: inside the function that needs it
+FAST_PATH_GATES = {"gradcli.__main__", "gradcli.cli.app", "gradcli.server.client"}
 
 #: what each part of the package may import (besides itself); errors and limits are leaves
 ALLOWED: dict[str, set[str]] = {
@@ -39,9 +41,12 @@ ALLOWED: dict[str, set[str]] = {
         "api",
         "render",
         "batch",
+        "server",
         "__init__",
     },
-    "__main__": {"cli", "errors"},
+    "server": {"__init__"},  # (the calling side of the warm server: light)
+    "daemon": {"cli", "engines", "server", "__main__", "__init__"},  # (the server process)
+    "__main__": {"cli", "errors", "server"},
     "__init__": set(),
     "_dev": {"errors", "limits", "language", "results", "engines", "cli", "__init__"},
 }

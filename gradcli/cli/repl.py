@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import ExitCode, GradcliError, UsageError
 from ..language.ops import CONSTANTS, FUNCTIONS
+from ..language.parser import parse
 from ..language.values import check_name, parse_value
 from .report import error, exit_code_of, say
 
@@ -172,9 +173,6 @@ class Session:
 
 def _used(expression: str) -> tuple[str, ...]:
     """The variables an expression uses ((): it does not parse, and the command will say why)."""
-    # (here, not at the top: the parser, loaded with the first command)
-    from ..language.parser import parse
-
     try:
         return parse(expression).variables
     except GradcliError:
@@ -202,6 +200,7 @@ def _words(session: Session) -> Any:
     # (here, not at the top: prompt_toolkit, for a terminal only)
     from prompt_toolkit.completion import Completer, Completion
 
+    # (here, not at the top: Typer's app, which imports this module's commands)
     from .app import click_command
 
     options: dict[str, list[str]] = {}
@@ -231,8 +230,8 @@ def _words(session: Session) -> Any:
 def _interactive(session: Session) -> None:
     # (here, not at the top: prompt_toolkit, for a terminal only)
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
-    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    from prompt_toolkit.auto_suggest import AutoSuggestFromHistory  # (prompt_toolkit)
+    from prompt_toolkit.history import FileHistory, InMemoryHistory  # (prompt_toolkit)
 
     path = _history_path()
     history = FileHistory(path) if path else InMemoryHistory()
@@ -264,9 +263,12 @@ def _interactive(session: Session) -> None:
 def _warm_up() -> None:
     """Import torch, SymPy and the commands while the first line is typed."""
     with contextlib.suppress(Exception):
-        # (here, not at the top: this is the slow import the thread exists for)
-        from ..engines import autograd, symbolic  # noqa: F401
-        from . import commands  # noqa: F401
+        # (here, not at the top: these are the slow imports the thread exists for)
+        import flint  # noqa: F401
+        import sympy  # noqa: F401
+        import torch  # noqa: F401
+
+        from . import commands  # noqa: F401  # (torch's and SymPy's users)
 
 
 def run(json_mode: bool) -> int:

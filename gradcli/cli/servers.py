@@ -42,6 +42,10 @@ def _lines(status: dict[str, Any]) -> list[str]:
 
 
 def _place() -> None:
+    if not place.supported():
+        raise UsageError(
+            "the warm server needs Linux (SO_PEERCRED, fork); here every call runs on its own"
+        )
     try:
         place.files(create=True)
     except place.PlaceError as e:

@@ -2,10 +2,10 @@
 each call from a fresh child forked from it, so a call costs milliseconds instead of the two
 seconds of imports.
 
-The modules here split along the data flow: :mod:`.place` (where the socket lives, and that it
-is private), :mod:`.wire` (the frames on the socket), :mod:`.client` (the ``gradcli`` entry
-point's side: forward a call or say why not), :mod:`.daemon` (the server's loop),
-:mod:`.child` (what a forked child does to become the call it serves) and :mod:`.control`
-(``gradcli server start|stop|status|restart``). The client and the control side import nothing
-heavy: the entry point stays as light as ``--version``.
+The modules here are the calling side, and import nothing heavy (the entry point stays as light
+as ``--version``): :mod:`.place` (where the socket lives, and that it is private), :mod:`.wire`
+(the frames on the socket), :mod:`.client` (the ``gradcli`` entry point's side: forward a call
+or say why not) and :mod:`.control` (``gradcli server start|stop|status|restart``). The server
+process itself is :mod:`gradcli.daemon` (its loop, and what a forked child does to become the
+call it serves).
 """

@@ -16,6 +16,7 @@ from __future__ import annotations
 import _signal as signal  # (the C module: signal's enums cost more than the client)
 import _socket
 import os
+import resource
 import sys
 
 from . import place, wire
@@ -38,6 +39,8 @@ FORWARDED = (
     signal.SIGUSR1,
     signal.SIGUSR2,
 )
+#: the limits (ulimit) a cold run would inherit, applied to the child
+LIMITS = ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CORE")
 #: the signals whose "ignored" a cold run would inherit (nohup, a shell's background job)
 INHERITED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
@@ -65,7 +68,7 @@ def forward(argv: list[str]) -> int | None:
     except ModeError as e:
         sys.stderr.write(f"gradcli: error: {e}\n")
         return 2
-    if how == "off" or (argv[1:2] and argv[1] in NOT_FORWARDED):
+    if how == "off" or (argv[1:2] and argv[1] in NOT_FORWARDED) or not place.supported():
         return None
     # (before this process opens anything: a socket would take the number of a closed stream)
     streams = _open_streams()
@@ -142,6 +145,7 @@ def _request(argv: list[str], streams: list[bool]) -> tuple[dict[str, Any], list
         "nice": os.nice(0),
         "streams": streams,
         "ignored": [int(s) for s in INHERITED if signal.getsignal(s) == signal.SIG_IGN],
+        "limits": {n: list(resource.getrlimit(getattr(resource, n))) for n in LIMITS},
     }
     return request, [here] + [fd for fd, open_ in zip((0, 1, 2), streams, strict=True) if open_]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import _socket
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -26,7 +27,7 @@ START_LIMIT = 180.0  #: seconds a starting server has to answer before start giv
 #: server imports the same gradcli), then the loop
 BOOT = (
     "import json, os, sys; sys.path[:] = json.loads(os.environ.pop('_GRADCLI_SERVER_PATH')); "
-    "from gradcli.server.daemon import main; main(sys.argv[1:])"
+    "from gradcli.daemon.loop import main; main(sys.argv[1:])"
 )
 
 
@@ -134,7 +135,7 @@ def _ours(pid: int) -> bool:
         return (
             os.stat(f"/proc/{pid}").st_uid == os.getuid()
             and b"--idle-timeout" in words
-            and any(b"gradcli.server.daemon" in w for w in words)
+            and any(b"gradcli.daemon.loop" in w for w in words)
         )
     except OSError:
         return False
@@ -253,9 +254,6 @@ def start(idle: float | None = None, progress: Any = None) -> tuple[str, dict[st
 
 def _locked(path: str) -> bool:
     """Whether some process holds the installation's lock (a server starting or running)."""
-    # (here, not at the top: only while starting)
-    import fcntl
-
     try:
         fd = os.open(path, os.O_RDWR)
     except OSError:

@@ -27,6 +27,11 @@ class PlaceError(Exception):
     """The server's directory cannot be used safely; the message says why."""
 
 
+def supported() -> bool:
+    """Whether this system has what the server needs (Linux: SO_PEERCRED, fork, /proc)."""
+    return sys.platform.startswith("linux")
+
+
 def package_dir() -> str:
     """The directory of the gradcli package this process runs."""
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

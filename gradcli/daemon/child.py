@@ -1,7 +1,8 @@
 """What a forked child does to become the call it serves, then runs it as a cold run would.
 
 It takes the client's standard streams (the descriptors themselves) and working directory,
-its environment, arguments, import path, umask, niceness and ignored signals; makes fresh
+its environment, arguments, import path, umask, limits (ulimit), niceness and ignored
+signals; makes fresh
 ``sys.stdin``/``stdout``/``stderr`` over them as Python's start-up would (line-buffered on a
 terminal); forgets the server's descriptors and signal handlers; tells the client its pid (for
 the signals the client passes on); runs the command line's entry point; and reports the exit
@@ -14,13 +15,15 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import resource
 import signal
 import socket
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from . import wire
+from .. import __main__ as entry
+from ..server import wire
 
 
 def prepare(forget: Callable[[], None]) -> None:
@@ -61,8 +64,6 @@ def serve(conn: Any, request: dict[str, Any], fds: list[int], added: dict[str, s
         with contextlib.suppress(OSError):
             wire.send(conn, {"cold": f"the server could not take the call ({e})"})
         os._exit(0)
-    # (here, not at the top: the entry point, already loaded by the server)
-    from .. import __main__ as entry
 
     def report(code: int) -> None:
         with contextlib.suppress(OSError):
@@ -119,6 +120,10 @@ def _process(request: dict[str, Any], fds: list[int], added: dict[str, str]) -> 
     for name, value in added.items():
         os.environ.setdefault(name, value)
     os.umask(int(request["umask"]))
+    for name, (soft, hard) in request.get("limits", {}).items():
+        which = getattr(resource, name)
+        if resource.getrlimit(which) != (soft, hard):
+            resource.setrlimit(which, (soft, hard))  # (one it cannot give: the call runs cold)
     raise_by = int(request.get("nice", 0)) - os.nice(0)
     if raise_by > 0:
         os.nice(raise_by)

@@ -38,7 +38,8 @@ import time
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
-from . import child, place, wire
+from ..server import control, place, wire
+from . import child
 
 IDLE_TIMEOUT = 1800.0  #: seconds without a call before the server exits (--idle-timeout)
 CHECK_EVERY = 30.0  #: seconds between checks for a changed installation while idle
@@ -131,7 +132,7 @@ def preload() -> int:
     import torch  # noqa: F401
 
     from ..cli import app, commands  # noqa: F401
-    from ..engines.exact import sympy_eval
+    from ..engines.exact import sympy_eval  # (SymPy)
 
     learned = _learn()
     for name in learned:
@@ -637,9 +638,6 @@ def main(argv: list[str]) -> NoReturn:
             server.close()
             os._exit(1)
     if server.replace:
-        # (here, not at the top: only when replacing itself)
-        from . import control
-
         control.reexec(idle, environ)
     log("stopped")
     os._exit(0)
