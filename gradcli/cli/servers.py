@@ -64,9 +64,15 @@ def status(json_out: bool, debug: bool) -> int:
         _place()
         current = control.status()
         if json_out:
-            _json({"running": bool(current and not current.get("hung")), "server": current})
+            serving = bool(current and not current.get("hung") and not current.get("starting"))
+            _json({"running": serving, "server": current})
         elif current is None:
             say("no server is running (start one: gradcli server start)")
+        elif current.get("starting"):
+            say(
+                f"a server is starting (pid {current['pid']}: importing torch, SymPy, ...); "
+                "calls run without it until it is ready"
+            )
         elif current.get("hung"):
             error(
                 f"a server holds {current['socket']} but does not answer (pid "
@@ -74,7 +80,8 @@ def status(json_out: bool, debug: bool) -> int:
             )
         else:
             sys.stdout.write("\n".join(_lines(current)) + "\n")
-        return ExitCode.OK if current and not current.get("hung") else ExitCode.CHECK_FAILED
+        serving = bool(current and not current.get("hung") and not current.get("starting"))
+        return ExitCode.OK if serving else ExitCode.CHECK_FAILED
 
 
 def start(idle_timeout: float | None, restart: bool, json_out: bool, debug: bool) -> int:

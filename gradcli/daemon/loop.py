@@ -616,6 +616,8 @@ def main(argv: list[str]) -> NoReturn:
     with _locked(files["lock"]) as lock:
         if lock is None:
             os._exit(0)  # (another server is starting or running)
+        os.ftruncate(lock, 0)
+        os.write(lock, str(os.getpid()).encode())  # (for `server status` while it starts)
         if after:
             _wait_for(after)
         log(f"starting: gradcli {place.installation()['version']}, {sys.executable}")

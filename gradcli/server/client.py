@@ -82,8 +82,12 @@ def forward(argv: list[str]) -> int | None:
             # (here, not at the top: only when a server is to be started)
             from . import control
 
-            started = control.spawn(found, after=os.getpid())
-            sock += f"; started one in the background ({started}) for the next calls"
+            pid = control.starting(found)
+            if pid is not None:
+                sock += f"; one is starting (pid {pid}) and takes the next calls"
+            else:
+                started = control.spawn(found, after=os.getpid())
+                sock += f"; started one in the background ({started}) for the next calls"
         return _cold(debug, sock)
     try:
         return _call(sock, argv, streams, debug, how)

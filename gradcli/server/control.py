@@ -150,7 +150,10 @@ def status() -> dict[str, Any] | None:
         return None
     answer = _ask(found["socket"], "status")
     if answer is None:
-        return None
+        pid = starting(found)
+        if pid is None:
+            return None
+        return {"starting": True, "pid": pid, "socket": found["socket"], "log": found["log"]}
     if answer.get("hung"):
         recorded = _recorded(found)
         return {
@@ -199,7 +202,12 @@ def stop() -> dict[str, Any] | None:
         return None
     answer = _ask(found["socket"], "stop")
     if answer is None:
-        return None
+        pid = starting(found)
+        if not pid or not _ours(pid):
+            return None
+        os.kill(pid, signal.SIGTERM)  # (still importing: nothing of a call runs in it)
+        _gone(pid, 5.0)
+        return {"pid": pid, "forced": False}
     pid = answer.get("stopping") or _recorded(found).get("pid")
     if not isinstance(pid, int):
         raise ControlError("the server does not answer and did not record its pid")
@@ -230,26 +238,40 @@ def start(idle: float | None = None, progress: Any = None) -> tuple[str, dict[st
     found = place.files(create=True)
     current = status()
     what = "started"
-    if current and not current.get("hung") and not current.get("stale"):
-        return "running", current
-    if current:
-        stop()
-        what = "replaced"
     begun = time.monotonic()
-    spawned = spawn(found, idle=_idle_from_environment() if idle is None else idle)
-    if not spawned.startswith("pid "):
-        raise ControlError(f"{spawned} (see {found['log']})")
-    pid = int(spawned.split()[1])
+    if current and current.get("starting"):  # (started on first use: wait for that one)
+        pid = int(current["pid"] or 0)
+    else:
+        if current and not current.get("hung") and not current.get("stale"):
+            return "running", current
+        if current:
+            stop()
+            what = "replaced"
+        spawned = spawn(found, idle=_idle_from_environment() if idle is None else idle)
+        if not spawned.startswith("pid "):
+            raise ControlError(f"{spawned} (see {found['log']})")
+        pid = int(spawned.split()[1])
     while time.monotonic() - begun < START_LIMIT:
         if progress is not None:
             progress(time.monotonic() - begun)
         current = status()
-        if current and not current.get("hung"):
+        if current and not current.get("hung") and not current.get("starting"):
             return what, current
         if not _alive(pid) and not _locked(found["lock"]):
             raise ControlError(f"the server stopped while starting:\n{_tail(found['log'])}")
         time.sleep(0.1)
     raise ControlError(f"the server did not answer within {START_LIMIT:g} s (see {found['log']})")
+
+
+def starting(found: dict[str, str]) -> int | None:
+    """The pid of a server that holds the lock but is not listening yet (importing), if any."""
+    if not _locked(found["lock"]):
+        return None
+    try:
+        with open(found["lock"]) as lock:
+            return int(lock.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
 
 
 def _locked(path: str) -> bool:
