@@ -90,6 +90,7 @@ def test_help_and_quit() -> None:
     got = session(":help\n:quit\ngrad x --x 1\n")
     assert got.stdout.startswith("Set values, then run commands against them:")
     assert ":code" in got.stdout and "grad" not in got.stdout.split("\n")[-2]
+    assert max(len(line) for line in got.stdout.splitlines()) <= 60  # (a 60-column terminal)
     assert got.returncode == 0
 
 

@@ -32,22 +32,25 @@ OUTPUT_MODES = ("--json", "--code", "--plain")
 COMMANDS = ("grad", "graph", "steps", "hessian", "jacobian", "descend", "check")
 #: commands that take no point (check samples its own)
 POINTLESS = ("check",)
+#: the session's own commands: name -> (how it is written, what it does); kept within 60
+#: columns, the narrowest terminal the help is meant for
 COLON = {
-    ":help": "this help",
-    ":vars": "the variables and their values",
-    ":json": "the last command again, as JSON (or :json COMMAND ...)",
-    ":code": "the last command again, as a runnable PyTorch script (or :code COMMAND ...)",
-    ":del": ":del x removes a variable (:del alone removes all)",
-    ":quit": "leave (Ctrl-D does too)",
+    ":help": (":help", "this help"),
+    ":vars": (":vars", "the variables and their values"),
+    ":json": (":json [CMD]", "the last command (or CMD) as JSON"),
+    ":code": (":code [CMD]", "the last command (or CMD) as torch code"),
+    ":del": (":del [NAME]", "remove a variable (without NAME: all)"),
+    ":quit": (":quit", "leave (Ctrl-D too)"),
 }
 HELP = """\
 Set values, then run commands against them:
-  x = 2                 a number; x = [1, 2, 3] a vector, [[1, 2], [3, 4]] a matrix
-  grad x**2*y           value, gradient and the exact check (also graph, steps, hessian,
-                        jacobian, descend, check), options after the expression:
+  x = 2           a number, [1, 2] or [[1, 2], [3, 4]]
+  grad x**2*y     value, gradient and exact check; likewise
+                  graph, steps, hessian, jacobian, descend,
+                  check, with options after the expression:
   descend (w-3)**2 --lr 0.1 --steps 20
 Session commands:
-""" + "\n".join(f"  {name:<8} {text}" for name, text in COLON.items())
+""" + "\n".join(f"  {usage:<14}  {text}" for usage, text in COLON.values())
 
 _ASSIGN = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*)\s*=(?!=)\s*(.*?)\s*$", re.DOTALL)
 #: where options begin: the first word that starts with -- and a letter, or is -o
