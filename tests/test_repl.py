@@ -141,3 +141,20 @@ def test_on_a_terminal_with_history(tmp_path: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     history = (tmp_path / "gradcli" / "repl_history").read_text()
     assert "+x = 3" in history and "+grad x**2 --plain" in history
+
+
+def test_jacobian_outputs_options_named_like_variables_and_minus_o() -> None:
+    got = session(
+        "x = 2\ny = 3\njacobian x*y, x+y --plain\norder = 2\ngrad order**2 --plain\n"
+        "o = 1\ngrad x -o --plain\n"
+    )
+    assert got.stdout == "3 2\n1 1\n" + "4\n4\n" + "1\n1\n-1\n"
+    assert (got.returncode, got.stderr) == (0, "")
+
+
+def test_command_names_and_stdin_are_refused_clearly() -> None:
+    got = session("grad = 3\ngrad --file -\nx**3\n")
+    assert "'grad' is a command of the session, not a variable name" in got.stderr
+    assert "standard input is the session's own" in got.stderr
+    assert "is neither an assignment" in got.stderr  # (x**3 stayed a line of the session)
+    assert got.stdout == "" and got.returncode == 2

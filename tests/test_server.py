@@ -332,6 +332,72 @@ def test_calls_run_in_parallel(server: dict[str, Any]) -> None:
     assert status()["server"]["running"] == 0
 
 
+def test_many_calls_at_once_are_all_served(server: dict[str, Any]) -> None:
+    """Thirty calls at once (with auto: a slow answer must not be taken for a hung server):
+    every one served, the same bytes as a cold run, the same server afterwards."""
+    before = status()["server"]
+    args = ["grad", "sin(x)*y", "--x", "2", "--y", "3", "--json"]
+    cold = run_cli(*args, env=OFF)
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        warm = list(pool.map(lambda _: call(*args, env={"GRADCLI_SERVER": "auto"}), range(30)))
+    for got in warm:
+        same(cold, got)
+    after = status()["server"]
+    assert after["pid"] == before["pid"]
+    assert after["served"] - before["served"] == 30
+
+
+def test_the_callers_limits_apply(server: dict[str, Any], tmp_path: Path) -> None:
+    """ulimit -f: the child writes no more than a cold run may (EFBIG: exit 74)."""
+    gradcli = f"cd {tmp_path} && ulimit -f 1 && {sys.executable} -m gradcli"
+    command = f"{gradcli} grad 'sin(x)' --x 0:1:20000 -o big.csv; echo $?"
+    cold, warm = _shell(command, OFF), _shell(command, ON)
+    same(cold, warm)
+    assert cold.stdout.strip() == "74"
+
+
+def test_a_call_outlives_its_servers_restart(server: dict[str, Any]) -> None:
+    """The old server stops listening at once but stays to tell its running calls' clients how
+    they ended, even by a signal (here SIGQUIT, which Python does not catch)."""
+    long = ["descend", "(w-3)**2", "--w", "0", "--steps", "1000000", "--lr", "0.0000001"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradcli", *long],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **ON},
+    )
+    time.sleep(1.5)
+    restarted = run_cli("server", "restart", timeout=240)
+    assert restarted.returncode == 0, restarted.stderr
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGQUIT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGQUIT, stderr
+    assert b"ended without an exit code" not in stderr
+    assert served() >= 0  # (the new server serves)
+
+
+def test_a_lost_socket_is_told_and_restart_replaces_it(server: dict[str, Any]) -> None:
+    old = status()["server"]
+    os.unlink(old["socket"])
+    told = run_cli("server", "status")
+    assert told.returncode == 1 and "lost its socket" in told.stderr
+    assert run_cli("server", "restart", timeout=240).returncode == 0
+    assert status()["server"]["pid"] != old["pid"]
+
+
+def test_debug_with_stderr_closed_still_runs_the_call(tmp_path: Path) -> None:
+    env = {"XDG_RUNTIME_DIR": str(tmp_path / "none")}
+    command = f"{sys.executable} -m gradcli grad x --x 1 --plain --debug 2>&-; echo $?"
+    got = _shell(command, {**ON, **env})
+    assert got.stdout == "1\n1\n0\n"
+
+
+def test_server_commands_work_whatever_the_mode_says() -> None:
+    got = run_cli("server", "status", env={"GRADCLI_SERVER": "garbage"})
+    assert got.returncode in (0, 1) and "GRADCLI_SERVER" not in got.stderr
+
+
 def test_the_server_holds_no_state(server: dict[str, Any]) -> None:
     """A call's work dies with its child: the server's memory and threads do not grow, and
     the same call gives the same bytes every time."""
@@ -360,6 +426,7 @@ def test_the_client_imports_almost_nothing() -> None:
 
 
 def test_the_socket_is_private(server: dict[str, Any]) -> None:
+    server = status()["server"]  # (the one running now: earlier tests restart it)
     path = Path(server["socket"])
     assert path.stat().st_uid == os.getuid()
     assert path.stat().st_mode & 0o777 == 0o600
@@ -404,7 +471,7 @@ def _connect_as(uid: int, path: str) -> str:
 def test_another_user_is_refused(server: dict[str, Any]) -> None:
     """Another user cannot reach the socket (a 0700 directory), and even where the directory
     were opened, the server checks the caller's uid (SO_PEERCRED) and refuses."""
-    path = server["socket"]
+    path = status()["server"]["socket"]
     if os.getuid() != 0:  # (another user cannot be played without root: the permissions tell)
         assert Path(path).parent.stat().st_mode & 0o077 == 0
         return

@@ -53,8 +53,10 @@ Session commands:
 """ + "\n".join(f"  {usage:<14}  {text}" for usage, text in COLON.values())
 
 _ASSIGN = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*)\s*=(?!=)\s*(.*?)\s*$", re.DOTALL)
-#: where options begin: the first word that starts with -- and a letter, or is -o
-_OPTIONS = re.compile(r"(?:^|\s)(--[A-Za-z]|-o(?:\s|$))")
+#: where options begin: the first word that starts with -- and a letter, or -o and a path
+#: (``x -o`` alone is x minus o)
+_OPTIONS = re.compile(r"(?:^|\s)(--[A-Za-z]|-o\s+[^\s-])")
+_GIVEN = re.compile(r"(?:--)?([A-Za-z][A-Za-z0-9_]*)(?:=|$)")
 
 
 class Session:
@@ -76,6 +78,10 @@ class Session:
         if text.startswith(":"):
             return self._colon(text)
         head = text.split(None, 1)[0]
+        assignment = _ASSIGN.fullmatch(text)
+        if assignment:
+            self._assign(*assignment.groups())
+            return True
         if head in COMMANDS:
             self._command(head, text[len(head) :].strip())
             return True
@@ -83,10 +89,6 @@ class Session:
             return False
         if head == "del":
             return self._colon(":" + text)
-        assignment = _ASSIGN.fullmatch(text)
-        if assignment:
-            self._assign(*assignment.groups())
-            return True
         self._fail(
             f"'{text[:40]}' is neither an assignment (x = 2) nor a command "
             f"({', '.join(COMMANDS)})\nhint: :help lists what the session takes"
@@ -99,6 +101,8 @@ class Session:
 
     def _assign(self, name: str, value: str) -> None:
         try:
+            if name in COMMANDS:
+                raise UsageError(f"'{name}' is a command of the session, not a variable name")
             check_name(name)
             if not value:
                 raise UsageError(f"no value after '{name} ='", hint="x = 2, or x = [1, 2]")
@@ -146,11 +150,18 @@ class Session:
         except ValueError as e:
             self._fail(f"the options after the expression do not split: {e}")
             return
+        if "-" in options:
+            self._fail(
+                "in the session, standard input is the session's own: '-' cannot be read",
+                code=ExitCode.USAGE,
+            )
+            return
         argv = [name, expression] if expression else [name]
         if name not in POINTLESS:
-            given = {re.split(r"[=\s]", o.removeprefix("--"), maxsplit=1)[0] for o in options}
+            given = {m.group(1) for o in options if (m := _GIVEN.match(o))}
+            # (as name=value: a variable may share its name with an option, --order, --lr)
             argv += [
-                f"--{v}={self.values[v]}"
+                f"{v}={self.values[v]}"
                 for v in _used(expression)
                 if v in self.values and v not in given
             ]
@@ -175,11 +186,29 @@ class Session:
 
 
 def _used(expression: str) -> tuple[str, ...]:
-    """The variables an expression uses ((): it does not parse, and the command will say why)."""
-    try:
-        return parse(expression).variables
-    except GradcliError:
-        return ()
+    """The variables an expression uses, or several separated by commas (jacobian's outputs);
+    those of the parts that parse (the command says what is wrong with the rest)."""
+    found: dict[str, None] = {}
+    for part in _outputs(expression):
+        try:
+            found.update(dict.fromkeys(parse(part).variables))
+        except GradcliError:
+            continue
+    return tuple(found)
+
+
+def _outputs(expression: str) -> list[str]:
+    """``expression`` split at the commas outside brackets (one part when it has none)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(expression):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(expression[start:i])
+            start = i + 1
+    return [*parts, expression[start:]]
 
 
 # -- reading lines --------------------------------------------------------------------------------

@@ -49,10 +49,12 @@ def _place() -> None:
     try:
         place.files(create=True)
     except place.PlaceError as e:
-        raise UsageError(
-            f"the server's directory cannot be used: {e}",
-            hint="make it a directory of yours with mode 700, or set XDG_RUNTIME_DIR",
-        ) from None
+        hint = (
+            "set XDG_RUNTIME_DIR (or TMPDIR) to a shorter path"
+            if "too long" in str(e)
+            else "make it a directory of yours with mode 700, or set XDG_RUNTIME_DIR"
+        )
+        raise UsageError(f"the server's directory cannot be used: {e}", hint=hint) from None
 
 
 def _json(document: dict[str, Any]) -> None:
@@ -72,6 +74,11 @@ def status(json_out: bool, debug: bool) -> int:
             say(
                 f"a server is starting (pid {current['pid']}: importing torch, SymPy, ...); "
                 "calls run without it until it is ready"
+            )
+        elif current.get("lost"):
+            error(
+                f"the server (pid {current['pid']}) lost its socket {current['socket']} and "
+                "cannot be reached; gradcli server restart replaces it"
             )
         elif current.get("hung"):
             error(

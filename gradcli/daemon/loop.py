@@ -43,7 +43,9 @@ from . import child
 
 IDLE_TIMEOUT = 1800.0  #: seconds without a call before the server exits (--idle-timeout)
 CHECK_EVERY = 30.0  #: seconds between checks for a changed installation while idle
-ACCEPT_TIMEOUT = 2.0  #: seconds a connecting client has to send its request
+LOG_LIMIT = 1 << 20  #: a log longer than this at start-up is emptied first
+LOCK_PATIENCE = 2.0  #: seconds to wait for the lock (a server being replaced lets it go)
+PENDING_LIMIT = 30.0  #: seconds a connection has to send its request and its "go"
 #: the environment that acts at import time (threads, locale, allocators, Typer's and Rich's
 #: settings read once): a client whose values differ is served cold, never with the server's
 IMPORT_TIME_PREFIXES = (
@@ -219,6 +221,15 @@ def _same_path(theirs: list[str], ours: list[str]) -> bool:
     return not (present & loaded)
 
 
+class _Pending:
+    """A connection whose call has not started: its reader, its request once read."""
+
+    def __init__(self, conn: socket.socket, deadline: float) -> None:
+        self.conn, self.deadline = conn, deadline
+        self.reader = wire.Reader()
+        self.request: dict[str, Any] | None = None
+
+
 class Server:
     """The listening socket, the children, the loop."""
 
@@ -237,6 +248,7 @@ class Server:
         self.flags = list(sys.flags)
         self.xoptions = {str(k): str(v) for k, v in sys._xoptions.items()}
         self.children: dict[int, socket.socket | None] = {}  #: pid -> its client's connection
+        self.pending: dict[socket.socket, _Pending] = {}  #: connections not yet started
         self.spare: tuple[int, socket.socket] | None = None  #: a child forked ahead, waiting
         self.stopping = False
         self.replace = False
@@ -289,6 +301,8 @@ class Server:
                     os.unlink(self.files["state"])
         except (OSError, AttributeError):
             pass
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(self.listener)
         self.listener.close()
 
     def forget(self) -> None:
@@ -302,6 +316,8 @@ class Server:
         for conn in self.children.values():
             if conn is not None:
                 conn.close()
+        for call in self.pending.values():
+            call.conn.close()
         if self.spare is not None:
             self.spare[1].close()
 
@@ -349,23 +365,56 @@ class Server:
                 if key.data == "accept":
                     self._accept()
                 elif key.data == "wake":
-                    with contextlib.suppress(OSError):
-                        while os.read(self.wake_read, 512):
-                            pass
+                    self._woken()
+                elif isinstance(key.data, _Pending):
+                    self._read(key.data)
                 else:
                     self._client_spoke(key.fileobj)  # type: ignore[arg-type]
             self._reap()
+            self._expire()
             if self.spare is None and not self.stopping:
                 self._fork_spare()
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + CHECK_EVERY
+                if self._lost():
+                    log("the socket was removed or replaced: stopping")
+                    break
                 why = self.changed()
                 if why:
                     log(f"{why}: replacing this server")
                     self.replace = True
                     break
         self._dismiss_spare()
+        for call in list(self.pending.values()):  # (not started: their clients run them cold)
+            self._drop(call)
         self.close()
+
+    def _woken(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self.wake_read, 512):
+                pass
+
+    def _lost(self) -> bool:
+        """Whether the socket's path no longer leads to this server's socket."""
+        try:
+            return os.stat(self.files["socket"]).st_ino != self.inode
+        except OSError:
+            return True
+
+    def drain(self) -> None:
+        """After the server stopped listening: wait for the calls still running, to tell each
+        client how its child ended (a death by a signal only the parent can see)."""
+        if self.children:
+            log(f"waiting for {len(self.children)} running calls")
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # (a second one: at once)
+            signal.signal(sig, signal.SIG_DFL)
+        while self.children:
+            for key, _events in self.selector.select(CHECK_EVERY):
+                if key.data == "wake":
+                    self._woken()
+                elif isinstance(key.data, int):
+                    self._client_spoke(key.fileobj)  # type: ignore[arg-type]
+            self._reap()
 
     def _stop(self, signum: int, frame: object) -> None:
         self.stopping = True
@@ -379,50 +428,80 @@ class Server:
             except OSError as e:
                 log(f"accept failed: {e}")
                 return
-            try:
-                self._take(conn)
-            except Exception as e:  # (one broken call never stops the server)
-                log(f"a call failed before it started: {type(e).__name__}: {e}")
+            conn.setblocking(False)
+            uid = wire.peer_uid(conn)
+            if uid != os.getuid():
+                log(f"refused a connection from uid {uid}")
+                with contextlib.suppress(OSError):
+                    wire.send(conn, {"refused": "this server serves its own user only"})
                 conn.close()
+                continue
+            call = _Pending(conn, time.monotonic() + PENDING_LIMIT)
+            self.pending[conn] = call
+            self.selector.register(conn, selectors.EVENT_READ, call)
 
-    def _take(self, conn: socket.socket) -> None:
-        conn.setblocking(True)
-        conn.settimeout(ACCEPT_TIMEOUT)
-        uid = wire.peer_uid(conn)
-        if uid != os.getuid():
-            log(f"refused a connection from uid {uid}")
-            with contextlib.suppress(OSError):
-                wire.send(conn, {"refused": "this server serves its own user only"})
-            conn.close()
-            return
+    def _drop(self, call: _Pending) -> None:
+        self.pending.pop(call.conn, None)
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(call.conn)
+        call.reader.close()
+        call.conn.close()
+
+    def _read(self, call: _Pending) -> None:
+        """A connection not yet handed to a child has something: its request, or its "go"
+        (with its descriptors). Nothing here waits: a slow client holds up no other."""
         try:
-            request, fds = wire.receive(conn)
-        except (OSError, wire.ClosedError, ValueError):
-            conn.close()
+            frames = call.reader.read(call.conn)
+        except BlockingIOError:
             return
-        for fd in fds:  # (descriptors come with "go" only)
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        fds = []
-        if "control" in request:
-            self._control(conn, request)
+        except (OSError, ValueError) as e:
+            log(f"a call failed before it started: {type(e).__name__}: {e}")
+            self._drop(call)
             return
+        for message, fds in frames:
+            if call.request is None:
+                for fd in fds:  # (descriptors come with "go" only)
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+                if not self._requested(call, message):
+                    return
+            else:
+                self._start(call, fds) if message.get("go") else self._drop(call)
+                return
+        if call.reader.ended:
+            self._drop(call)
+
+    def _requested(self, call: _Pending, request: dict[str, Any]) -> bool:
+        """Answer a request; whether the connection stays (for its "go")."""
         try:
+            if "control" in request:
+                self._control(call.conn, request)
+                self._drop(call)
+                return False
             why, stale = self.refusal(request)
             if why:
-                wire.send(conn, {"refused": why, "stale": stale})
-                conn.close()
+                wire.send(call.conn, {"refused": why, "stale": stale})
+                self._drop(call)
                 if stale:
                     log(f"{why}: replacing this server")
                     self.replace = self.stopping = True
-                return
-            wire.send(conn, {"ready": True})
-            go, fds = wire.receive(conn)
-            if not go.get("go"):
-                conn.close()
-                return
-            self.last_call = time.monotonic()
-            self.served += 1
+                return False
+            wire.send(call.conn, {"ready": True})
+        except OSError:
+            self._drop(call)
+            return False
+        call.request = request
+        return True
+
+    def _start(self, call: _Pending, fds: list[int]) -> None:
+        """Hand the call to the spare child (or fork one now)."""
+        conn, request = call.conn, call.request
+        assert request is not None
+        self.pending.pop(conn, None)
+        self.selector.unregister(conn)
+        self.last_call = time.monotonic()
+        self.served += 1
+        try:
             if self.spare is not None:
                 pid, control = self.spare
                 self.spare = None
@@ -435,15 +514,22 @@ class Server:
                 if pid == 0:  # (the child: never returns)
                     child.prepare(self.forget)
                     child.serve(conn, request, fds, self.added)
-            self.children[pid] = conn
-            conn.setblocking(False)
-            self.selector.register(conn, selectors.EVENT_READ, pid)
-        except (OSError, wire.ClosedError, ValueError):
+        except OSError as e:
+            log(f"a call failed as it started: {e}")
             conn.close()
+            return
         finally:
             for fd in fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+        self.children[pid] = conn
+        self.selector.register(conn, selectors.EVENT_READ, pid)
+
+    def _expire(self) -> None:
+        """Connections that never finished their request (a stuck or hostile client)."""
+        now = time.monotonic()
+        for call in [c for c in self.pending.values() if c.deadline < now]:
+            self._drop(call)
 
     def _client_spoke(self, conn: socket.socket) -> None:
         """A client's connection became readable: it went away (Ctrl-C'd hard, killed); the
@@ -572,14 +658,20 @@ def _resident() -> int:
 def _locked(path: str) -> Iterator[int | None]:
     """The installation's lock, held for the server's life (None: another server has it)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-        os.close(fd)
-        if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-            raise
-        yield None
-        return
+    end = time.monotonic() + LOCK_PATIENCE
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                os.close(fd)
+                raise
+            if time.monotonic() > end:
+                os.close(fd)
+                yield None
+                return
+            time.sleep(0.1)
     try:
         yield fd
     finally:
@@ -618,6 +710,9 @@ def main(argv: list[str]) -> NoReturn:
             os._exit(0)  # (another server is starting or running)
         os.ftruncate(lock, 0)
         os.write(lock, str(os.getpid()).encode())  # (for `server status` while it starts)
+        with contextlib.suppress(OSError):  # (the log: its own server's lines, at most a MiB)
+            if os.fstat(2).st_size > LOG_LIMIT:
+                os.ftruncate(2, 0)
         if after:
             _wait_for(after)
         log(f"starting: gradcli {place.installation()['version']}, {sys.executable}")
@@ -638,8 +733,10 @@ def main(argv: list[str]) -> NoReturn:
         except Exception as e:  # (logged for `gradcli server status`)
             log(f"stopped by an error: {type(e).__name__}: {e}")
             server.close()
-            os._exit(1)
+    # (the lock is released: a new server can start while this one waits for its calls)
     if server.replace:
-        control.reexec(idle, environ)
+        started = control.spawn(files, idle=idle, environ=environ)
+        log(f"started its replacement ({started})")
+    server.drain()
     log("stopped")
     os._exit(0)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 ENV = "GRADCLI_SERVER"  #: auto (start a server on first use), on (the default: use one), off
 MODES = ("auto", "on", "off")
 NOT_FORWARDED = ("server", "repl")  #: commands that run in the calling process
-ANSWER_TIMEOUT = 2.0  #: seconds a server has to accept a call before it runs cold
+ANSWER_TIMEOUT = 3.0  #: seconds a server has to accept a call before it runs cold
 #: the signals passed on to the child (Ctrl-Z is handled apart: see _suspend)
 FORWARDED = (
     signal.SIGINT,
@@ -63,12 +63,14 @@ def mode(environ: Any = os.environ) -> str:
 def forward(argv: list[str]) -> int | None:
     """Serve this call from the warm server: its exit code, or None to run it here."""
     debug = "--debug" in argv
+    if (argv[1:2] and argv[1] in NOT_FORWARDED) or not place.supported():
+        return None  # (gradcli server ... works whatever GRADCLI_SERVER says)
     try:
         how = mode()
     except ModeError as e:
-        sys.stderr.write(f"gradcli: error: {e}\n")
+        _say(f"gradcli: error: {e}\n")
         return 2
-    if how == "off" or (argv[1:2] and argv[1] in NOT_FORWARDED) or not place.supported():
+    if how == "off":
         return None
     # (before this process opens anything: a socket would take the number of a closed stream)
     streams = _open_streams()
@@ -95,10 +97,16 @@ def forward(argv: list[str]) -> int | None:
         sock.close()
 
 
+def _say(text: str) -> None:
+    """A line on stderr, unless the shell closed it (2>&-)."""
+    if sys.stderr is not None:
+        sys.stderr.write(text)
+
+
 def _cold(debug: bool, why: str) -> int | None:
     """None (run the call here), saying why when debugging."""
     if debug:
-        sys.stderr.write(f"gradcli: debug: not using the warm server: {why}; running here\n")
+        _say(f"gradcli: debug: not using the warm server: {why}; running here\n")
     return None
 
 
@@ -166,12 +174,8 @@ def _call(sock: Any, argv: list[str], streams: list[bool], debug: bool, how: str
         wire.send(sock, request)
         answer, _ = wire.receive(sock)
     except (OSError, wire.ClosedError, ValueError) as e:
-        if how == "auto" and isinstance(e, TimeoutError):
-            # (here, not at the top: only for a server that does not answer)
-            from . import control
-
-            control.replace_hung()
-            return _cold(debug, "the server did not answer; it was replaced")
+        # (a slow answer is not taken for a hung server: one loaded by many calls at once
+        # answers late, and stopping it would slow them all; `server restart` replaces one)
         why = "did not answer in time" if isinstance(e, TimeoutError) else f"failed ({e})"
         os.close(fds[0])
         return _cold(debug, f"the server {why} (gradcli server restart)")
@@ -257,7 +261,7 @@ class _Relay:
             elif not message and not self.pid:  # (the server went before a child started)
                 return "the server closed the connection before the call started"
             elif not message:
-                sys.stderr.write(
+                _say(
                     "gradcli: error: the warm server's child ended without an exit code "
                     "(its output may be incomplete); run again, or set GRADCLI_SERVER=off\n"
                 )
@@ -266,7 +270,6 @@ class _Relay:
 
 def _die_by(signum: int) -> int:
     """End as the child ended: by the same signal (a shell shows the same), else 128 + it."""
-    sys.stderr.flush()
     try:
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)

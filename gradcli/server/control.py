@@ -55,11 +55,16 @@ def _command(
     return argv, environ
 
 
-def spawn(found: dict[str, str], after: int = 0, idle: float | None = None) -> str:
+def spawn(
+    found: dict[str, str],
+    after: int = 0,
+    idle: float | None = None,
+    environ: dict[str, str] | None = None,
+) -> str:
     """Start a server in the background, in a session of its own, its output into the log;
-    ``after``: it waits for that process (the call that started it) to end before it imports.
-    A short description of what was done."""
-    argv, environ = _command(_idle_from_environment() if idle is None else idle, after)
+    ``after``: it waits for that process (the call that started it) to end before it imports;
+    ``environ``: its environment (this process's by default). What was done, in short."""
+    argv, environ = _command(_idle_from_environment() if idle is None else idle, after, environ)
     try:
         pid = os.posix_spawn(
             sys.executable,
@@ -81,14 +86,6 @@ def spawn(found: dict[str, str], after: int = 0, idle: float | None = None) -> s
     except OSError as e:
         return f"could not start one: {e.strerror or e}"
     return f"pid {pid}"
-
-
-def reexec(idle: float, environ: dict[str, str]) -> None:
-    """Replace this (stale) server process by a fresh one of the installed code, with the
-    environment it started with."""
-    argv, environ = _command(idle, environ=environ)
-    with contextlib.suppress(OSError):
-        os.execve(sys.executable, argv, environ)
 
 
 def _ask(path: str, what: str, timeout: float = 2.0) -> dict[str, Any] | None:
@@ -153,7 +150,10 @@ def status() -> dict[str, Any] | None:
         pid = starting(found)
         if pid is None:
             return None
-        return {"starting": True, "pid": pid, "socket": found["socket"], "log": found["log"]}
+        where = {"pid": pid, "socket": found["socket"], "log": found["log"]}
+        if _recorded(found).get("pid") == pid:  # (it was serving: its socket was removed)
+            return {"hung": True, "lost": True, **where}
+        return {"starting": True, **where}
     if answer.get("hung"):
         recorded = _recorded(found)
         return {
@@ -164,6 +164,17 @@ def status() -> dict[str, Any] | None:
         }
     got = answer.get("status")
     return got if isinstance(got, dict) else {"hung": True, "socket": found["socket"]}
+
+
+def _deaf(path: str, limit: float) -> bool:
+    """Whether the server at ``path`` stopped listening within ``limit`` seconds (it may still
+    be waiting for the calls it runs)."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if _ask(path, "status", timeout=1.0) is None:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _gone(pid: int, limit: float) -> bool:
@@ -211,7 +222,7 @@ def stop() -> dict[str, Any] | None:
     pid = answer.get("stopping") or _recorded(found).get("pid")
     if not isinstance(pid, int):
         raise ControlError("the server does not answer and did not record its pid")
-    if answer.get("hung") or not _gone(pid, 10.0):
+    if answer.get("hung") or not _deaf(found["socket"], 10.0):
         if not _ours(pid):
             raise ControlError(f"the server does not answer, and pid {pid} is not a gradcli server")
         os.kill(pid, signal.SIGTERM)
@@ -222,14 +233,6 @@ def stop() -> dict[str, Any] | None:
             os.unlink(found["socket"])
         return {"pid": pid, "forced": True}
     return {"pid": pid, "forced": False}
-
-
-def replace_hung() -> None:
-    """A server that took a connection and never answered: stop it (by force) and start a
-    new one in the background."""
-    with contextlib.suppress(ControlError, OSError):
-        stop()
-        spawn(place.files(create=True))
 
 
 def start(idle: float | None = None, progress: Any = None) -> tuple[str, dict[str, Any]]:

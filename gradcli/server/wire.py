@@ -82,6 +82,47 @@ def _close(fd: int) -> None:
         pass
 
 
+class Reader:
+    """Frames from a non-blocking socket, as they arrive (the server reads many connections
+    at once and never waits on one). Descriptors go with the next frame that completes."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.fds: list[int] = []
+        self.ended = False
+
+    def read(self, sock: Any) -> list[tuple[dict[str, Any], list[int]]]:
+        """What one read completes (BlockingIOError: nothing to read yet); ``ended`` at EOF."""
+        data, ancillary, _flags, _addr = sock.recvmsg(1 << 20, _socket.CMSG_SPACE(MAX_FDS * 4))
+        for level, kind, payload in ancillary:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                whole = len(payload) - len(payload) % 4
+                self.fds.extend(struct.unpack(f"{whole // 4}i", payload[:whole]))
+        if not data:
+            self.ended = True
+        self.buffer += data
+        frames = []
+        while len(self.buffer) >= _LENGTH.size:
+            (size,) = _LENGTH.unpack_from(self.buffer)
+            if size > MAX_FRAME:
+                raise ValueError(f"a frame of {size} bytes is larger than {MAX_FRAME}")
+            if len(self.buffer) < _LENGTH.size + size:
+                break
+            message = json.loads(bytes(self.buffer[_LENGTH.size : _LENGTH.size + size]))
+            del self.buffer[: _LENGTH.size + size]
+            if not isinstance(message, dict):
+                raise ValueError("a frame that is not a JSON object")
+            frames.append((message, self.fds))
+            self.fds = []
+        return frames
+
+    def close(self) -> None:
+        """Close descriptors that came with no frame."""
+        for fd in self.fds:
+            _close(fd)
+        self.fds = []
+
+
 def peer_uid(sock: Any) -> int:
     """The user id of the process at the other end (``SO_PEERCRED``: the kernel's word)."""
     raw = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
