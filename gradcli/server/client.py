@@ -76,6 +76,8 @@ def forward(argv: list[str]) -> int | None:
     streams = _open_streams()
     try:
         found = place.files(create=how == "auto")
+    except place.MissingError:
+        return _cold(debug, "no server is running")
     except place.PlaceError as e:
         return _cold(debug, f"the server's directory is unusable: {e}")
     sock = _connect(found["socket"])

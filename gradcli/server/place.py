@@ -27,6 +27,10 @@ class PlaceError(Exception):
     """The server's directory cannot be used safely; the message says why."""
 
 
+class MissingError(PlaceError):
+    """The server's directory does not exist yet: no server was ever started here."""
+
+
 def supported() -> bool:
     """Whether this system has what the server needs (Linux: SO_PEERCRED, fork, /proc)."""
     return sys.platform.startswith("linux")
@@ -84,7 +88,7 @@ def directory(create: bool = False) -> str:
     try:
         info = os.lstat(path)
     except FileNotFoundError:
-        raise PlaceError(f"{path} does not exist (no server was started)") from None
+        raise MissingError(f"{path} does not exist (no server was started)") from None
     except OSError as e:
         raise PlaceError(f"cannot read {path}: {e.strerror}") from None
     if not stat.S_ISDIR(info.st_mode):
