@@ -139,7 +139,9 @@ def test_on_a_terminal_with_history(tmp_path: Path) -> None:
     os.write(fd, b"\x04")  # (Ctrl-D)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    history = (tmp_path / "gradcli" / "repl_history").read_text()
+    history_file = tmp_path / "gradcli" / "repl_history"
+    assert history_file.stat().st_mode & 0o777 == 0o600
+    history = history_file.read_text()
     assert "+x = 3" in history and "+grad x**2 --plain" in history
 
 
@@ -158,3 +160,32 @@ def test_command_names_and_stdin_are_refused_clearly() -> None:
     assert "standard input is the session's own" in got.stderr
     assert "is neither an assignment" in got.stderr  # (x**3 stayed a line of the session)
     assert got.stdout == "" and got.returncode == 2
+
+
+def test_code_says_which_commands_have_a_script() -> None:
+    got = session("x = 4\nsteps sin(x**2)\n:code\n")
+    assert (
+        "gradcli: error: :code is for grad, graph, jacobian, hessian, descend; steps has no script"
+        in got.stderr
+    )
+    assert got.returncode == 2
+
+
+def test_ordinals_in_the_descend_summary() -> None:
+    from gradcli.render.descent import _ordinal
+
+    assert [_ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111, 112)] == [
+        "1st",
+        "2nd",
+        "3rd",
+        "4th",
+        "11th",
+        "12th",
+        "13th",
+        "21st",
+        "22nd",
+        "23rd",
+        "101st",
+        "111th",
+        "112th",
+    ]

@@ -517,7 +517,11 @@ def test_a_bad_mode_is_one_clear_error() -> None:
 def test_off_runs_cold_and_debug_says_why(server: dict[str, Any]) -> None:
     before = served()
     proc = run_cli("grad", "x", "--x", "1", "--plain", "--debug", env=OFF)
-    assert proc.stdout == "1\n1\n" and "warm server" not in proc.stderr
+    assert proc.stdout == "1\n1\n"
+    assert (
+        proc.stderr
+        == "gradcli: debug: not using the warm server: GRADCLI_SERVER=off; running here\n"
+    )
     assert served() == before
 
 

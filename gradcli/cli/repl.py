@@ -16,6 +16,7 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import sys
 import threading
 from collections.abc import Iterable, Iterator
@@ -30,6 +31,8 @@ from .report import error, exit_code_of, say
 #: the options that choose the output's form: :json and :code replace them
 OUTPUT_MODES = ("--json", "--code", "--plain")
 COMMANDS = ("grad", "graph", "steps", "hessian", "jacobian", "descend", "check")
+#: commands that write a PyTorch script (--code)
+CODED = ("grad", "graph", "jacobian", "hessian", "descend")
 #: commands that take no point (check samples its own)
 POINTLESS = ("check",)
 #: the session's own commands: name -> (how it is written, what it does); kept within 60
@@ -48,6 +51,7 @@ Set values, then run commands against them:
   grad x**2*y     value, gradient and exact check; likewise
                   graph, steps, hessian, jacobian, descend,
                   check, with options after the expression:
+  w = 0
   descend (w-3)**2 --lr 0.1 --steps 20
 Session commands:
 """ + "\n".join(f"  {usage:<14}  {text}" for usage, text in COLON.values())
@@ -136,6 +140,8 @@ class Session:
                 self._command(head, rest[len(head) :].strip(), extra=[flag])
             elif self.last is None:
                 self._fail(f"nothing to show yet: run a command first (or {word} grad x**2)")
+            elif flag == "--code" and self.last[0] not in CODED:
+                self._fail(f":code is for {', '.join(CODED)}; {self.last[0]} has no script")
             else:
                 self._run([*self.last, flag])
         else:
@@ -266,11 +272,20 @@ def _interactive(session: Session) -> None:
     from prompt_toolkit.history import FileHistory, InMemoryHistory  # (prompt_toolkit)
 
     path = _history_path()
+    if path:
+        with contextlib.suppress(OSError):  # (the history is the user's own: 0600)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+            os.chmod(path, 0o600)
     history = FileHistory(path) if path else InMemoryHistory()
 
     def toolbar() -> str:
         shown = ", ".join(f"{k} = {v}" for k, v in session.values.items())
-        return f" {shown or 'no variables yet: x = 2'}   :help  Ctrl-D leaves"
+        tail = "   :help  Ctrl-D leaves"
+        room = shutil.get_terminal_size().columns - len(tail) - 1
+        shown = shown or "no variables yet: x = 2"
+        if len(shown) > room:  # (cut with an ellipsis, keeping the help at the end)
+            shown = shown[: max(room - 1, 0)] + "…"
+        return f" {shown}{tail}"
 
     prompt: Any = PromptSession(
         history=history,
@@ -279,7 +294,7 @@ def _interactive(session: Session) -> None:
         auto_suggest=AutoSuggestFromHistory(),
         bottom_toolbar=toolbar,
     )
-    say("interactive session: x = 2 sets a value, grad x**2 runs a command, :help lists the rest")
+    say("x = 2 sets a value, grad x**2 runs a command; :help lists the rest")
     while True:
         try:
             text = prompt.prompt("gradcli> ")

@@ -599,12 +599,12 @@ class Server:
             return why, True
         if not _same_path(theirs.get("path", []), ours["path"]):  # type: ignore[arg-type]
             return "this call imports from another path than the server", False
-        if request.get("flags") != self.flags or request.get("xoptions") != self.xoptions:
-            return "this call runs Python with other options (-X, -O, ...)", False
         environment = import_time_environment(request.get("environ", {}))
         for name in sorted(set(environment) | set(self.environment)):
             if environment.get(name) != self.environment.get(name):
                 return f"the server was started with another {name} (it acts at import)", False
+        if request.get("flags") != self.flags or request.get("xoptions") != self.xoptions:
+            return "this call runs Python with other options (-X, -O, ...)", False
         return None, False
 
     # -- gradcli server status / stop ---------------------------------------------------------

@@ -113,7 +113,7 @@ def _steps_table(run: Run, batches: bool, detail: int) -> Table:
 
 def _what_rows_say(result: DescendResult, run: Run) -> Text:
     every = result.every
-    which = "every step" if every == 1 else f"every {every}th step and the last"
+    which = "every step" if every == 1 else f"every {_ordinal(every)} step and the last"
     return Text(
         f"({which}: the loss and gradient at the start of the step, the parameters after "
         "optimizer.step())",
@@ -253,3 +253,9 @@ def _side_by_side(correct: Run, accumulated: Run, with_parameters: bool) -> Rend
         style="dim",
     )
     return Group(table, lesson)
+
+
+def _ordinal(n: int) -> str:
+    """2nd, 3rd, 11th, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

@@ -71,7 +71,7 @@ def forward(argv: list[str]) -> int | None:
         _say(f"gradcli: error: {e}\n")
         return 2
     if how == "off":
-        return None
+        return _cold(debug, f"{ENV}=off")
     # (before this process opens anything: a socket would take the number of a closed stream)
     streams = _open_streams()
     try:
