@@ -79,11 +79,18 @@ def run() -> None:
         # (here, not at the top: a call the server takes needs nothing else)
         from .server.client import forward
 
-        code = forward(sys.argv)
+        try:
+            code = forward(sys.argv)
+        except KeyboardInterrupt as stop:  # (Ctrl-C before a child took the call)
+            _leave_early(stop)
         if code is not None:
             leave(code)
     # (here, not at the top: a call the warm server takes does not need it)
     import signal
+
+    # (here, not at the top: as signal; loaded before the handlers below, which use it: a
+    # signal that came while it was half imported could not be reported)
+    from . import errors  # noqa: F401
 
     _closed_streams()
     # SIGTERM and SIGHUP end a run as Ctrl-C does: the clean-up runs, one line, 143 or 129.
