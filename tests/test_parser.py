@@ -202,16 +202,18 @@ def test_length_limit() -> None:
 
 
 def test_depth_limit_parentheses() -> None:
-    parse("(" * MAX_DEPTH + "x" + ")" * MAX_DEPTH)
-    with pytest.raises(LimitError, match="nested too deeply"):
-        parse("(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1))
+    parse("(" * 50_000 + "x" + ")" * 50_000)
+    with pytest.raises(LimitError, match=f"more than {MAX_DEPTH:,} levels"):
+        parse("(" * (MAX_DEPTH + 1) + "x")  # refused at the opening too many, not at the end
 
 
 def test_depth_limit_signs_and_power_towers() -> None:
+    parse("-" * 20_000 + "x")
     with pytest.raises(LimitError, match="nested too deeply"):
-        parse("-" * 10_000 + "x")
+        parse("-" * (MAX_DEPTH + 1) + "x")
     with pytest.raises(LimitError, match="nested too deeply"):
-        parse("**".join(["x"] * 500))
+        parse("(-" * (MAX_DEPTH // 2 + 1) + "x")
+    parse("**".join(["1"] * 30_000))  # a chain of 29,999 powers
 
 
 def test_power_tower_limit() -> None:

@@ -25,7 +25,7 @@ def test_generated_tables_are_current(name: str) -> None:
 def test_limits_table_matches_the_code() -> None:
     for value in (limits.MAX_LENGTH, limits.MAX_NODES, limits.MAX_EXPONENT):
         assert f"{value:,}" in README
-    assert f"| {limits.MAX_DEPTH} |" in README
+    assert f"| {limits.MAX_DEPTH:,} |" in README
     assert f"| {limits.MAX_NUMBER_LENGTH} |" in README
     assert f"| {limits.MAX_POWER_TOWER} levels |" in README
 

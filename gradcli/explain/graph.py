@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 
-from ..language.nodes import Expr, substitute, subtree_starts, tidy, to_text
+from ..language.nodes import Expr, Node, substitute, subtree_starts, tidy, to_text
 from ..language.ops import OPS
 from ..language.parser import parse
 from ..language.values import Value
+from ..limits import LOCAL_OPERAND
 from ..results import GraphEdge, GraphNode, GraphResult, TorchNode
 
 
@@ -31,11 +32,28 @@ def graph_ids(expr: Expr) -> list[int]:
     return ids
 
 
+def _span(expr: Expr, index: int) -> int:
+    """How many characters the user wrote for the subtree at ``index``."""
+    return expr.nodes[index].end - expr.nodes[index].start
+
+
+def _named(index: int) -> tuple[Expr, int]:
+    """An operand written by its node id (``n12``), as the graph and steps views number it."""
+    return Expr("", (Node("variable", name=f"n{index}"),)), 0
+
+
 def local_derivatives(expr: Expr, index: int, starts: list[int] | None = None) -> list[str]:
-    """The op's local partial derivatives at node ``index``, written with its operands' text
-    (``starts``: :func:`~gradcli.language.nodes.subtree_starts` of ``expr``, if at hand)."""
+    """The op's local partial derivatives at node ``index``, written with its operands' text,
+    or with an operand's node id (``cos(n12)``) when the user wrote more than
+    :data:`~gradcli.limits.LOCAL_OPERAND` characters for it, so that the text of every edge is short
+    and a long chain's graph grows linearly (``starts``:
+    :func:`~gradcli.language.nodes.subtree_starts` of ``expr``, if at hand)."""
     node = expr.nodes[index]
-    bindings = {name: (expr, a) for name, a in zip(("u", "v"), node.args, strict=False)}
+    starts = starts if starts is not None else subtree_starts(expr)
+    bindings = {
+        name: (expr, a) if _span(expr, a) <= LOCAL_OPERAND else _named(a)
+        for name, a in zip(("u", "v"), node.args, strict=False)
+    }
     return [
         to_text(tidy(substitute(_template(d), bindings, starts))) for d in OPS[node.op].derivative
     ]

@@ -140,7 +140,7 @@ class _Parser:
     def push(self, entry: _Pending) -> None:
         if len(self.pending) >= MAX_DEPTH:
             raise LimitError(
-                f"expression is nested too deeply (more than {MAX_DEPTH} levels of parentheses, "
+                f"expression is nested too deeply (more than {MAX_DEPTH:,} levels of parentheses, "
                 "calls, signs or chained powers)",
                 self.source,
                 entry.token.start,

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 from ..language.ops import OPS
 from ..results import GraphResult
-from .tree import grad_text, num
+from .tree import clip, grad_text, num
+
+#: characters of a node's expression in a DOT or Mermaid box (longer ones are shortened in
+#: the middle; JSON has them whole): a drawing of a long chain stays readable and its text
+#: grows linearly with the chain
+DIAGRAM_LABEL = 120
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ def describe(graph: GraphResult, torch_view: bool = False) -> tuple[list[Box], l
     boxes = []
     for n in graph.nodes:
         what = OPS[n.op].symbol or n.op if n.kind == "op" else n.kind
-        fields = [n.expression, str(what)]
+        fields = [clip(n.expression, DIAGRAM_LABEL), str(what)]
         if has_values:
             fields.append(f"value {num(n.value)}")
             fields.append(grad_text(n.grad) if n.requires_grad else "no grad")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
@@ -55,12 +55,20 @@ _AFTER = set("+-*/,(")  #: a line may end after these (an operator, a comma, an 
 _SIGNED_AFTER = {"=", "(", ",", "*", "/", "**", "+", "-", "[", ":"}  #: a '-' after these is a sign
 
 
+def _backwards(items: list[str], skip: int) -> Iterator[str]:
+    """``items`` from the end, the last ``skip - 1`` left out (without copying the list)."""
+    for k in range(len(items) - skip, -1, -1):
+        yield items[k]
+
+
 def tokens_of(text: str) -> list[str]:
     """``text`` cut into names, numbers, operators and spaces (joined, they are ``text``); a
     minus sign that belongs to the number after it (``= -0.5``, ``(-2``) stays with it."""
     tokens: list[str] = []
     for token in _TOKEN.findall(text):
-        before = next((t for t in reversed(tokens[:-1]) if not t.isspace()), None)
+        before = None
+        if tokens and tokens[-1] == "-":
+            before = next((t for t in _backwards(tokens, 2) if not t.isspace()), None)
         unary = tokens and tokens[-1] == "-" and (before is None or before in _SIGNED_AFTER)
         if unary and (token[0].isdigit() or token[0] == "."):
             tokens[-1] += token

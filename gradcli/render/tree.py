@@ -51,15 +51,20 @@ def grad_text(g: Any) -> str:
 
 def clip(text: str, width: int = 48) -> str:
     """A long sub-expression shortened in the middle, between tokens (never inside a name or
-    a number); DOT, Mermaid and JSON have it whole."""
+    a number); JSON has it whole."""
     if len(text) <= width:
         return text
-    tokens = tokens_of(text)
+    # Only the two ends are cut into tokens (a window's token at the cut may be incomplete,
+    # so it is left out): the time is the width's, not the text's.
     head, tail = "", ""
-    while tokens and len(head) + len(tokens[0]) <= (width - 1) // 2:
-        head += tokens.pop(0)
-    while tokens and len(tail) + len(tokens[-1]) <= width - 1 - len(head):
-        tail = tokens.pop() + tail
+    for token in tokens_of(text[: width + 1])[:-1]:
+        if len(head) + len(token) > (width - 1) // 2:
+            break
+        head += token
+    for token in reversed(tokens_of(text[-width - 1 :])[1:]):
+        if len(tail) + len(token) > width - 1 - len(head):
+            break
+        tail = token + tail
     return f"{head}…{tail}"
 
 
