@@ -54,9 +54,9 @@ def test_api_grad_batch() -> None:
     ("expression", "columns", "options", "message"),
     [
         (123, {"x": [1.0]}, {}, "expression must be a string, not int"),
-        ("x", None, {}, "columns must be a mapping .* not NoneType"),
-        ("x", [{"x": 1.0}], {}, "columns must be a mapping .* not list"),
-        ("x", pl.DataFrame({"x": [1.0]}), {}, "not DataFrame"),
+        ("x", None, {}, "columns must be a table .* not NoneType"),
+        ("x", [{"x": 1.0}], {}, "columns must be a table .* not list"),
+        ("x", pl.Series("x", [1.0]), {}, "a table .* or a mapping .* not Series"),
         ("x", {1: [1.0]}, {}, "column names must be strings"),
         ("x", {"x": (v for v in [1.0])}, {}, "column x must be an array of numbers, not generator"),
         ("x", {"x": "1,2"}, {}, "not str"),
@@ -339,9 +339,9 @@ def test_kinks_get_their_exact_verdict() -> None:
 
 
 def test_doubtful_rows_past_the_budget_stay_unchecked(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gradcli.batch import check as batchcheck
+    from gradcli.batch import run
 
-    monkeypatch.setattr(batchcheck, "MAX_EXACT_ROWS", 2)
+    monkeypatch.setattr(run, "MAX_EXACT_ROWS", 2)
     r = invoke("grad", "abs(x)", "--input", "-", stdin="x\n0\n0\n0\n1\n0\n")
     statuses = [row["status"] for row in csv_rows(r.stdout)]
     assert statuses == ["nondifferentiable"] * 2 + ["unchecked", "agree", "unchecked"]

@@ -535,24 +535,41 @@ def _classify(eigenvalues: tuple[float, ...]) -> str:
 @needs_dependencies
 def grad_batch(
     expression: str,
-    columns: Mapping[str, Any],
+    columns: Any,
     *,
     dtype: str = "float64",
     check: str | None = "all",
     timeout: float | None = 5.0,
-) -> dict[str, np.ndarray]:
-    """Value and gradient at many points: ``columns`` maps each variable to a one-dimensional
-    array of numbers (NumPy, torch, a list or tuple) with one value per row; a plain number
-    is the same in every row. Returns NumPy arrays: ``value``, ``d_<name>`` for each variable
-    and, unless ``check`` is None, ``status`` (each row's verdict). ``check="all"`` checks
-    every row (in float64 with error bounds, doubtful rows exactly); ``"sample:N"`` N random
-    rows exactly (the rest are ``unchecked``). Columns of length 0 give empty arrays.
+) -> Any:
+    """Value and gradient at many points, every row checked.
 
-    The cells follow the strict rule of one value: finite numbers, no booleans, no text.
-    Raises :class:`gradcli.GradcliError` for input that is not acceptable.
+    ``columns`` is a table or a mapping. A **Polars or pandas DataFrame or an Arrow table**
+    gives back the same kind of table: its own columns (and a pandas index) unchanged, then
+    ``value``, ``d_<name>`` for each variable (float64, null where the result is not finite)
+    and, unless ``check`` is None, ``status`` (each row's verdict, text). Columns that are not
+    variables pass through. The columns added depend only on the expression, the input's
+    columns and ``check``, so an empty table gives the empty result at once, without
+    computing: the ``meta`` of ``dask.dataframe.map_partitions``. Nothing global is read or
+    kept, so the function runs per partition under Dask or Ray::
+
+        ddf.map_partitions(functools.partial(gradcli.grad_batch, "x**2*y"),
+                           meta=gradcli.grad_batch("x**2*y", ddf._meta))
+
+    A **mapping** gives each variable a one-dimensional array of numbers (NumPy, torch, a list
+    or tuple) with one value per row, or a plain number, the same in every row; it gives back a
+    dict of NumPy arrays: ``value``, ``d_<name>`` and ``status`` (not finite results as NaN or
+    inf there).
+
+    ``check="all"`` checks every row (in float64 with error bounds, doubtful rows exactly);
+    ``"sample:N"`` N random rows exactly (the rest are ``unchecked``). The cells follow the
+    strict rule of one value: finite numbers, no booleans, no text, no nulls. Raises
+    :class:`gradcli.GradcliError` for input that is not acceptable.
     """
     # (here, not at the top: they load NumPy)
-    from ..batch.check import parse_mode
+    import numpy as np
+
+    from ..batch import frames  # (NumPy)
+    from ..batch.check import parse_mode  # (NumPy)
     from ..batch.run import batch_arrays  # (NumPy)
 
     expr = parse(expression_arg(expression))
@@ -565,8 +582,24 @@ def grad_batch(
             )
         parse_mode(check)
     seconds = timeout_arg(timeout)
-    arrays, rows = _batch_columns(expr, columns)
-    return batch_arrays(expr, arrays, rows, dtype, check, seconds)
+    kind = frames.kind_of(columns)
+    if kind is None:
+        arrays, rows = _batch_columns(expr, columns)
+        return batch_arrays(expr, arrays, rows, dtype, check, seconds)
+    given = frames.variable_columns(columns, kind, expr.variables, check is not None)
+    arrays = {name: column_arg(name, raw) for name, raw in given.items()}
+    rows = len(columns)
+    if rows == 0:  # the schema alone (Dask's meta): nothing to compute, torch not loaded
+        results = {
+            name: np.empty(0, dtype=object if name == "status" else np.float64)
+            for name in frames.result_names(expr.variables, check is not None)
+        }
+    elif not expr.variables:  # the same in every row: computed and checked once
+        once = batch_arrays(expr, {}, 1, dtype, check, seconds)
+        results = {k: np.repeat(v, rows) for k, v in once.items()}
+    else:
+        results = batch_arrays(expr, arrays, rows, dtype, check, seconds)
+    return frames.joined(columns, kind, results)
 
 
 def _batch_columns(expr: Expr, columns: object) -> tuple[dict[str, np.ndarray], int]:
@@ -576,10 +609,11 @@ def _batch_columns(expr: Expr, columns: object) -> tuple[dict[str, np.ndarray], 
 
     if not isinstance(columns, Mapping):
         raise UsageError(
-            "columns must be a mapping of variable names to arrays of numbers, "
-            f"not {type(columns).__name__}",
-            hint="for a DataFrame df, pass {name: df[name].to_numpy() for name in df.columns}"
-            if hasattr(columns, "columns")
+            "columns must be a table (a Polars or pandas DataFrame, an Arrow table) or a "
+            f"mapping of variable names to arrays of numbers, not {type(columns).__name__}",
+            hint="for a Dask or Ray dataset, run grad_batch on each partition (README: more "
+            "than one machine)"
+            if hasattr(columns, "columns") or hasattr(columns, "map_batches")
             else None,
         )
     for name in columns:

@@ -18,6 +18,7 @@ result is not finite, get that same exact verdict; the other rows stay ``uncheck
 from __future__ import annotations
 
 import contextlib
+import math
 import mmap
 import multiprocessing
 import random
@@ -427,10 +428,11 @@ class Screen:
         timeout: float | None,
         process: bool = False,
         in_flight: int = 16,
+        exact_rows: int | None = MAX_EXACT_ROWS,
     ) -> None:
-
+        """``exact_rows``: doubtful rows judged exactly, at most (None: every one)."""
         self.expr, self.dtype, self.timeout = expr, dtype, timeout
-        self.exact_left = MAX_EXACT_ROWS
+        self.exact_left: float = exact_rows if exact_rows is not None else math.inf
         self.over_budget = 0  #: doubtful rows left unchecked
         self.pool: _Helper | None = None
         self.threads: ThreadPoolExecutor | None = None
@@ -502,7 +504,7 @@ class Screen:
 
     def judge(self, columns: Mapping[str, np.ndarray], rows: np.ndarray, codes: np.ndarray) -> None:
         """Exact verdicts for the doubtful ``rows`` (in place in ``codes``), within budget."""
-        take = rows[: self.exact_left]
+        take = rows if self.exact_left >= len(rows) else rows[: int(self.exact_left)]
         self.over_budget += len(rows) - len(take)
         self.exact_left -= len(take)
         for i in take.tolist():

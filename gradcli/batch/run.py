@@ -109,14 +109,17 @@ class Checking:
         timeout: float | None,
         summary: Summary,
         process: bool = False,
+        exact_rows: int | None = MAX_EXACT_ROWS,
     ) -> None:
         self.mode, rows = batchcheck.parse_mode(mode)
         self.expr, self.dtype, self.summary = expr, dtype, summary
         self.screen: batchcheck.Screen | None = None
         self.sampler: batchcheck.Sampler | None = None
         if self.mode == "all":
-            self.screen = batchcheck.Screen(expr, dtype, timeout, process, read_ahead(expr))
-            summary.exact_budget = self.screen.exact_left
+            self.screen = batchcheck.Screen(
+                expr, dtype, timeout, process, read_ahead(expr), exact_rows
+            )
+            summary.exact_budget = exact_rows or 0
         else:
             self.sampler = batchcheck.Sampler(expr, dtype, rows, timeout)
         summary.check_mode = batchcheck.describe_mode(self.mode, rows, CHUNK_ROWS)
@@ -221,7 +224,11 @@ def run(
     importing torch and the check's screen all overlap.
     """
     _hold_freed_memory()
-    checking = Checking(expr, dtype, check, timeout, summary, process=True) if check else None
+    checking = (
+        Checking(expr, dtype, check, timeout, summary, process=True, exact_rows=MAX_EXACT_ROWS)
+        if check
+        else None
+    )
     if checking is not None:
         writer.fill = checking.fill
     import polars  # noqa: F401 - here, not on the reader thread, where torch's import would stall it
@@ -377,14 +384,20 @@ def batch_arrays(
     dtype: str,
     check: str | None,
     timeout: float | None,
+    exact_rows: int | None = None,
 ) -> dict[str, np.ndarray]:
     """``value``, ``d_<name>`` and (when checked) ``status`` for ``rows`` points whose columns
-    the caller has checked: one float64 array of that length per variable, all finite."""
+    the caller has checked: one float64 array of that length per variable, all finite. Every
+    doubtful row is judged exactly unless ``exact_rows`` caps them (the others stay
+    ``unchecked``): without a cap, a row's verdict does not depend on the rows beside it, so a
+    table split into partitions gets the verdicts it gets whole."""
     # (here, not at the top: it loads NumPy)
     from ..engines.autograd import batch_gradients
 
     summary = Summary()
-    checking = Checking(expr, dtype, check, timeout, summary) if check else None
+    checking = (
+        Checking(expr, dtype, check, timeout, summary, exact_rows=exact_rows) if check else None
+    )
     keys = ["value", *(f"d_{name}" for name in expr.variables)]
     out: dict[str, list[np.ndarray]] = {k: [np.empty(0)] for k in keys}
     if checking is not None:
