@@ -10,6 +10,10 @@ out). Every command is a whole process, start-up included, run --repeat times; t
 medians and the ratio to the pandas baseline. ``--stream`` also measures gradcli reading stdin
 and writing stdout (with and without the check), its peak memory, and its steady-state rows
 per second: the rows between a tenth of the input and all of it, over the time between.
+``--stages`` first times each stage of gradcli's batch path alone, one after the other in one
+process, chunk by chunk as a run streams them (read, parse, torch's import, torch's forward and
+backward, the check's screen, comparing, formatting the result columns, writing CSV): where the
+time goes. (A real run overlaps them: the reader and the screen work beside torch.)
 """
 
 from __future__ import annotations
@@ -46,10 +50,85 @@ def timed(command: list[str], stdin: str = "-") -> tuple[float, float, int]:
     return time.perf_counter() - start, int(out[1]) / 1024, int(out[0])
 
 
+STAGES = """
+import sys, time
+clock = time.perf_counter
+from gradcli.batch import check, formats, run
+from gradcli.language.parser import parse
+
+path, out, expression = sys.argv[1:4]
+spent = dict.fromkeys(
+    ["read", "parse", "torch import", "torch forward+backward", "screen (check)",
+     "compare and judge (check)", "format", "write CSV"], 0.0)
+start = clock()
+expr = parse(expression)
+spent["parse"] = clock() - start
+start = clock()
+import torch  # noqa: F401
+from gradcli.engines.autograd import batch_gradients
+from gradcli.engines.screen import Evaluator
+spent["torch import"] = clock() - start
+evaluator = Evaluator(expr, "float64")
+screen = check.Screen(expr, "float64", 5.0, False)
+writer = formats.Writer(out, "csv", [path])
+chunks = formats.read_chunks(path, "csv", list(expr.variables), "error", formats._Counts())
+rows = 0
+while True:
+    start = clock()
+    frame = next(chunks, None)
+    if frame is None:
+        break
+    chunk = run._prepare(expr, frame)
+    spent["read"] += clock() - start
+    start = clock()
+    chunk.value, chunk.grads = batch_gradients(expr, chunk.columns, "float64")
+    spent["torch forward+backward"] += clock() - start
+    start = clock()
+    ref = check.screen_chunk(expr, chunk.columns, "float64", evaluator=evaluator)
+    spent["screen (check)"] += clock() - start
+    start = clock()
+    codes, doubtful = screen.compare(ref, chunk.value, chunk.grads, chunk.bad)
+    screen.judge(chunk.columns, doubtful, codes)  # (the rows the screen left: exactly)
+    notable = bool((codes != check.CODE[check.Status.AGREE]).any())
+    spent["compare and judge (check)"] += clock() - start
+    start = clock()
+    result = run._with_results(expr, chunk)
+    spent["format"] += clock() - start
+    start = clock()
+    writer.write(result, lambda: run.status_series(codes, None), notable)
+    spent["write CSV"] += clock() - start
+    rows += len(chunk.value)
+start = clock()
+writer.close(True)
+spent["write CSV"] += clock() - start
+screen.close()
+work = sum(v for k, v in spent.items() if k != "torch import")
+print(f"{rows:,} rows, each stage alone (one process, one stage at a time)")
+print(f"{'stage':<26}{'seconds':>9}{'of the work':>13}{'M rows/s':>10}")
+for name, seconds in spent.items():
+    share = "" if name == "torch import" else f"{seconds / work:>12.0%}"
+    timed = seconds and name not in ("parse", "torch import")
+    speed = f"{rows / seconds / 1e6:>10.1f}" if timed else ""
+    print(f"{name:<26}{seconds:>9.3f}{share:>13}{speed}")
+print(f"{'all but the import':<26}{work:>9.3f}{'':>13}{rows / work / 1e6:>10.1f}")
+"""
+
+
+def stages(points: Path, work: Path) -> None:
+    """Each stage of the batch path alone, in a fresh process (see the module's docstring)."""
+    subprocess.run(
+        [sys.executable, "-c", STAGES, str(points), str(work / "stages.csv"), EXPRESSION],
+        check=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--stages", action="store_true", help="first, where the time goes, stage by stage"
+    )
     parser.add_argument(
         "--stream",
         action="store_true",
@@ -63,6 +142,8 @@ def main() -> None:
     subprocess.run(
         [sys.executable, str(BASELINE), "--make", str(args.rows), str(points)], check=True
     )
+    if args.stages:
+        stages(points, work)
     gradcli = [sys.executable, "-m", "gradcli", "grad", EXPRESSION]
     commands = {
         "baseline pandas": [

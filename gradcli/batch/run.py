@@ -75,13 +75,15 @@ class Summary:
 
 # ---- one chunk ---------------------------------------------------------------------------------
 
-READ_AHEAD = 12  #: chunks read (and screened) ahead of torch, while it loads and computes
+READ_AHEAD = 4  #: chunks read (and screened) ahead of torch, while it loads and computes
 
 
-def read_ahead(expr: Expr) -> int:
-    """Chunks to read ahead: :data:`READ_AHEAD`, fewer when there are many variables (each
-    chunk in flight holds its columns, and a slot of memory shared with the check's helper)."""
-    return max(4, min(READ_AHEAD, 48 // max(1, len(expr.variables))))
+def read_ahead() -> int:
+    """Chunks to read ahead (each chunk in flight holds its columns, and a slot of memory
+    shared with the check's helper). Measured over 10,000,000 two-variable rows: 4 streams as
+    fast as 12 and peaks 45 MB lower (396 MiB instead of 441); at 1,000,000 rows from a file,
+    4 was as fast too (3.4 s), though fewer chunks are read while torch loads."""
+    return READ_AHEAD
 
 
 @dataclass
@@ -117,7 +119,7 @@ class Checking:
         self.sampler: batchcheck.Sampler | None = None
         if self.mode == "all":
             self.screen = batchcheck.Screen(
-                expr, dtype, timeout, process, read_ahead(expr), exact_rows
+                expr, dtype, timeout, process, read_ahead(), exact_rows
             )
             summary.exact_budget = exact_rows or 0
         else:
@@ -291,7 +293,7 @@ class _ReadAhead:
     def __init__(self, expr: Expr, chunks: Iterator[Any], checking: Checking | None) -> None:
 
         self.expr, self.chunks, self.checking = expr, chunks, checking
-        self.queue: queue.Queue[Any] = queue.Queue(read_ahead(expr))
+        self.queue: queue.Queue[Any] = queue.Queue(read_ahead())
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._read, name="gradcli-read", daemon=True)
         self.thread.start()

@@ -364,10 +364,21 @@ def torch_causes(
     kink_cause, left = "", ""
     if exact_nodes is None:
         return kink_cause, left
+    # Most nodes need no look: only a non-smooth operation (its kink) or a value that is not
+    # finite (where torch left the numbers) can be a cause. Found in one pass over all the
+    # nodes' values when they are scalars, as they are in a large expression.
+    scalar = all(np.ndim(v) == 0 for v in torch_nodes)
+    finite = (
+        np.isfinite(np.fromiter((float(v) for v in torch_nodes), float, len(torch_nodes)))
+        if scalar
+        else None
+    )
     for i, node in enumerate(expr.nodes):
         if node.kind != "op":
             continue
         op = OPS[node.op]
+        if finite is not None and finite[i] and op.kink is None:
+            continue
         operands = [torch_nodes[a] for a in node.args]
         if not kink_cause and op.kink is not None:
             on_kink = bool(np.any(op.kink.at(FLOATS, *operands)))

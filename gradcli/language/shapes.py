@@ -61,13 +61,14 @@ def infer_shapes(expr: Expr, shapes: Mapping[str, Shape]) -> list[Shape]:
             out.append(())
             continue
         operands = [out[a] for a in node.args]
-        texts = [expr.text_of(a) for a in node.args]
         if node.op in ("sum", "mean"):
             out.append(())
         elif node.op == "matmul":
             result = matmul_shape(*operands)
             if result is None:
                 a, b = operands
+                texts = [expr.text_of(a) for a in node.args]  # (only now: a slice per node of
+                # a long chain would copy text quadratic in its length)
                 why = ("is a scalar" if not a else "") or ("is a scalar" if not b else "")
                 hint = (
                     "use '*' to multiply by a scalar"
@@ -96,6 +97,7 @@ def infer_shapes(expr: Expr, shapes: Mapping[str, Shape]) -> list[Shape]:
         elif len(operands) == 2:
             result = broadcast(*operands)
             if result is None:
+                texts = [expr.text_of(a) for a in node.args]
                 raise ShapeError(
                     f"shapes {_show(operands[0])} of {texts[0]!r} and {_show(operands[1])} of "
                     f"{texts[1]!r} do not broadcast",
