@@ -262,6 +262,11 @@ def steps(
         expression, raw = expression_and_values(ctx, args, file)
         names = [n.strip() for n in wrt.split(",") if n.strip()] if wrt else None
         result = api.steps(expression, raw, wrt=names, dtype=dtype.value, timeout=timeout or None)
+        if latex and not result.derivations and result.notes:
+            raise UsageError(
+                f"--latex writes the derivation, and {result.notes[0]}",
+                hint="the backward pass is shown without --latex",
+            )
         # (here, not at the top: it loads Rich)
         from ..render import steps as steps_renderer
 
@@ -275,7 +280,7 @@ def steps(
             failed += [a.variable for a in result.backward.gradients if not a.agrees]
         if failed:
             warn(f"the steps for {', '.join(failed)} do not match (see the check lines)")
-        for note in result.check.notes if result.check is not None else ():
+        for note in (*result.notes, *(result.check.notes if result.check is not None else ())):
             warn(note)
         code = int(result.exit_code)
     _exit_with(code)

@@ -17,6 +17,7 @@ from functools import cache
 
 import sympy as sp
 
+from ..check.reference import symbolic_allowed
 from ..check.tolerance import TOLERANCES
 from ..engines import symbolic
 from ..engines.exact import real
@@ -268,10 +269,24 @@ def explain(
 ) -> StepsResult:
     """Both views of the chain rule for ``expr``; ``check`` is the exact check of the point
     (the same as ``grad``'s), which the result carries."""
-    sym = symbolic.build(expr, dtype)
     names = wrt if wrt else list(expr.variables)
-    derivations = {x: derive(expr, sym, x) for x in names}
     backward = backward_pass(graph) if graph is not None and point is not None else None
+    # The derivation shows SymPy's derivative of every sub-expression: past the size SymPy's
+    # whole-expression derivative is tried at, it is not written (its text would grow with
+    # the cube of a chain's length), and a note says so; the backward pass is still shown.
+    skip = symbolic_allowed(expr)
+    notes: tuple[str, ...] = ()
+    derivations = {}
+    if skip:
+        notes = (f"{skip}: the derivation rule by rule is not written",)
+    else:
+        sym = symbolic.build(expr, dtype)
+        derivations = {x: derive(expr, sym, x) for x in names}
     return StepsResult(
-        expr.source, dict(point) if point is not None else None, backward, derivations, check
+        expr.source,
+        dict(point) if point is not None else None,
+        backward,
+        derivations,
+        check,
+        notes,
     )

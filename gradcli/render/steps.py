@@ -11,7 +11,11 @@ from rich.text import Text
 from ..results import Backward, Derivation, StepsResult
 from .layout import first_fitting, stacked, wrap_expression
 from .numbers import fmt, shorten
-from .tree import num
+from .tree import clip, num
+
+#: lines of the legend one node's expression may take; a longer one is shortened in the
+#: middle (JSON has it whole): in full, a long chain's legend grows with its square
+LEGEND_LINES = 3
 
 
 def render(result: StepsResult, width: int = 80) -> RenderableType:
@@ -43,7 +47,8 @@ def _wrapped(text: str, width: int, indent: str = "") -> Text:
 
 def backward_view(backward: Backward, width: int = 80) -> RenderableType:
     title = Text("Backward pass: the chain rule edge by edge, output first", style="bold")
-    # every operation once, by its label, with its whole expression (wrapped between tokens)
+    # every operation once, by its label, with its expression (wrapped between tokens; a long
+    # one shortened in the middle)
     named: dict[int, str] = {}
     for step in backward.steps:
         named.setdefault(step.parent, step.expression)
@@ -54,8 +59,9 @@ def backward_view(backward: Backward, width: int = 80) -> RenderableType:
     legend.add_column(style="bold cyan", no_wrap=True)
     legend.add_column(no_wrap=True)
     tag = max((len(f"n{n}") for n in named), default=2)
+    room = max(20, width - tag - 4)
     for n, text in sorted(named.items(), reverse=True):
-        legend.add_row(f"n{n}", _wrapped(text, width - tag - 4))
+        legend.add_row(f"n{n}", _wrapped(clip(text, LEGEND_LINES * room - 8), room))
 
     rows = []
     for step in backward.steps:

@@ -127,6 +127,7 @@ class StepsResult:
     backward: Backward | None
     derivations: dict[str, Derivation] = field(default_factory=dict)
     check: Check | None = None  #: the exact check of the point (as ``grad``'s)
+    notes: tuple[str, ...] = ()  #: what was not written, and why
 
     @property
     def exit_code(self) -> ExitCode:
@@ -148,4 +149,5 @@ class StepsResult:
             "backward": self.backward.to_dict() if self.backward else None,
             "derivations": {k: v.to_dict() for k, v in self.derivations.items()},
             "check": self.check.to_dict() if self.check is not None else None,
+            "notes": list(self.notes),
         }
