@@ -118,9 +118,7 @@ class Checking:
         self.screen: batchcheck.Screen | None = None
         self.sampler: batchcheck.Sampler | None = None
         if self.mode == "all":
-            self.screen = batchcheck.Screen(
-                expr, dtype, timeout, process, read_ahead(), exact_rows
-            )
+            self.screen = batchcheck.Screen(expr, dtype, timeout, process, read_ahead(), exact_rows)
             summary.exact_budget = exact_rows or 0
         else:
             self.sampler = batchcheck.Sampler(expr, dtype, rows, timeout)
