@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -20,7 +20,7 @@ import torch
 
 from ..language.nodes import Expr, literal_operands
 from ..language.ops import CONSTANTS, OPS
-from ..language.values import Array, Value, flat, labels
+from ..language.values import Array, Value, flat, labels, round_to
 from ..results import TorchNode
 
 DTYPES: dict[str, torch.dtype] = {"float64": torch.float64, "float32": torch.float32}
@@ -75,33 +75,80 @@ def forward(
     dtype: torch.dtype,
     noise: Noise | None = None,
     rowwise: bool = False,
+    bare_numbers: bool = False,
 ) -> list[torch.Tensor]:
     """The tensor of every node, in post-order. ``noise`` may perturb each node's output.
 
     With ``rowwise``, every leaf is a column of independent scalar points (batch work): the
-    reductions ``sum`` and ``mean`` of a scalar are the scalar itself, row by row.
+    reductions ``sum`` and ``mean`` of a scalar are the scalar itself, row by row. With
+    ``bare_numbers``, a number or constant that torch only ever gets as a Python number
+    (``x**2``, ``1 - x``) is that Python float in the list, not a tensor (making 20,000
+    literals into tensors took a quarter of a second). Equal literals share one tensor: none
+    requires grad, and no operation changes its operands.
     """
-    out: list[torch.Tensor] = []
+    nodes = expr.nodes
+    out: list[Any] = []
     scalars = literal_operands(expr) if noise is None else {}
-    for i, node in enumerate(expr.nodes):
-        if node.kind == "number":
-            t = torch.tensor(node.value, dtype=dtype)
-        elif node.kind == "constant":
-            t = torch.tensor(CONSTANTS[node.name], dtype=dtype)
-        elif node.kind == "variable":
+    as_tensor_needed = _tensor_literals(expr, scalars) if bare_numbers else None
+    literals: dict[float, torch.Tensor] = {}
+    arithmetic = _ARITHMETIC
+    table = OPS
+    for i, node in enumerate(nodes):
+        kind = node.kind
+        if kind == "variable":
             t = leaves[node.name]
-        elif rowwise and OPS[node.op].shape == "reduce":
-            t = out[node.args[0]]
+        elif kind != "op":
+            value = node.value if kind == "number" else CONSTANTS[node.name]
+            if as_tensor_needed is not None and i not in as_tensor_needed:
+                out.append(round_to(value, "float32" if dtype is torch.float32 else "float64"))
+                continue
+            shared = literals.get(value)
+            if shared is None:
+                shared = literals[value] = torch.tensor(value, dtype=dtype)
+            t = shared
         elif i in scalars:  # as the expression reads in PyTorch: x**2, 1 - x, 2*x
             position, number = scalars[i]
             u, v = (number if k == position else out[a] for k, a in enumerate(node.args))
-            t = _ARITHMETIC[node.op](u, v)
+            t = arithmetic[node.op](u, v)
         else:
-            t = OPS[node.op].torch(torch, *(out[a] for a in node.args))
-        if noise is not None and node.kind != "variable":
+            op = table[node.op]
+            if rowwise and op.shape == "reduce":
+                t = out[node.args[0]]
+            else:
+                t = op.torch(torch, *(out[a] for a in node.args))
+        if noise is not None and kind != "variable":
             t = noise(t)
         out.append(t)
     return out
+
+
+def _tensor_literals(expr: Expr, scalars: Mapping[int, tuple[int, int | float]]) -> set[int]:
+    """The numbers and constants some operation takes as a tensor (not as a Python number
+    through :func:`~gradcli.language.nodes.literal_operands`), and the root if it is one."""
+    needed = {expr.root}
+    nodes = expr.nodes
+    for i, node in enumerate(nodes):
+        if node.kind != "op":
+            continue
+        literal = scalars.get(i)
+        for k, a in enumerate(node.args):
+            if nodes[a].kind in ("number", "constant") and (literal is None or literal[0] != k):
+                needed.add(a)
+    return needed
+
+
+def node_arrays(values: Sequence[Any], dtype: torch.dtype) -> list[Any]:
+    """Every node's forward value as NumPy data, for the judge: NumPy scalars when every node
+    is a scalar (one array made at once: a tensor's ``.numpy()`` each took half a second for
+    90,000 nodes), else an array per node."""
+    kind = np.float32 if dtype is torch.float32 else np.float64
+    if all(not isinstance(v, torch.Tensor) or v.dim() == 0 for v in values):
+        numbers = [v.item() if isinstance(v, torch.Tensor) else v for v in values]
+        return list(np.array(numbers, dtype=kind))
+    return [
+        v.detach().numpy() if isinstance(v, torch.Tensor) else np.asarray(v, dtype=kind)
+        for v in values
+    ]
 
 
 #: arithmetic that torch records by its operand kinds: x**2 is PowBackward0 (a Python number
@@ -167,7 +214,7 @@ def autograd(
     """
     dt = DTYPES[dtype]
     leaves = make_leaves(point, dt, constants)
-    values = forward(expr, leaves, dt)
+    values = forward(expr, leaves, dt, bare_numbers=True)
     root = values[-1]
     _backward(root, vjp)
     gradient = {
@@ -175,7 +222,7 @@ def autograd(
         for name, leaf in leaves.items()
         if name not in constants
     }
-    return Autograd(to_value(root), gradient, [v.detach().numpy() for v in values])
+    return Autograd(to_value(root), gradient, node_arrays(values, dt))
 
 
 @on_one_thread

@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ..errors import LimitError, ParseError, char_name
 from ..limits import MAX_LENGTH, MAX_NUMBER_LENGTH
@@ -20,8 +19,10 @@ from ..limits import MAX_LENGTH, MAX_NUMBER_LENGTH
 TokenKind = Literal["number", "name", "op", "(", ")", ",", "end"]
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
+    """One token (a tuple: made 190,000 times for a long expression, where a frozen dataclass
+    cost a third of the tokenizer's time)."""
+
     kind: TokenKind
     text: str
     start: int
@@ -118,6 +119,9 @@ def tokenize(source: str) -> list[Token]:
                 if what != "control character"
                 else "expressions are one line of plain ASCII text",
             )
+    fast = _fast_tokens(source)
+    if fast is not None:
+        return fast
     tokens: list[Token] = []
     pos, n = 0, len(source)
     while pos < n:
@@ -157,6 +161,53 @@ def tokenize(source: str) -> list[Token]:
         else:
             raise ParseError(f"unexpected character '{ch}'", source, pos, hint=_FOREIGN.get(ch))
     tokens.append(Token("end", "", n, n))
+    return tokens
+
+
+#: the tokens of text without trouble, in one regular expression: a number not followed by
+#: what would make it an error (a letter, a digit, '_' or '.'), a name, an operator ('/' not
+#: doubled), a parenthesis or comma, spaces. Text with anything else goes the careful way,
+#: which says what is wrong.
+_FAST = re.compile(
+    r"(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(?![0-9A-Za-z_.])"
+    r"|(?P<name>[A-Za-z][A-Za-z0-9_]*)"
+    r"|(?P<op>\*\*|[-+*^@]|/(?!/))"
+    r"|(?P<punct>[(),])"
+    r"|(?P<space> +)"
+)
+
+
+def _fast_tokens(source: str) -> list[Token] | None:
+    """The tokens of ``source`` when every character is part of a plain token and every
+    number is fine (the careful tokenizer's own checks, made here too), else None."""
+    tokens: list[Token] = []
+    append = tokens.append
+    end = 0
+    for m in _FAST.finditer(source):
+        start = m.start()
+        if start != end:  # (something between two tokens that is none)
+            return None
+        end = m.end()
+        kind = m.lastgroup
+        if kind == "space":
+            continue
+        text = m.group()
+        if kind == "number":
+            if len(text) > MAX_NUMBER_LENGTH:
+                return None
+            value = float(text)
+            if math.isinf(value) or (
+                value == 0.0 and any(c in "123456789" for c in text.lower().split("e")[0])
+            ):
+                return None
+            append(Token("number", text, start, end, value))
+        elif kind == "punct":
+            append(Token(text, text, start, end))  # type: ignore[arg-type]
+        else:
+            append(Token(kind, text, start, end))  # type: ignore[arg-type]
+    if end != len(source):
+        return None
+    tokens.append(Token("end", "", end, end))
     return tokens
 
 

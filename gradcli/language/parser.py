@@ -134,7 +134,7 @@ class _Parser:
             )
         self.nodes.append(node)
         self.folded.append(folded)
-        self.tower.append(self.tower_height(node))
+        self.tower.append(self.tower_height(node) if node.op == "pow" else 0)
         self.operands.append(_Operand(len(self.nodes) - 1, start, end))
 
     def push(self, entry: _Pending) -> None:
@@ -152,28 +152,28 @@ class _Parser:
         """Pop the operands of ``entry`` (an operator or a call), emit its node."""
         op = entry.op
         assert op is not None
-        count = entry.args if entry.kind == "call" else op.arity
-        operands = self.operands[len(self.operands) - count :]
-        del self.operands[len(self.operands) - count :]
+        kind = entry.kind
+        count = entry.args if kind == "call" else op.arity
+        stack = self.operands
+        operands = stack[len(stack) - count :]
+        del stack[len(stack) - count :]
         args = tuple(o.index for o in operands)
-        if entry.kind == "binary":
+        if kind == "binary":
             start, end = operands[0].start, operands[1].end
-            node_start, node_end = start, end
         else:
             start = entry.token.start
-            end = end if entry.kind == "call" else operands[-1].end
-            node_start, node_end = start, end
+            end = end if kind == "call" else operands[-1].end
         if op.name == "pow":
             self.check_exponent(operands[1])
         folded: float | None = None
-        values = [self.folded[a] for a in args]
-        if op.fold is not None and all(v is not None for v in values):
-            try:
-                folded = op.fold(*values)
-            except (ZeroDivisionError, OverflowError, ValueError):
-                folded = None
-        node = Node("op", op=op.name, args=args, start=node_start, end=node_end)
-        self.emit(node, start, end, folded)
+        if op.fold is not None:
+            values = [self.folded[a] for a in args]
+            if None not in values:
+                try:
+                    folded = op.fold(*values)
+                except (ZeroDivisionError, OverflowError, ValueError):
+                    folded = None
+        self.emit(Node("op", op.name, args, start=start, end=end), start, end, folded)
 
     def tower_height(self, node: Node) -> int:
         if node.op != "pow":

@@ -47,13 +47,22 @@ def matmul_shape(a: Shape, b: Shape) -> Shape | None:
     return (a[0], b[1]) if a[1] == b[0] else None
 
 
+#: the operations that refuse scalars (every other keeps scalars scalar)
+_NEEDS_ARRAYS = frozenset({"matmul", "dot"})
+
+
 def infer_shapes(expr: Expr, shapes: Mapping[str, Shape]) -> list[Shape]:
     """The shape of every node; :class:`ShapeError` at the first operator that does not fit.
 
     ``shapes`` gives each variable's shape; a variable without one is a scalar.
     """
+    nodes = expr.nodes
+    if not any(shapes.get(name) for name in expr.variables) and not any(
+        node.op in _NEEDS_ARRAYS for node in nodes
+    ):
+        return [()] * len(nodes)  # (scalars throughout: the common case, in one pass)
     out: list[Shape] = []
-    for node in expr.nodes:
+    for node in nodes:
         if node.kind == "variable":
             out.append(tuple(shapes.get(node.name, ())))
             continue

@@ -278,10 +278,20 @@ class _Pass:
         ids: dict[Any, int] = {}
         shared: dict[int, Values] = {}
         node_ids: list[int] = []
+        # A leaf's value and key once per name or number: a variable used 50,000 times is
+        # converted once (and a rational's hash, through Python's Fraction, is slow)
+        leaves: dict[tuple[str, Any], tuple[Values, Any]] = {}
         for i, node in enumerate(self.expr.nodes):
             if node.kind != "op":
-                v = _leaf(node, self.point, self.dtype)
-                key: Any = ("q", v.q) if isinstance(v, Real) and v.kind is Kind.EXACT else i
+                which = (node.kind, node.value if node.kind == "number" else node.name)
+                known_leaf = leaves.get(which)
+                if known_leaf is None:
+                    v = _leaf(node, self.point, self.dtype)
+                    exact = isinstance(v, Real) and v.kind is Kind.EXACT
+                    known_leaf = leaves[which] = (v, ("q", v.q) if exact else None)
+                v, key = known_leaf
+                if key is None:
+                    key = i
             else:
                 op = OPS[node.op]
                 args = [self.values[a] for a in node.args]

@@ -371,6 +371,12 @@ def add(x: Real, y: Real) -> Real:
 
 def mul(x: Real, y: Real) -> Real:
     kx, ky = x.kind, y.kind
+    # times an exact 1, whatever the other is (a zero keeps its side, an infinity its sign):
+    # the chain rule through sums and differences is mostly this
+    if ky is Kind.EXACT and y.q == 1:
+        return x
+    if kx is Kind.EXACT and x.q == 1:
+        return y
     if kx is Kind.EXACT and ky is Kind.EXACT:
         q = x.q * y.q
         if q == 0:
