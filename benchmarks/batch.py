@@ -3,6 +3,7 @@
     pip install -e ".[bench]"
     python benchmarks/batch.py                 # 1,000,000 rows (the goals' size)
     python benchmarks/batch.py --rows 10000000 --stream   # steady state and memory
+    python benchmarks/batch.py --load 1        # with another busy process on the machine
 
 The baselines are ``shared/bench/baseline_batch.py`` (pandas and polars versions of what a
 skilled user writes by hand: the same function, float64 autograd in 64K-row chunks, CSV in and
@@ -130,6 +131,13 @@ def main() -> None:
         "--stages", action="store_true", help="first, where the time goes, stage by stage"
     )
     parser.add_argument(
+        "--load",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep N other processes busy (a loop each) the whole time: other work running",
+    )
+    parser.add_argument(
         "--stream",
         action="store_true",
         help="also gradcli stdin -> stdout, for rows/s and peak memory",
@@ -172,6 +180,29 @@ def main() -> None:
             "--no-check",
         ],
     }
+    busy = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)
+    ]
+    try:
+        report(args, commands, points, gradcli, work)
+    finally:
+        for process in busy:
+            process.kill()
+    for f in work.iterdir():
+        f.unlink()
+    os.rmdir(work)
+
+
+def report(
+    args: argparse.Namespace,
+    commands: dict[str, list[str]],
+    points: Path,
+    gradcli: list[str],
+    work: Path,
+) -> None:
+    """Run every command --repeat times (interleaved) and print the tables."""
+    if args.load:
+        print(f"with {args.load} other busy process{'es' * (args.load > 1)} running")
     results: dict[str, list[tuple[float, float, int]]] = {k: [] for k in commands}
     for _ in range(args.repeat):  # interleaved, so drift hits every command alike
         for name, command in commands.items():
@@ -217,9 +248,6 @@ def main() -> None:
             part = statistics.median(r[0] for r in results[f"gradcli (a tenth){name}"])
             steady = (args.rows - args.rows // 10) / max(full - part, 1e-9)
             print(f"gradcli{name} steady state: {steady:,.0f} rows/s")
-    for f in work.iterdir():
-        f.unlink()
-    os.rmdir(work)
 
 
 if __name__ == "__main__":

@@ -31,11 +31,20 @@ NOTHING = [PY, "-c", "pass"]
 GRADCLI = [PY, "-m", "gradcli"]
 
 
+def _nested(depth: int) -> str:
+    """``depth`` nested functions, sin, tanh, cos and sigmoid in turn, around x."""
+    names = ("sin", "tanh", "cos", "sigmoid")
+    opening = "".join(f"{names[k % 4]}(" for k in range(depth - 1, -1, -1))
+    return opening + "x" + ")" * depth
+
+
 def inputs(folder: Path) -> dict[str, Path]:
     """The large expressions, written to files (they are read with --file)."""
     files = {
         "sum": " + ".join(f"sin({k}*x)*y**{k % 3}" for k in range(1, 10_001)),
         "chain": "+".join(["x"] * 50_000),  # 99,999 nodes
+        "deep": "sin(" * 1_000 + "x" + ")" * 1_000,
+        "deeper": _nested(10_000),
     }
     paths = {}
     for name, text in files.items():
@@ -77,6 +86,16 @@ def commands(paths: dict[str, Path]) -> list[tuple[str, list[str], list[str]]]:
         (
             "grad: x+x+...+x, 99,999 nodes",
             [*GRADCLI, "grad", "--file", str(paths["chain"]), "--x", "0.5", "--plain"],
+            FLOOR,
+        ),
+        (
+            "grad: 1,000 nested sin",
+            [*GRADCLI, "grad", "--file", str(paths["deep"]), "--x", "0.5", "--plain"],
+            FLOOR,
+        ),
+        (
+            "grad: 10,000 nested sin/tanh/cos/sigmoid",
+            [*GRADCLI, "grad", "--file", str(paths["deeper"]), "--x", "0.5", "--plain"],
             FLOOR,
         ),
     ]

@@ -5,7 +5,9 @@ dataset of several files, equal row for row to the run on one machine."""
 from __future__ import annotations
 
 import functools
+import os
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 
 import dask.dataframe as dd
@@ -109,7 +111,20 @@ def test_the_function_and_its_arguments_pickle() -> None:
     assert again(df).equals(job(df))
 
 
-def test_a_dask_cluster_of_two_processes_equals_one_machine(tmp_path: Path) -> None:
+@pytest.fixture
+def environment_kept() -> Iterator[None]:
+    """Dask's nanny sets OMP_NUM_THREADS, MALLOC_TRIM_THRESHOLD_ and others in this process's
+    environment before it spawns a worker (``os.environ.update``): put it back, so that later
+    tests (the warm server's, which compares environments) see the environment they had."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_a_dask_cluster_of_two_processes_equals_one_machine(
+    tmp_path: Path, environment_kept: None
+) -> None:
     folder = tmp_path / "points"
     folder.mkdir()
     parts = [_frame(rows, seed) for seed, rows in enumerate((40_000, 25_000, 70_001, 3), 1)]

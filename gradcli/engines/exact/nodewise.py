@@ -142,6 +142,23 @@ def _leaf(node: Node, point: Mapping[str, Value], dtype: str) -> Values:
     return real.of_float(round_to(float(value), dtype))
 
 
+def _leaf_key(node: Node, point: Mapping[str, Value], v: Values, dtype: str) -> Any:
+    """What makes two leaves the same number, for the pass's ids: the double they stand for
+    (a float hashes fast, a rational through Python's Fraction slowly; of_float is exact, so
+    equal doubles are equal numbers); an exact point given directly by its rational; None for
+    an array."""
+    if not isinstance(v, Real) or v.kind is not Kind.EXACT:
+        return None
+    if node.kind == "number":
+        return ("f", round_to(node.value, dtype))
+    if node.kind == "constant":
+        return ("f", round_to(CONSTANTS[node.name], dtype))
+    given = point[node.name]
+    if isinstance(given, (int, float)) and not isinstance(given, bool):
+        return ("f", round_to(float(given), dtype))
+    return ("q", v.q)
+
+
 def _safe(fn: Callable[..., Real], *args: Any) -> Real:
     try:
         return fn(X, *args)
@@ -270,6 +287,9 @@ class _Pass:
         self.kink_at: dict[int, Any] = {}  #: node -> where (bool, or a bool array) it is on it
         self.failure: int | None = None
         self.settled = True
+        #: every variable a plain number: then every node's value is one Real (no arrays to
+        #: look for, node after node)
+        self.scalar = not any(isinstance(v, Array) for v in point.values())
 
     def forward(self) -> None:
         # Each node gets an id: the same operation on the same numbers gets the same id, and
@@ -287,8 +307,7 @@ class _Pass:
                 known_leaf = leaves.get(which)
                 if known_leaf is None:
                     v = _leaf(node, self.point, self.dtype)
-                    exact = isinstance(v, Real) and v.kind is Kind.EXACT
-                    known_leaf = leaves[which] = (v, ("q", v.q) if exact else None)
+                    known_leaf = leaves[which] = (v, _leaf_key(node, self.point, v, self.dtype))
                 v, key = known_leaf
                 if key is None:
                     key = i
@@ -305,7 +324,7 @@ class _Pass:
                 elif known is not None:
                     v = shared[known]
                 elif op.elementwise:
-                    v = _elementwise(op.exact, args)
+                    v = _safe(op.exact, *args) if self.scalar else _elementwise(op.exact, args)
                 else:
                     v = _as_real(op.exact(X, *args))
                 if op.kink is not None and self.live[i]:
@@ -356,7 +375,7 @@ class _Pass:
         def one(*a: Real) -> tuple[Real, ...]:
             return _one_partials(self, node.op, a)
 
-        if all(isinstance(a, Real) for a in args):
+        if self.scalar or all(isinstance(a, Real) for a in args):
             got = one(*args)
         else:
             parts = np.broadcast_arrays(*[np.asarray(a, dtype=object) for a in args])
@@ -437,7 +456,9 @@ class _Pass:
             if op.elementwise:
                 local = self.partials_of(i)
                 terms = self.sizes_of(i) if with_sizes else None
-                scalar = isinstance(bar, Real) and all(isinstance(v, Real) for v in args)
+                scalar = self.scalar or (
+                    isinstance(bar, Real) and all(isinstance(v, Real) for v in args)
+                )
                 for k, a in enumerate(node.args):
                     if not self.live[a]:
                         continue
