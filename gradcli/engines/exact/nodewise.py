@@ -19,6 +19,7 @@ when the even part of the output is exactly 0, and then it is the odd part. So `
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from ...language.values import Array, Value, labels, round_to
 from ...limits import MAX_DIRECTIONAL, PRECISION_CAP, SETTLED_BITS, START_BITS
 from ..formulas import Partials
 from . import real
+from ._rules import RULES
 from .functions import X
 from .real import FINITE, INFINITE, NUMBERS, Kind, Real, Undecided
 
@@ -368,6 +370,10 @@ class _Pass:
         if got is not None:
             return got
         node = self.expr.nodes[i]
+        if self.scalar:
+            fixed = _constant_partials(node.op)
+            if fixed is not None:  # (sums and differences: the same numbers at every node)
+                return fixed[0]
         # the operands and the operation's own value (the formulas may reuse it)
         args = [self.values[a] for a in node.args] + [self.values[i]]
         compiled = self.partials[node.op]
@@ -393,6 +399,10 @@ class _Pass:
         if got is not None:
             return got
         node = self.expr.nodes[i]
+        if self.scalar:
+            fixed = _constant_partials(node.op)
+            if fixed is not None:
+                return fixed[1]
         args = [self.values[a] for a in node.args] + [self.values[i]]  # (as in partials_of)
         local = self.partials_of(i)
         compiled = self.partials.magnitudes(node.op)
@@ -545,6 +555,23 @@ class _Pass:
                 )
             odd[i], even[i] = a_out, b_out
         return odd[-1], even[-1]
+
+
+@functools.cache
+def _constant_partials(op_name: str) -> tuple[tuple[Real, ...], tuple[float, ...]] | None:
+    """The local partials of an operation whose partials are numbers (``add``: 1 and 1,
+    ``sub``: 1 and -1), with their sizes; None for any other."""
+    op = OPS[op_name]
+    rules: Any = RULES.get(op_name)  # (a generated table: its type is a long union)
+    if rules is None or op.exact_partials is not None or not op.elementwise:
+        return None
+    numbers: list[tuple[int, int]] = []
+    for rule in rules:
+        if rule[0] != "num":
+            return None
+        numbers.append((int(rule[1]), int(rule[2])))
+    values = tuple(real.rational(p, q) for p, q in numbers)
+    return values, tuple(abs(p / q) for p, q in numbers)
 
 
 def _one_partials(p: _Pass, op_name: str, a: Sequence[Real]) -> tuple[Real, ...]:
