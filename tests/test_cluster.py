@@ -155,3 +155,19 @@ def test_a_dask_cluster_of_two_processes_equals_one_machine(
     differ = got[got["status"] != alone["status"]]
     assert differ.empty, (differ.head(), alone[got["status"] != alone["status"]].head())
     assert (got["status"] == "undefined").sum() == sum(int((p["x"] == 0).sum()) for p in parts)
+
+
+def test_tables_say_what_is_wrong_the_same_way() -> None:
+    df = _frame(3, 5)
+    frame = df.to_pandas()
+    with pytest.raises(GradcliError, match="column x, row 1: nan is not a finite number"):
+        gradcli.grad_batch("x*y", frame.assign(x=[1.0, np.nan, 2.0]))
+    with pytest.raises(GradcliError, match="column x, row 1: the cell is empty"):
+        gradcli.grad_batch("x*y", frame.assign(x=pd.array([1.0, None, 2.0], dtype="Float64")))
+    # an empty table is refused for what a full one would be (Dask's meta fails early)
+    text = pl.DataFrame({"x": pl.Series([], dtype=pl.String), "y": pl.Series([], dtype=pl.Float64)})
+    for empty in (text, text.to_pandas(), text.to_arrow()):
+        with pytest.raises(GradcliError, match=r"column x is of type .*, not numbers"):
+            gradcli.grad_batch("x*y", empty)
+    with pytest.raises(GradcliError, match="not LazyFrame"):
+        gradcli.grad_batch("x*y", df.lazy())

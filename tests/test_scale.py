@@ -94,3 +94,23 @@ def test_short_operands_are_written_out() -> None:
     assert len(big) > LOCAL_OPERAND
     g = gradcli.graph(f"sin({big})", x=1)
     assert g.edges[-1].local == f"cos(n{len(parse(big).nodes) - 1})"
+
+
+def test_higher_derivatives_past_sympy_say_at_once_they_are_not_proven() -> None:
+    text, _, _ = _chain(300)  # past SymPy's depth: only first derivatives are proven
+    r = gradcli.grad(text, x=0.5, order=2, timeout=60)
+    assert r.check.status.value == "inconclusive"
+    assert "derivatives of order 2 are not checked" in " ".join(r.check.notes)
+    h = gradcli.hessian(text, x=0.5, timeout=60)
+    assert h.status.value == "inconclusive" and h.cells is None
+    assert "300 operations deep" in " ".join(h.notes)
+    shown = run_cli("grad", text, "--x", "0.5", "--order", "2", timeout=120)
+    assert shown.returncode == 4, shown.stderr
+    assert "? inconclusive" in shown.stdout and "Traceback" not in shown.stderr
+
+
+def test_every_verdict_has_a_mark() -> None:
+    from gradcli.render.table import STYLE
+    from gradcli.results import Status
+
+    assert set(STYLE) == set(Status)

@@ -613,7 +613,7 @@ def _batch_columns(expr: Expr, columns: object) -> tuple[dict[str, np.ndarray], 
             f"mapping of variable names to arrays of numbers, not {type(columns).__name__}",
             hint="for a Dask or Ray dataset, run grad_batch on each partition (README: more "
             "than one machine)"
-            if hasattr(columns, "columns") or hasattr(columns, "map_batches")
+            if hasattr(type(columns), "columns") or hasattr(type(columns), "map_batches")
             else None,
         )
     for name in columns:

@@ -77,7 +77,16 @@ def variable_columns(
     out: dict[str, Any] = {}
     for v in variables:
         column = table.column(v) if kind == "arrow" else table[v]
-        if (
+        if not len(column) and not _numeric(column, kind):
+            # (an empty table, such as Dask's meta, is refused for what a full one would be)
+            raise InputError(
+                f"column {v} is of type {column.type if kind == 'arrow' else column.dtype}, "
+                "not numbers",
+                hint="every cell must be a finite number",
+            )
+        if kind == "pandas" and isinstance(column.dtype, np.dtype) and column.dtype.kind == "f":
+            pass  # (NaN is pandas' missing value there, and a float: reported as not finite)
+        elif (
             column.null_count
             if kind == "arrow"
             else (column.null_count() if kind == "polars" else column.isna().sum())
@@ -89,6 +98,22 @@ def variable_columns(
             )
         out[v] = column.to_numpy() if kind != "arrow" else column.to_numpy(zero_copy_only=False)
     return out
+
+
+def _numeric(column: Any, kind: str) -> bool:
+    """Whether the column's type holds numbers (not text, not booleans)."""
+    if kind == "polars":
+        return bool(column.dtype.is_numeric())
+    if kind == "pandas":
+        # (here, not at the top: only for a pandas table)
+        from pandas.api import types
+
+        return bool(types.is_numeric_dtype(column.dtype)) and not types.is_bool_dtype(column.dtype)
+    # (here, not at the top: only for an Arrow table)
+    import pyarrow as pa
+
+    values = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    return bool(pa.types.is_integer(values) or pa.types.is_floating(values))
 
 
 def _first_null(column: Any, kind: str) -> int:

@@ -545,16 +545,30 @@ def timed_out(value: float, gradient: Mapping[str, float], why: str) -> Check:
     note = f"the exact check {why}; torch's numbers are shown unchecked" + (
         " (raise the limit with --timeout)" if "within" in why else ""
     )
+    return _unchecked(Status.TIMEOUT, value, gradient, note)
+
+
+def _unchecked(status: Status, value: float, gradient: Mapping[str, float], note: str) -> Check:
+    """torch's numbers with no exact value beside them, every one with ``status``."""
     unknown = "not computed"
     return Check(
-        Status.TIMEOUT,
-        Verdict(Status.TIMEOUT, value, None, unknown, note, "not_computed"),
+        status,
+        Verdict(status, value, None, unknown, note, "not_computed"),
         {
-            name: Verdict(Status.TIMEOUT, g, None, unknown, note, "not_computed")
+            name: Verdict(status, g, None, unknown, note, "not_computed")
             for name, g in gradient.items()
         },
         (note,),
     )
+
+
+def not_provable(value: float, gradient: Mapping[str, float], why: str, order: str) -> Check:
+    """The check of a higher derivative of an expression too large for SymPy's derivative
+    (``why``, from :func:`~gradcli.check.reference.symbolic_allowed`): the node-by-node
+    reference has no derivatives of order 2 and up, so nothing proves torch's numbers, and the
+    verdict says so at once (``inconclusive``, exit code 4) rather than after the time limit."""
+    note = f"{why}: derivatives of order {order} are not checked; torch's numbers are shown"
+    return _unchecked(Status.INCONCLUSIVE, value, gradient, note)
 
 
 __all__ = [
@@ -567,6 +581,7 @@ __all__ = [
     "judge_point",
     "kind_of",
     "nondifferentiable",
+    "not_provable",
     "rounded",
     "text_of",
     "timed_out",

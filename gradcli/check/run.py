@@ -14,7 +14,7 @@ from ..language.values import Value, elements, flat
 from ..results import Check, Status, Verdict, worst
 from . import reference, spread
 from .budget import CheckTimeout, time_limit
-from .judge import PointReference, judge_point, timed_out
+from .judge import PointReference, judge_point, not_provable, timed_out
 
 
 def check_grad(
@@ -83,6 +83,9 @@ def check_order(
     # (here, not at the top: it loads SymPy)
     from ..engines.exact import sympy_eval
 
+    too_large = reference.symbolic_allowed(expr)
+    if too_large:  # (the N-th derivative is SymPy's: past its size, nothing proves it)
+        return {}, not_provable(value, {wrt: derivative}, too_large, str(order))
     try:
         with time_limit(timeout) as deadline:
             ref, late = reference.nodewise_reference(expr, point, dtype, None, deadline)
@@ -225,6 +228,9 @@ def check_hessian(
 
     labelled = elements(point)
     shapes = {n: getattr(v, "shape", ()) for n, v in point.items()}
+    too_large = reference.symbolic_allowed(expr)
+    if too_large:
+        return None, Status.INCONCLUSIVE, list(not_provable(0.0, {}, too_large, "2").notes), None
     try:
         with time_limit(timeout) as deadline:
             ref, late = reference.nodewise_reference(expr, point, dtype, None, deadline)

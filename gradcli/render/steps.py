@@ -45,6 +45,20 @@ def _wrapped(text: str, width: int, indent: str = "") -> Text:
     return Text(("\n" + indent).join(wrap_expression(text, width)))
 
 
+def _legend_lines(text: str, room: int) -> list[str]:
+    """``text`` wrapped into at most :data:`LEGEND_LINES` lines of ``room`` characters,
+    shortened in the middle as much as that takes (lines break only between tokens, so a
+    line may hold fewer characters than the room)."""
+    budget = LEGEND_LINES * room
+    lines = wrap_expression(clip(text, budget), room)  # (clip's time is the budget's)
+    while len(lines) > LEGEND_LINES and budget > 16:
+        # the characters the lines held, scaled to the lines allowed (and a little less)
+        held = sum(len(line) for line in lines)
+        budget = min(budget - 1, held * LEGEND_LINES // len(lines) - 4)
+        lines = wrap_expression(clip(text, budget), room)
+    return lines
+
+
 def backward_view(backward: Backward, width: int = 80) -> RenderableType:
     title = Text("Backward pass: the chain rule edge by edge, output first", style="bold")
     # every operation once, by its label, with its expression (wrapped between tokens; a long
@@ -61,7 +75,7 @@ def backward_view(backward: Backward, width: int = 80) -> RenderableType:
     tag = max((len(f"n{n}") for n in named), default=2)
     room = max(20, width - tag - 4)
     for n, text in sorted(named.items(), reverse=True):
-        legend.add_row(f"n{n}", _wrapped(clip(text, LEGEND_LINES * room - 8), room))
+        legend.add_row(f"n{n}", Text("\n".join(_legend_lines(text, room))))
 
     rows = []
     for step in backward.steps:

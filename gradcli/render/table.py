@@ -28,6 +28,7 @@ STYLE = {
     Status.OVERFLOW: ("✗", "magenta"),
     Status.UNDEFINED: ("✗", "magenta"),
     Status.TIMEOUT: ("?", "yellow"),
+    Status.INCONCLUSIVE: ("?", "yellow"),
     Status.UNCHECKED: ("-", "dim"),
 }
 
