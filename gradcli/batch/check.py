@@ -18,7 +18,6 @@ result is not finite, get that same exact verdict; the other rows stay ``uncheck
 from __future__ import annotations
 
 import contextlib
-import math
 import mmap
 import multiprocessing
 import random
@@ -432,7 +431,7 @@ class Screen:
     ) -> None:
         """``exact_rows``: doubtful rows judged exactly, at most (None: every one)."""
         self.expr, self.dtype, self.timeout = expr, dtype, timeout
-        self.exact_left: float = exact_rows if exact_rows is not None else math.inf
+        self.exact_left = exact_rows  #: doubtful rows still to judge exactly (None: no limit)
         self.over_budget = 0  #: doubtful rows left unchecked
         self.pool: _Helper | None = None
         self.threads: ThreadPoolExecutor | None = None
@@ -504,9 +503,10 @@ class Screen:
 
     def judge(self, columns: Mapping[str, np.ndarray], rows: np.ndarray, codes: np.ndarray) -> None:
         """Exact verdicts for the doubtful ``rows`` (in place in ``codes``), within budget."""
-        take = rows if self.exact_left >= len(rows) else rows[: int(self.exact_left)]
+        take = rows if self.exact_left is None else rows[: self.exact_left]
         self.over_budget += len(rows) - len(take)
-        self.exact_left -= len(take)
+        if self.exact_left is not None:
+            self.exact_left -= len(take)
         for i in take.tolist():
             point = {name: float(col[i]) for name, col in columns.items()}
             codes[i] = CODE[row_verdict(self.expr, point, self.dtype, self.timeout)]

@@ -75,15 +75,11 @@ class Summary:
 
 # ---- one chunk ---------------------------------------------------------------------------------
 
-READ_AHEAD = 4  #: chunks read (and screened) ahead of torch, while it loads and computes
-
-
-def read_ahead() -> int:
-    """Chunks to read ahead (each chunk in flight holds its columns, and a slot of memory
-    shared with the check's helper). Measured over 10,000,000 two-variable rows: 4 streams as
-    fast as 12 and peaks 45 MB lower (396 MiB instead of 441); at 1,000,000 rows from a file,
-    4 was as fast too (3.4 s), though fewer chunks are read while torch loads."""
-    return READ_AHEAD
+#: chunks read (and screened) ahead of torch, while it loads and computes; each in flight holds
+#: its columns and a slot of memory shared with the check's helper. Measured over 10,000,000
+#: two-variable rows: 4 streams as fast as 12 and peaks 45 MB lower (396 MiB, not 441); at
+#: 1,000,000 rows from a file 4 was as fast too, though fewer chunks are read while torch loads
+READ_AHEAD = 4
 
 
 @dataclass
@@ -118,7 +114,7 @@ class Checking:
         self.screen: batchcheck.Screen | None = None
         self.sampler: batchcheck.Sampler | None = None
         if self.mode == "all":
-            self.screen = batchcheck.Screen(expr, dtype, timeout, process, read_ahead(), exact_rows)
+            self.screen = batchcheck.Screen(expr, dtype, timeout, process, READ_AHEAD, exact_rows)
             summary.exact_budget = exact_rows or 0
         else:
             self.sampler = batchcheck.Sampler(expr, dtype, rows, timeout)
@@ -283,7 +279,7 @@ def _hold_freed_memory() -> None:
 
 
 class _ReadAhead:
-    """Chunks from ``chunks``, read on a thread up to :func:`read_ahead` chunks ahead; an
+    """Chunks from ``chunks``, read on a thread up to :data:`READ_AHEAD` chunks ahead; an
     error while reading is raised where the chunk would have been."""
 
     _DONE = object()
@@ -291,7 +287,7 @@ class _ReadAhead:
     def __init__(self, expr: Expr, chunks: Iterator[Any], checking: Checking | None) -> None:
 
         self.expr, self.chunks, self.checking = expr, chunks, checking
-        self.queue: queue.Queue[Any] = queue.Queue(read_ahead())
+        self.queue: queue.Queue[Any] = queue.Queue(READ_AHEAD)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._read, name="gradcli-read", daemon=True)
         self.thread.start()

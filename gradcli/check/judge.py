@@ -567,8 +567,12 @@ def not_provable(value: float, gradient: Mapping[str, float], why: str, order: s
     (``why``, from :func:`~gradcli.check.reference.symbolic_allowed`): the node-by-node
     reference has no derivatives of order 2 and up, so nothing proves torch's numbers, and the
     verdict says so at once (``inconclusive``, exit code 4) rather than after the time limit."""
-    note = f"{why}: derivatives of order {order} are not checked; torch's numbers are shown"
-    return _unchecked(Status.INCONCLUSIVE, value, gradient, note)
+    return _unchecked(Status.INCONCLUSIVE, value, gradient, not_provable_note(why, order))
+
+
+def not_provable_note(why: str, order: str) -> str:
+    """What :func:`not_provable` says."""
+    return f"{why}: derivatives of order {order} are not checked; torch's numbers are shown"
 
 
 __all__ = [
@@ -582,6 +586,7 @@ __all__ = [
     "kind_of",
     "nondifferentiable",
     "not_provable",
+    "not_provable_note",
     "rounded",
     "text_of",
     "timed_out",

@@ -14,7 +14,7 @@ from ..language.values import Value, elements, flat
 from ..results import Check, Status, Verdict, worst
 from . import reference, spread
 from .budget import CheckTimeout, time_limit
-from .judge import PointReference, judge_point, not_provable, timed_out
+from .judge import PointReference, judge_point, not_provable, not_provable_note, timed_out
 
 
 def check_grad(
@@ -230,7 +230,7 @@ def check_hessian(
     shapes = {n: getattr(v, "shape", ()) for n, v in point.items()}
     too_large = reference.symbolic_allowed(expr)
     if too_large:
-        return None, Status.INCONCLUSIVE, list(not_provable(0.0, {}, too_large, "2").notes), None
+        return None, Status.INCONCLUSIVE, [not_provable_note(too_large, "2")], None
     try:
         with time_limit(timeout) as deadline:
             ref, late = reference.nodewise_reference(expr, point, dtype, None, deadline)
