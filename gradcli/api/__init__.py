@@ -7,7 +7,7 @@ arguments are checked in ``arguments``, before any heavy import.
 
 from .answers import check_answer
 from .arguments import DTYPES, shapes_of
-from .calculus import grad, grad_batch, graph, hessian, jacobian, steps
+from .calculus import grad, grad_batch, graph, hessian, jacobian, own_process, steps
 from .descent import OPTIMIZERS, descend
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "graph",
     "hessian",
     "jacobian",
+    "own_process",
     "shapes_of",
     "steps",
 ]

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
+from ..check import ahead
+from ..check.ahead import Pending
 from ..check.budget import CheckTimeout, time_limit
 from ..errors import InputError, TimeLimitError, UsageError
 from ..explain.graph import build_graph
@@ -51,7 +54,16 @@ from .arguments import (
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..check.judge import PointReference
     from ..results import StepsResult
+
+
+def own_process() -> None:
+    """For a program that owns its process, as the command line does: the exact check of a
+    point may then run in a forked child while torch is imported (:mod:`gradcli.check.ahead`).
+    Without it, nothing forks: a library call never forks its host's process."""
+    ahead.allow()
+
 
 # ---- grad ----------------------------------------------------------------------------------------
 
@@ -127,43 +139,68 @@ def grad(
         found = _nth_derivative(expr, point, dtype, order, wrt, check, seconds)
         return replace(found, constants=tuple(c for c in constants if c not in found.gradient))
     vector = _vjp_vector(vjp, shapes[-1])
-
-    from ..engines import autograd  # (torch: not before the input is known to be good)
-
-    computed = autograd.autograd(expr, point, dtype, vector, frozenset(constants))
-    flat_gradient = {
-        label: g
-        for name, value in computed.gradient.items()
-        for label, g in zip(labels(name, value), flat(value), strict=True)
-    }
-
-    def result(shown: dict[str, str], verdicts: Check) -> GradResult:
-        return GradResult(
-            expression,
-            point,
-            dtype,
-            computed.value,
-            computed.gradient,
-            {label: text for label, text in shown.items() if label in flat_gradient},
-            verdicts,
-            vector,
-            constants=constants,
-        )
-
-    if not check:
-        return result({}, Check(Status.UNCHECKED, None))
     size = sum(len(flat(v)) for v in point.values())
-    from ..check.run import check_grad  # (the exact engines: FLINT, and SymPy)
-
-    shown, verdicts = check_grad(
-        expr, point, dtype, computed, flat_gradient, vector, seconds, size <= max_symbolic, simplify
+    symbolic = size <= max_symbolic
+    # The exact side needs only the point: started first, it may run beside torch's import.
+    exact = (
+        Pending(partial(_grad_reference, expr, point, dtype, vector, symbolic, simplify), seconds)
+        if check
+        else None
     )
-    if size > max_symbolic:
+    try:
+        from ..engines import autograd  # (torch: not before the input is known to be good)
+
+        computed = autograd.autograd(expr, point, dtype, vector, frozenset(constants))
+        flat_gradient = {
+            label: g
+            for name, value in computed.gradient.items()
+            for label, g in zip(labels(name, value), flat(value), strict=True)
+        }
+
+        def result(shown: dict[str, str], verdicts: Check) -> GradResult:
+            return GradResult(
+                expression,
+                point,
+                dtype,
+                computed.value,
+                computed.gradient,
+                {label: text for label, text in shown.items() if label in flat_gradient},
+                verdicts,
+                vector,
+                constants=constants,
+            )
+
+        if exact is None:
+            return result({}, Check(Status.UNCHECKED, None))
+        from ..check.run import check_grad  # (the exact engines: FLINT)
+
+        shown, verdicts = check_grad(
+            expr, point, dtype, computed, flat_gradient, vector, seconds, exact=exact
+        )
+    finally:
+        if exact is not None:
+            exact.close()
+    if not symbolic:
         verdicts = verdicts.with_note(
             f"SymPy's derivative was not tried: the variables have {size:,} elements, more "
             f"than max_symbolic ({max_symbolic:,}); checked node by node"
         )
     return result(shown, verdicts)
+
+
+def _grad_reference(
+    expr: Expr,
+    point: Mapping[str, Value],
+    dtype: str,
+    vector: Value | None,
+    symbolic: bool,
+    simplify: bool,
+    seconds: float | None,
+) -> PointReference:
+    """The exact side of ``grad`` (run ahead: :mod:`gradcli.check.ahead`)."""
+    from ..check import reference  # (the exact engines: FLINT, and SymPy)
+
+    return reference.shown_reference(expr, point, dtype, vector, seconds, symbolic, simplify)
 
 
 def _nth_derivative(

@@ -66,6 +66,14 @@ class Deadline:
         return self.end is not None and time.monotonic() >= self.end
 
 
+_EXPIRED = [0]  #: time limits that have fired in this process
+
+
+def expirations() -> int:
+    """How many time limits have fired in this process so far."""
+    return _EXPIRED[0]
+
+
 @contextmanager
 def time_limit(seconds: float | None) -> Iterator[Deadline]:
     """Exact work under a budget: raise :class:`CheckTimeout` in this block after ``seconds``
@@ -83,6 +91,7 @@ def time_limit(seconds: float | None) -> Iterator[Deadline]:
         with lock:
             if inside[0]:
                 fired[0] = True
+                _EXPIRED[0] += 1
                 _set_async_exc(thread, expired_class)
 
     timer = None
@@ -126,4 +135,4 @@ def _leave(
             fired[0] = False  # delivered: the block ended anyway
 
 
-__all__ = ["CheckTimeout", "Deadline", "time_limit"]
+__all__ = ["CheckTimeout", "Deadline", "expirations", "time_limit"]

@@ -313,7 +313,7 @@ class PointReference:
     undefined: str = ""  #: why the function is undefined at the point ("" where it is defined)
     nondifferentiable: dict[str, str] = field(default_factory=dict)  #: label -> why
     conventions: dict[str, str] = field(default_factory=dict)  #: label -> torch at a kink
-    node_values: list[Any] | None = None  #: every node's exact value (node by node)
+    node_values: Sequence[Any] | None = None  #: every node's exact value (node by node)
     notes: list[str] = field(default_factory=list)
     method: str = "symbolic"
     shown: dict[str, str] = field(default_factory=dict)  #: SymPy's derivatives, as text

@@ -41,6 +41,7 @@ from ..limits import (
     SYMBOLIC_NODES,
 )
 from ..results import NODE_BY_NODE, SYMBOLIC
+from .ahead import ItemByItem, OnRequest
 from .budget import CheckTimeout, Deadline, time_limit
 from .judge import PointReference, text_of
 
@@ -251,6 +252,29 @@ def grad_reference(
     VJP vector ``v``). Raises :class:`CheckTimeout` when not even the first pass finished."""
     outputs: str | Value = "scalar" if vjp is None else vjp
     return references(expr, point, dtype, outputs, timeout, symbolic)[0]
+
+
+def shown_reference(
+    expr: Expr,
+    point: Mapping[str, Value],
+    dtype: str,
+    vjp: Value | None,
+    timeout: float | None,
+    symbolic: bool = True,
+    simplify: bool | None = None,
+) -> PointReference:
+    """:func:`grad_reference`, with the derivatives' text already in the form shown (with
+    ``simplify`` False or True, :func:`shorter_shown`; None, as diff gave it) and no SymPy object
+    left in it: all the check needs of SymPy, done, so that it can be done in another process
+    (:mod:`gradcli.check.ahead`)."""
+    ref = grad_reference(expr, point, dtype, vjp, timeout, symbolic)
+    if simplify is not None:
+        ref.shown = shorter_shown(ref, simplify)
+    ref.formulas, ref.display = {}, None
+    if ref.node_values is not None:
+        ref.node_values = ItemByItem(ref.node_values)
+    ref.scale = OnRequest(ref.scale)
+    return ref
 
 
 def references(

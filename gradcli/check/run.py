@@ -13,6 +13,7 @@ from ..language.nodes import Expr
 from ..language.values import Value, elements, flat
 from ..results import Check, Status, Verdict, worst
 from . import reference, spread
+from .ahead import Pending
 from .budget import CheckTimeout, time_limit
 from .judge import PointReference, judge_point, not_provable, not_provable_note, timed_out
 
@@ -27,14 +28,20 @@ def check_grad(
     timeout: float | None,
     symbolic: bool = True,
     simplify: bool | None = None,
+    exact: Pending[PointReference] | None = None,
 ) -> tuple[dict[str, str], Check]:
     """SymPy's derivatives as text (by element label), and the verdicts of ``grad``. With
     ``simplify`` False or True the text is in the shorter forms found (see
     :func:`reference.shorter_shown`); None (batch rows, whose text nobody reads) as diff
-    gave it."""
+    gave it. ``exact``: the reference started ahead (:func:`reference.shown_reference`), which
+    then stands for ``symbolic`` and ``simplify``; without it, it is computed here."""
     value = autograd.scalar_of(computed.value, vjp)
     try:
-        ref = reference.grad_reference(expr, point, dtype, vjp, timeout, symbolic)
+        ref = (
+            exact.result()
+            if exact is not None
+            else reference.shown_reference(expr, point, dtype, vjp, timeout, symbolic, simplify)
+        )
     except CheckTimeout as stop:
         return {}, timed_out(value, gradient, stop.why)
 
@@ -44,8 +51,7 @@ def check_grad(
     verdicts = judge_point(
         expr, dtype, value, gradient, elements(point), ref, computed.node_values, moved
     )
-    shown = ref.shown if simplify is None else reference.shorter_shown(ref, simplify)
-    return shown, verdicts
+    return ref.shown, verdicts
 
 
 def _kink_note(expr: Expr, ref: nodewise.Reference, names: set[str], what: str) -> str:

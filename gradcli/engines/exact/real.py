@@ -140,6 +140,12 @@ class Real:
             return float("inf") * self.side
         return float("nan")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled exactly (FLINT's balls cannot be): a ball as the mantissas and exponents of
+        its midpoint and radius, so that another process gets the very same ball."""
+        b = None if self.b is None else _ball_parts(self.b)
+        return (_rebuilt, (int(self.kind), self.q, b, self.side, self.why))
+
     def __repr__(self) -> str:
         if self.kind is Kind.EXACT:
             return f"Real({self.q}{'+' if self.side > 0 else '-' if self.side < 0 else ''})"
@@ -186,6 +192,30 @@ class Real:
 
     def __rpow__(self, other: Any) -> Real:
         return power(lift(other), self)
+
+
+def _dyadic(x: Any) -> tuple[int, int] | str:
+    """An exact, finite float of FLINT's as (mantissa, exponent); else its text (inf, nan)."""
+    if x.is_finite() and x.is_exact():
+        m, e = x.man_exp()
+        return int(m), int(e)
+    return str(x.str())
+
+
+def _ball_parts(b: Any) -> tuple[tuple[int, int] | str, tuple[int, int] | str]:
+    return _dyadic(b.mid()), _dyadic(b.rad())
+
+
+def _rebuilt(
+    kind: int,
+    q: Any,
+    b: tuple[tuple[int, int] | str, tuple[int, int] | str] | None,
+    side: int,
+    why: str,
+) -> Real:
+    """A :class:`Real` from its pickled parts (a (mantissa, exponent) pair is exact at any
+    precision)."""
+    return Real(Kind(kind), q, None if b is None else arb(*b), side, why)
 
 
 # ---- constructors ------------------------------------------------------------------------------
