@@ -32,9 +32,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, overload
 
+from ..engines.overlay import Overlay
 from .budget import CheckTimeout, expirations
 
 T = TypeVar("T")
@@ -183,7 +184,7 @@ _receiving: Pending[Any] | None = None  #: in the parent: whose answer is being 
 _serving: list[Callable[[], Any]] | None = None  #: in the child: the parts to send later
 
 
-class OnRequest(MutableMapping[str, float]):
+class OnRequest(Overlay):
     """A mapping worked out only when it is first read (the judge's scales, a second reverse
     pass over the tree, which most points never need). Across to the parent it stays so: the
     child sends it after its answer, and the parent waits for it only if it is read. Entries
@@ -192,8 +193,8 @@ class OnRequest(MutableMapping[str, float]):
     def __init__(
         self, base: Mapping[str, float] | None, source: tuple[Pending[Any], int] | None = None
     ) -> None:
+        super().__init__()
         self._base, self._source = base, source
-        self._set: dict[str, float] = {}
 
     def _load(self) -> Mapping[str, float]:
         if self._base is None:
@@ -201,21 +202,6 @@ class OnRequest(MutableMapping[str, float]):
             pending, index = self._source
             self._base = pending.part(index)
         return self._base
-
-    def __getitem__(self, key: str) -> float:
-        return self._set[key] if key in self._set else self._load()[key]
-
-    def __setitem__(self, key: str, value: float) -> None:
-        self._set[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        self._set.pop(key, None)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter({**self._load(), **self._set})
-
-    def __len__(self) -> int:
-        return len({**self._load(), **self._set})
 
     def __reduce__(self) -> tuple[Any, ...]:
         if _serving is None:  # (pickled anywhere else: as the plain mapping)

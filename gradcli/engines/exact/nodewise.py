@@ -32,6 +32,7 @@ from ...language.ops import CONSTANTS, OPS
 from ...language.values import Array, Value, labels, round_to
 from ...limits import MAX_DIRECTIONAL, PRECISION_CAP, SETTLED_BITS, START_BITS
 from ..formulas import Partials
+from ..overlay import Overlay
 from . import real
 from ._rules import RULES
 from .functions import X
@@ -89,35 +90,20 @@ class Reference:
         return self.scales[0] if self.scales else {}
 
 
-class LazyScales(MutableMapping[str, float]):
+class LazyScales(Overlay):
     """Each label's scale, from a second reverse pass made only when the judge first needs
     one (most numbers agree on the relative tolerance alone); entries may be set over it."""
 
     def __init__(self, p: _Pass, seed: Values, bits: int) -> None:
+        super().__init__()
         self._pass, self._seed, self._bits = p, seed, bits
         self._data: dict[str, float] | None = None
-        self._set: dict[str, float] = {}
 
     def _load(self) -> dict[str, float]:
         if self._data is None:
             with real.working_precision(self._bits):
                 self._data = self._pass.reverse(self._seed, with_sizes=True)[1]
         return self._data
-
-    def __getitem__(self, key: str) -> float:
-        return self._set[key] if key in self._set else self._load()[key]
-
-    def __setitem__(self, key: str, value: float) -> None:
-        self._set[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        self._set.pop(key, None)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter({**self._load(), **self._set})
-
-    def __len__(self) -> int:
-        return len({**self._load(), **self._set})
 
 
 def supports(expr: Expr) -> bool:
