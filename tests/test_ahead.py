@@ -211,8 +211,9 @@ def test_a_child_past_its_time_limit_is_killed_and_reported_as_a_timeout() -> No
 
 
 def test_the_time_limit_counts_from_the_moment_the_check_is_asked_for() -> None:
-    """A child that ran out of time beside a slow parent leaves the work to the parent, with
-    the time it would have had there; work too slow anywhere times out after the limit."""
+    """The child's clock is held until the parent asks: work that takes longer than the
+    limit but ends before the ask is done, not lost; work too slow anywhere times out the
+    limit after the ask, however long the parent took to ask."""
     got = _script(
         """
         import os, time
@@ -221,21 +222,21 @@ def test_the_time_limit_counts_from_the_moment_the_check_is_asked_for() -> None:
         ahead.allow()
         me = os.getpid()
 
-        def starved(seconds):  # (busy until its limit in the child; quick here)
-            if os.getpid() == me:
-                return f"done here, with {seconds:.1f} s"
+        def busy(seconds, for_=0.8):  # (longer than its limit: done while the clock is held)
             with time_limit(seconds):
-                while True:
+                start = time.monotonic()
+                while time.monotonic() - start < for_:
                     pass
+                return os.getpid() != me
 
         def slow(seconds):
             with time_limit(seconds):
                 while True:
                     pass
 
-        p = ahead.Pending(starved, 0.5)
-        time.sleep(1)  # (the parent's own work: the child's limit fires meanwhile)
-        print(p.result())
+        p = ahead.Pending(busy, 0.5)
+        time.sleep(1.5)  # (the parent's own work, as long as the child's)
+        print("done in the child", p.result())
         for late in (0, 1):
             p = ahead.Pending(slow, 0.5)
             time.sleep(late)
@@ -248,10 +249,46 @@ def test_the_time_limit_counts_from_the_moment_the_check_is_asked_for() -> None:
     )
     assert got.returncode == 0, got.stderr
     lines = got.stdout.split("\n")
-    assert lines[0] == "done here, with 0.5 s"
+    assert lines[0] == "done in the child True"
     for line in lines[1:3]:  # (0.5 s after it was asked for, give or take the machine)
         why, seconds = line.rsplit(" ", 1)
         assert why == "did not finish within 0.5 s" and 0.4 <= float(seconds) <= 1.5
+
+
+def test_a_held_clock_starts_its_limits_when_released() -> None:
+    got = _script(
+        """
+        import time
+        from gradcli.check.budget import CheckTimeout, hold_clock, release_clock, time_limit
+
+        def wait(seconds):  # (in short sleeps: the limit's exception comes between two)
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                time.sleep(0.01)
+
+        hold_clock()
+        start = time.monotonic()
+        try:
+            with time_limit(0.3):
+                wait(0.6)  # (held: nothing fires)
+                print("held")
+                release_clock(start + 0.5)  # (as if asked 0.5 s after the start)
+                wait(5)
+        except CheckTimeout:
+            print("fired after", round(time.monotonic() - start, 1))
+        release_clock(time.monotonic() - 10)  # (a limit set later starts when it is set)
+        try:
+            with time_limit(0.3):
+                wait(5)
+        except CheckTimeout:
+            print("then", round(time.monotonic() - start, 1))
+        """
+    )
+    assert got.returncode == 0, got.stderr
+    held, fired, then = got.stdout.split("\n")[:3]
+    assert held == "held"
+    assert 0.75 <= float(fired.split()[-1]) <= 1.2  # (0.5 + 0.3, give or take the machine)
+    assert 1.05 <= float(then.split()[-1]) <= 1.6
 
 
 def _gone(pid: int, within: float) -> bool:

@@ -11,14 +11,14 @@ torch is loaded already; a platform without ``fork``) the same work runs in this
 its result is asked for.
 
 The time limit means what it means without a child: the check gets ``seconds`` from the moment
-its result is asked for. The child starts its own clock earlier, beside torch's import, and on
-a busy machine it shares the processor with it; where a limit of its own fired (the whole work,
-SymPy's part, a shorter form's try), the work is done again here with the time that is left,
-so a head start never costs a verdict. A child that fails (an error, a result that cannot be
-pickled, a crash) reports nothing itself: the work is done again here, where it fails as it
-always does. A child that does not answer within the limit and a grace is killed, and the
-check reported as timed out. Ctrl-C, SIGTERM and SIGHUP are the parent's to handle: it ends
-the child (:meth:`Pending.close`); on Linux the child also dies with the parent.
+its result is asked for. The child holds its clock (:func:`budget.hold_clock`) until the parent
+sends it the time it asked, so that a head start is only ever a gain, also on a busy machine
+where the child waits for the processor while the parent imports torch. A child that fails (an
+error, a result that cannot be pickled, a crash) reports nothing itself: the work is done again
+here, in the time that is left, where it fails as it always does. A child that does not answer
+within the limit and a grace is killed, and the check reported as timed out. Ctrl-C, SIGTERM
+and SIGHUP are the parent's to handle: it ends the child (:meth:`Pending.close`); on Linux the
+child also dies with the parent.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import os
 import pickle
 import select
 import signal
+import struct
 import sys
 import threading
 import time
@@ -36,7 +37,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, overload
 
 from ..engines.overlay import Overlay
-from .budget import CheckTimeout, expirations
+from .budget import CheckTimeout, hold_clock, release_clock
 
 T = TypeVar("T")
 
@@ -72,7 +73,8 @@ class Pending(Generic[T]):
         self.work = work
         self.seconds = seconds  #: the work's own time limit (None: none)
         self.pid = 0
-        self.fd = -1
+        self.fd = -1  #: the child's answers
+        self.ask = -1  #: to the child: the time its result was asked for
         self.buffer = b""
         self.later: list[Any] = []  #: the parts the child sent after its answer, in order
         if _worth_forking():
@@ -84,28 +86,38 @@ class Pending(Generic[T]):
 
     def _fork(self) -> None:
         read, write = os.pipe()
+        ask_read, ask_write = os.pipe()
         parent = os.getpid()
         # Forked with the stopping signals held back, so that none reaches the child before it
-        # has set its own handling; here they arrive once the fork is done.
+        # has set its own handling, nor the parent before it knows its child (to end it); here
+        # they arrive once the fork is done.
         held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
         try:
             pid = os.fork()
         except OSError:  # (no memory or no process left for a child: the work runs here)
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
-            os.close(read)
-            os.close(write)
+            for fd in (read, write, ask_read, ask_write):
+                os.close(fd)
             return
         if pid == 0:
-            _child(read, write, parent, self.work, self.seconds)  # (never returns)
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            os.close(ask_write)
+            _child(read, write, ask_read, parent, self.work, self.seconds)  # (never returns)
         os.close(write)
-        self.pid, self.fd = pid, read
+        os.close(ask_read)
+        self.pid, self.fd, self.ask = pid, read, ask_write
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        except BaseException:  # (Ctrl-C held back until now: the caller never gets this object)
+            self.close()
+            raise
 
     def result(self) -> T:
         """The work's result (raises :class:`CheckTimeout` when its time ran out)."""
         if not self.forked:
             return self.work(self.seconds)
         asked = time.monotonic()
+        with contextlib.suppress(OSError):  # (a child that has died: read as one below)
+            os.write(self.ask, struct.pack("<d", asked))
         end = None if self.seconds is None else asked + self.seconds + GRACE
         try:
             data = self._message(end)
@@ -114,7 +126,7 @@ class Pending(Generic[T]):
             raise CheckTimeout(f"did not finish within {self.seconds:g} s") from None
         global _receiving
         _receiving = self
-        answer: tuple[str, Any, bool, float] = ("failed", "", False, 0.0)  # (the child died)
+        answer: tuple[str, Any] = ("failed", "")  # (the child died)
         try:
             if data is not None:
                 answer = pickle.loads(data)
@@ -122,14 +134,11 @@ class Pending(Generic[T]):
             pass
         finally:
             _receiving = None
-        kind, payload, expired, finished = answer
-        if kind != "done" or expired:
-            # An error is raised here, and reported, as it always is; a limit that fired in
-            # the child gets the time it would have had here.
-            left = None if self.seconds is None else self.seconds - max(0.0, finished - asked)
-            if kind == "failed" or left is None or left > 0:
-                self.close()
-                return self.work(left)
+        kind, payload = answer
+        if kind == "failed":  # (an error is raised here, and reported, as it always is)
+            self.close()
+            left = None if self.seconds is None else self.seconds - (time.monotonic() - asked)
+            return self.work(None if left is None else max(left, 1e-3))
         if kind == "timeout":
             raise CheckTimeout(payload)
         result: T = payload
@@ -137,7 +146,7 @@ class Pending(Generic[T]):
 
     def part(self, index: int) -> Any:
         """The ``index``-th part the child works out after its answer (see :class:`OnRequest`),
-        waited for."""
+        waited for as long as it takes, as that work would take here."""
         while len(self.later) <= index:
             data = self._message(None) if self.fd >= 0 else None
             if data is None:
@@ -168,9 +177,10 @@ class Pending(Generic[T]):
 
     def close(self) -> None:
         """End the child if it is still at work, and collect it (idempotent)."""
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        for fd in (self.fd, self.ask):
+            if fd >= 0:
+                os.close(fd)
+        self.fd = self.ask = -1
         if self.pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
@@ -261,24 +271,27 @@ def _unpacked(packed: list[bytes]) -> ItemByItem:
 def _child(
     read: int,
     write: int,
+    ask: int,
     parent: int,
     work: Callable[[float | None], object],
     seconds: float | None,
 ) -> None:
-    """In the child: do the work, send (kind, payload, whether a time limit fired, when it
-    ended) pickled, then the parts left for later
-    (:class:`OnRequest`), and leave at once (no clean-up of the parent's objects, no flush of
-    its buffers: nothing is written twice)."""
+    """In the child: do the work, its clock held until the parent's ask time comes through
+    ``ask``; send (kind, payload) pickled, then the parts left for later (:class:`OnRequest`),
+    and leave at once (no clean-up of the parent's objects, no flush of its buffers: nothing
+    is written twice)."""
     global _serving
     code = 0
     try:
         os.close(read)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # (not the parent's handlers; nohup kept)
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                signal.signal(sig, signal.SIG_DFL)
         _die_with_parent(parent)
+        hold_clock()
+        threading.Thread(target=_released_by, args=(ask,), daemon=True).start()
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
-        fired = expirations()
         kind: str
         try:
             kind, payload = "done", work(seconds)
@@ -286,12 +299,11 @@ def _child(
             kind, payload = "timeout", stop.why
         except BaseException as e:  # (any at all: the parent does the work again, and reports)
             kind, payload = "failed", type(e).__name__
-        answer = (kind, payload, expirations() != fired, time.monotonic())
         _serving = []
         try:
-            data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as e:  # (something in the result cannot cross: done again there)
-            data, _serving = pickle.dumps(("failed", type(e).__name__, False, 0.0)), []
+            data, _serving = pickle.dumps(("failed", type(e).__name__)), []
         with os.fdopen(write, "wb") as out:
             _send(out, data)
             for later in _serving:
@@ -304,6 +316,19 @@ def _child(
         code = 1
     finally:
         os._exit(code)
+
+
+def _released_by(ask: int) -> None:
+    """In the child: release the clock at the time the parent sends (or now, if it sends
+    nothing: it closed the pipe, and ends the child anyway)."""
+    got = b""
+    with contextlib.suppress(OSError):
+        while len(got) < 8:
+            more = os.read(ask, 8 - len(got))
+            if not more:
+                break
+            got += more
+    release_clock(struct.unpack("<d", got)[0] if len(got) == 8 else time.monotonic())
 
 
 def _send(out: Any, data: bytes) -> None:

@@ -10,6 +10,11 @@ The limit is the calling thread's own: a watchdog thread raises the exception in
 alone (``PyThreadState_SetAsyncExc``), so it works from any thread and touches no process-wide
 signal or timer that a host program may be using. Like a signal, it arrives between two Python
 bytecodes, not inside one long call into C.
+
+A process may hold its clock (:func:`hold_clock`): its limits then start only when the clock is
+released, at the time :func:`release_clock` is given. A child that starts the check ahead of
+its parent's asking for it holds its clock so: its limits count from the moment the parent
+asks, as they would in the parent itself, however long it had to wait for the processor.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import ctypes
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
@@ -52,26 +57,45 @@ _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
 _set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
 
 
+class _Clock:
+    """The process's clock for time limits: held (limits wait) or running since a time."""
+
+    held = False
+    released_at = 0.0  #: (time.monotonic) when limits set while it was held started
+
+
+def hold_clock() -> None:
+    """Hold the time limits of this process: those set from now on start counting only when
+    :func:`release_clock` is called (for a forked child working ahead of its parent)."""
+    _Clock.held = True
+
+
+def release_clock(at: float) -> None:
+    """Start the held limits, as if set at ``at`` (a ``time.monotonic()`` reading, which on
+    the platforms that fork is the same clock in every process) or when they were set, if
+    later."""
+    _Clock.released_at = at
+    _Clock.held = False
+
+
+#: seconds between a watchdog's looks at a held clock
+_HELD_POLL = 0.02
+
+
 class Deadline:
-    """When the current block must end; :meth:`left` for the seconds that remain."""
+    """When the current block must end (:meth:`left` for the seconds that remain); while the
+    clock is held, not yet known."""
 
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds or None
-        self.end = None if self.seconds is None else time.monotonic() + self.seconds
+        self.start = time.monotonic()
 
     def left(self) -> float | None:
-        return None if self.end is None else max(0.0, self.end - time.monotonic())
-
-    def expired(self) -> bool:
-        return self.end is not None and time.monotonic() >= self.end
-
-
-_EXPIRED = [0]  #: time limits that have fired in this process
-
-
-def expirations() -> int:
-    """How many time limits have fired in this process so far."""
-    return _EXPIRED[0]
+        """Seconds left (None: no limit; all of them while the clock is held)."""
+        if self.seconds is None or _Clock.held:
+            return self.seconds
+        end = max(self.start, _Clock.released_at) + self.seconds
+        return max(0.0, end - time.monotonic())
 
 
 @contextmanager
@@ -91,13 +115,11 @@ def time_limit(seconds: float | None) -> Iterator[Deadline]:
         with lock:
             if inside[0]:
                 fired[0] = True
-                _EXPIRED[0] += 1
                 _set_async_exc(thread, expired_class)
 
     timer = None
     if deadline.seconds is not None:
-        timer = threading.Timer(deadline.seconds, fire)
-        timer.daemon = True
+        timer = _Watchdog(deadline, fire)
         timer.start()
     try:
         yield deadline
@@ -107,11 +129,32 @@ def time_limit(seconds: float | None) -> Iterator[Deadline]:
         _leave(lock, inside, fired, timer, previous_limit, expired_class)
 
 
+class _Watchdog(threading.Thread):
+    """Calls ``fire`` when ``deadline`` has passed, unless cancelled first; while the clock is
+    held, it looks again every :data:`_HELD_POLL` seconds."""
+
+    def __init__(self, deadline: Deadline, fire: Callable[[], None]) -> None:
+        super().__init__(daemon=True)
+        self.deadline, self.fire = deadline, fire
+        self.cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def run(self) -> None:
+        while _Clock.held:
+            if self.cancelled.wait(_HELD_POLL):
+                return
+        left = self.deadline.left()
+        if not self.cancelled.wait(left):
+            self.fire()
+
+
 def _leave(
     lock: threading.Lock,
     inside: list[bool],
     fired: list[bool],
-    timer: threading.Timer | None,
+    timer: _Watchdog | None,
     previous_limit: int,
     expired_class: type[BaseException],
 ) -> None:
@@ -135,4 +178,4 @@ def _leave(
             fired[0] = False  # delivered: the block ended anyway
 
 
-__all__ = ["CheckTimeout", "Deadline", "expirations", "time_limit"]
+__all__ = ["CheckTimeout", "Deadline", "hold_clock", "release_clock", "time_limit"]

@@ -35,6 +35,11 @@ from .output import (
 )
 from .report import reporting, say, warn
 
+# The command line owns its process: the exact check of a point may start in a forked child
+# while torch is imported (see gradcli.check.ahead). This module is loaded only to run a
+# command (not for --help, --version or completion).
+api.own_process()
+
 
 def constant_names(const: list[str] | None) -> list[str]:
     """The names of --const, given once each or comma-separated."""
