@@ -13,6 +13,7 @@ import sys
 import pytest
 
 import gradcli
+from gradcli.errors import TimeLimitError
 from gradcli.language.parser import parse
 from gradcli.limits import LOCAL_OPERAND
 
@@ -107,6 +108,28 @@ def test_higher_derivatives_past_sympy_say_at_once_they_are_not_proven() -> None
     shown = run_cli("grad", text, "--x", "0.5", "--order", "2", timeout=120)
     assert shown.returncode == 4, shown.stderr
     assert "? inconclusive" in shown.stdout and "Traceback" not in shown.stderr
+
+
+def test_steps_past_the_time_limit_still_show_the_checked_backward_pass() -> None:
+    # 90 levels: within SymPy's depth, but the derivation's text grows with the cube of the
+    # depth and takes far longer than a second.
+    text, _, slope = _chain(90)
+    s = gradcli.steps(text, x=0.5, timeout=1)
+    assert s.derivation_timed_out and s.derivations == {}
+    assert s.notes == ("the derivation rule by rule did not finish within 1 s: not written for x",)
+    assert s.backward is not None and s.backward.gradients[0].agrees
+    assert s.backward.gradients[0].total == pytest.approx(slope, rel=1e-9)
+    assert s.check is not None and s.check.status.value == "agree"
+    assert s.exit_code == 4
+    with pytest.raises(TimeLimitError, match="did not finish within 1 s"):
+        gradcli.steps(text, timeout=1)  # (no point: nothing else to show)
+    shown = run_cli("steps", text, "--x", "0.5", "--timeout", "1", timeout=120)
+    assert shown.returncode == 4 and "Traceback" not in shown.stderr
+    assert "matches autograd" in shown.stdout
+    assert "not written for x" in shown.stderr
+    latex = run_cli("steps", text, "--x", "0.5", "--timeout", "1", "--latex", timeout=120)
+    assert latex.returncode == 4 and latex.stdout == ""
+    assert "raise the limit with --timeout" in latex.stderr
 
 
 def test_every_verdict_has_a_mark() -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..check import ahead
 from ..check.ahead import Pending
-from ..check.budget import CheckTimeout, time_limit
+from ..check.budget import CheckTimeout
 from ..errors import InputError, TimeLimitError, UsageError
 from ..explain.graph import build_graph
 from ..language.nodes import Expr
@@ -358,8 +358,10 @@ def steps(
     variable (or those in ``wrt``), and, with values, the backward pass edge by edge.
 
     Both are verified: the derivation against SymPy's derivative, the backward pass against
-    autograd, and the point gets the same exact check as :func:`grad`. Raises
-    :class:`gradcli.errors.TimeLimitError` past ``timeout`` seconds.
+    autograd, and the point gets the same exact check as :func:`grad`. The derivation gets
+    ``timeout`` seconds: past them, with values, the variables not derived by then are left out
+    with a note (the backward pass is still shown); with no values there is nothing else to
+    show, and :class:`gradcli.errors.TimeLimitError` is raised.
     """
     # (here, not at the top: it loads SymPy)
     from ..explain.steps import explain
@@ -385,8 +387,7 @@ def steps(
     if point is not None:
         checked = grad(expression, point, dtype=dtype, timeout=seconds).check
     try:
-        with time_limit(seconds):
-            return explain(expr, point, computed, list(wrt) if wrt else None, dtype, checked)
+        return explain(expr, point, computed, list(wrt) if wrt else None, dtype, checked, seconds)
     except CheckTimeout as stop:
         raise TimeLimitError(
             f"the derivation {stop.why}",

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from .. import api
-from ..errors import UsageError, safe_text
+from ..errors import TimeLimitError, UsageError, safe_text
 from ..files import OutputFile, write_stdout
 from ..language.parser import parse, parse_list
 from ..language.values import parse_grid
@@ -267,6 +267,12 @@ def steps(
         expression, raw = expression_and_values(ctx, args, file)
         names = [n.strip() for n in wrt.split(",") if n.strip()] if wrt else None
         result = api.steps(expression, raw, wrt=names, dtype=dtype.value, timeout=timeout or None)
+        if latex and result.derivation_timed_out:
+            raise TimeLimitError(
+                f"--latex writes the derivation, and {result.notes[0]}",
+                hint="raise the limit with {timeout}, or pick one variable with {wrt}",
+                params=("timeout", "wrt"),
+            )
         if latex and not result.derivations and result.notes:
             raise UsageError(
                 f"--latex writes the derivation, and {result.notes[0]}",

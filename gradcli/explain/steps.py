@@ -17,6 +17,7 @@ from functools import cache
 
 import sympy as sp
 
+from ..check.budget import CheckTimeout, time_limit
 from ..check.reference import symbolic_allowed
 from ..check.tolerance import TOLERANCES
 from ..engines import symbolic
@@ -266,9 +267,13 @@ def explain(
     wrt: list[str] | None = None,
     dtype: str = "float64",
     check: Check | None = None,
+    seconds: float | None = None,
 ) -> StepsResult:
     """Both views of the chain rule for ``expr``; ``check`` is the exact check of the point
-    (the same as ``grad``'s), which the result carries."""
+    (the same as ``grad``'s), which the result carries. The derivation gets ``seconds``
+    (None: no limit); when they run out, the variables derived by then are shown and a note
+    says which are not, if there is a backward pass to show; with no point there is nothing
+    else, and :class:`CheckTimeout` is raised."""
     names = wrt if wrt else list(expr.variables)
     backward = backward_pass(graph) if graph is not None and point is not None else None
     # The derivation shows SymPy's derivative of every sub-expression: past the size SymPy's
@@ -277,11 +282,21 @@ def explain(
     skip = symbolic_allowed(expr)
     notes: tuple[str, ...] = ()
     derivations = {}
+    timed_out = False
     if skip:
         notes = (f"{skip}: the derivation rule by rule is not written",)
     else:
-        sym = symbolic.build(expr, dtype)
-        derivations = {x: derive(expr, sym, x) for x in names}
+        try:
+            with time_limit(seconds):
+                sym = symbolic.build(expr, dtype)
+                for x in names:
+                    derivations[x] = derive(expr, sym, x)
+        except CheckTimeout as stop:
+            if backward is None:
+                raise
+            timed_out = True
+            missing = ", ".join(x for x in names if x not in derivations)
+            notes = (f"the derivation rule by rule {stop.why}: not written for {missing}",)
     return StepsResult(
         expr.source,
         dict(point) if point is not None else None,
@@ -289,4 +304,5 @@ def explain(
         derivations,
         check,
         notes,
+        timed_out,
     )

@@ -128,16 +128,21 @@ class StepsResult:
     derivations: dict[str, Derivation] = field(default_factory=dict)
     check: Check | None = None  #: the exact check of the point (as ``grad``'s)
     notes: tuple[str, ...] = ()  #: what was not written, and why
+    #: the time limit ended the derivation before every variable was derived
+    derivation_timed_out: bool = False
 
     @property
     def exit_code(self) -> ExitCode:
-        """The check's exit code; 1 where a derivation or the backward pass does not match."""
+        """The check's exit code; 1 where a derivation or the backward pass does not match;
+        else 4 where the time limit left a derivation out."""
         failed = [d.wrt for d in self.derivations.values() if d.verified is False]
         if self.backward is not None:
             failed += [a.variable for a in self.backward.gradients if not a.agrees]
         code = self.check.status.exit_code if self.check is not None else ExitCode.OK
         if failed and code == ExitCode.OK:
             return ExitCode.CHECK_FAILED
+        if self.derivation_timed_out and code == ExitCode.OK:
+            return ExitCode.CHECK_TIMEOUT
         return code
 
     def to_dict(self) -> dict[str, Any]:
