@@ -185,6 +185,52 @@ def test_a_failing_child_leaves_the_work_to_this_process() -> None:
     assert got.stdout.split("\n")[:4] == ["failed in the parent", "done here", "True", "True"]
 
 
+def test_a_part_that_does_not_come_is_worked_out_here() -> None:
+    """The child answers, then dies (or fails) working out a part sent later: the parent does
+    the work again and takes the part from its own result. A child with nothing more to send
+    is collected at once."""
+    got = _script(
+        """
+        import os
+        from collections.abc import Mapping
+        from gradcli.check import ahead
+        from gradcli.check.ahead import OnRequest
+        ahead.allow()
+        me = os.getpid()
+
+        class Scales(Mapping):  # (worked out only when read; in the child, it ends badly)
+            def __init__(self, how):
+                self.how = how
+            def __getitem__(self, key):
+                return {"x": 1.5}[key]
+            def __len__(self):
+                return 1
+            def __iter__(self):
+                if os.getpid() != me:
+                    if self.how == "dies":
+                        os._exit(1)
+                    raise ValueError("failed")
+                return iter(["x"])
+
+        for how in ("dies", "fails"):
+            p = ahead.Pending(lambda seconds: [OnRequest(Scales(how)), os.getpid()], 30)
+            got = p.result()
+            print(how, got[1] != me, p.here is None)  # (the answer came from the child)
+            print(dict(got[0]), "done here", p.here[1] == me, p.pid == 0)
+        p = ahead.Pending(lambda seconds: os.getpid(), 30)
+        print("collected at once", p.result() != me, p.pid == 0)
+        """
+    )
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.split("\n")[:5] == [
+        "dies True True",
+        "{'x': 1.5} done here True True",
+        "fails True True",
+        "{'x': 1.5} done here True True",
+        "collected at once True True",
+    ]
+
+
 def test_a_child_past_its_time_limit_is_killed_and_reported_as_a_timeout() -> None:
     got = _script(
         """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import pytest
 
@@ -274,6 +275,7 @@ def test_a_check_that_cannot_start_in_time_is_a_timeout() -> None:
     assert r.exit_code is ExitCode.CHECK_TIMEOUT
     assert r.symbolic == {}
     assert "did not finish within 0.01 s" in r.check.notes[0]
+    assert r.to_dict()["check"]["method"] is None  # (no exact number was found)
 
 
 def test_a_slow_symbolic_derivative_falls_back_to_node_by_node() -> None:
@@ -322,6 +324,46 @@ def test_time_limit_leaves_nothing_pending_for_a_profiler() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "agree"
+
+
+def test_a_time_limit_never_leaves_a_module_half_imported(tmp_path: Path) -> None:
+    """A limit that expires while a module is being imported waits for the import (an
+    exception inside it would leave the module broken for every later call), then fires."""
+    import subprocess
+    import sys
+
+    (tmp_path / "slow_module.py").write_text(
+        "import time\nfor _ in range(30):\n    time.sleep(0.01)\nDONE = True\n"
+    )
+    code = (
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from gradcli.check.budget import CheckTimeout, time_limit\n"
+        "start = time.monotonic()\n"
+        "try:\n"
+        "    with time_limit(0.05):\n"
+        "        import slow_module\n"
+        "        while True:\n"
+        "            pass\n"
+        "except CheckTimeout:\n"
+        "    print(sys.modules['slow_module'].DONE, time.monotonic() - start >= 0.3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True True"
+    # SymPy's first import under a short limit (expiring at various points of it), then a
+    # call that needs all of SymPy
+    for seconds in (0.1, 0.2, 0.3):
+        code = (
+            "import gradcli\n"
+            f"gradcli.grad('x**2', x=1, timeout={seconds})\n"
+            "print(gradcli.grad('x*2', x=[1, 2], vjp='1,1').check.status.value)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "agree"
 
 
 def test_a_watchdog_firing_as_the_block_ends_never_reaches_the_caller() -> None:
@@ -476,6 +518,31 @@ def test_a_missing_dependency_is_a_clear_error_or_a_narrower_check(
     lines = done.stdout.splitlines()
     assert lines[0].startswith(unchecked)
     assert lines[1].startswith(checked)
+
+
+def test_a_dependency_that_will_not_load_is_not_called_missing() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "class Fails:  # (installed, but loading it fails, as with too little memory)\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'flint':\n"
+        "            raise ImportError('failed to map segment from shared object')\n"
+        "sys.meta_path.insert(0, Fails())\n"
+        "import gradcli\n"
+        "try:\n"
+        "    gradcli.grad('x*y', {'x': 1.0, 'y': 2.0})\n"
+        "except gradcli.GradcliError as e:\n"
+        "    print(e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "the exact check needs python-flint, which is installed but could not be loaded "
+        "(failed to map segment from shared object)"
+    )
 
 
 def test_public_docstring_examples_run() -> None:

@@ -151,6 +151,31 @@ def test_dtype_float32() -> None:
     assert doc["gradient"]["y"] == pytest.approx(0.1, rel=1e-7)
 
 
+def test_a_number_written_beyond_float32s_range_is_an_input_error() -> None:
+    """Not an internal error, nor a column of infinities: 1e39 is no float32, wherever it is
+    written (a range of 3e38 is)."""
+    for args in (
+        ["grad", "2*x + 1e39*y", "--x", "1", "--y", "1"],
+        ["grad", "2*x + 1e39*y", "--x", "0:1:3", "--y", "1"],
+        ["graph", "2*x + 1e39*y", "--x", "1", "--y", "1"],
+        ["hessian", "2*x + 1e39*y", "--x", "1", "--y", "1"],
+        ["jacobian", "x, 2*x + 1e39*y", "--x", "1", "--y", "1"],
+    ):
+        r = invoke(*args, "--dtype", "float32")
+        assert r.exit_code == 2, (args, r.stderr)
+        lines = r.stderr.splitlines()
+        column = args[1].index("1e39") + 1
+        assert lines[0] == (
+            f"gradcli: error: column {column}: the number 1e39 is beyond float32's range "
+            "(3.4028235e+38)"
+        )
+        assert lines[2].index("^^^^") == column + 1  # (under the number, past the indent)
+    with pytest.raises(gradcli.GradcliError, match="1e39 is beyond float32's range"):
+        gradcli.grad_batch("1e39*x", {"x": [1.0]}, dtype="float32")
+    assert invoke("grad", "3e38*x", "--x", "1", "--dtype", "float32").exit_code == 0
+    assert invoke("grad", "1e39*x", "--x", "1").exit_code == 0  # (float64)
+
+
 @pytest.mark.parametrize(
     ("args", "code", "stderr_start"),
     [

@@ -116,7 +116,10 @@ def test_steps_past_the_time_limit_still_show_the_checked_backward_pass() -> Non
     text, _, slope = _chain(90)
     s = gradcli.steps(text, x=0.5, timeout=1)
     assert s.derivation_timed_out and s.derivations == {}
-    assert s.notes == ("the derivation rule by rule did not finish within 1 s: not written for x",)
+    assert s.notes == (
+        "the derivation rule by rule did not finish within the 1 s it shared with the point's "
+        "check: not written for x",
+    )
     assert s.backward is not None and s.backward.gradients[0].agrees
     assert s.backward.gradients[0].total == pytest.approx(slope, rel=1e-9)
     assert s.check is not None and s.check.status.value == "agree"

@@ -11,10 +11,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..errors import InputError, MissingDependencyError, UsageError, safe_text
-from ..language.values import Array, Value, coerce_values, flat
+from ..language.values import FLOAT32_MAX, Array, Value, coerce_values, flat, literals_within
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from ..language.nodes import Expr
 
 DTYPES = ("float64", "float32")
 
@@ -128,13 +130,16 @@ def shapes_of(point: Mapping[str, Value]) -> dict[str, tuple[int, ...]]:
     return {name: v.shape if isinstance(v, Array) else () for name, v in point.items()}
 
 
-def representable(point: Mapping[str, Value], dtype: str) -> None:
-    """Every value is a finite number of ``dtype`` (3.5e38 is not a float32)."""
+def representable(point: Mapping[str, Value], dtype: str, *exprs: Expr) -> None:
+    """Every value, and every number written in ``exprs``, is a finite number of ``dtype``
+    (3.5e38 is not a float32)."""
     if dtype != "float32":
         return
+    for expr in exprs:
+        literals_within(expr, dtype)
     for name, value in point.items():
         for x in flat(value):
-            if abs(x) > 3.4028234663852886e38:
+            if abs(x) > FLOAT32_MAX:
                 raise UsageError(
                     f"the value of {name}, {x:g}, is beyond float32's range (3.4028235e+38)",
                     hint="use {dtype} float64",

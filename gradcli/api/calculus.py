@@ -6,6 +6,7 @@ is imported for the evaluation, SymPy and FLINT for the check.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import partial
@@ -27,6 +28,7 @@ from ..language.values import (
     elements,
     flat,
     labels,
+    literals_within,
     match_variables,
 )
 from ..limits import (
@@ -127,7 +129,7 @@ def grad(
     expr = parse(expression)
     constants = constants_arg(const, expr.variables)
     point = match_variables(expr.variables, values_arg(values, named_values))
-    representable(point, dtype)
+    representable(point, dtype, expr)
     shapes = infer_shapes(expr, shapes_of(point))
     if order != 1 or wrt is not None:
         _vjp_vector(None, shapes[-1])
@@ -312,7 +314,7 @@ def graph(
             f"{{torch_view}} needs a value for every variable ({wanted})", params=("torch_view",)
         )
     if point is not None:
-        representable(point, dtype)
+        representable(point, dtype, expr)
     return build_graph(
         expr, point, dtype, torch_view, frozenset(constants), dict(enumerate(shapes))
     )
@@ -358,10 +360,10 @@ def steps(
     variable (or those in ``wrt``), and, with values, the backward pass edge by edge.
 
     Both are verified: the derivation against SymPy's derivative, the backward pass against
-    autograd, and the point gets the same exact check as :func:`grad`. The derivation gets
-    ``timeout`` seconds: past them, with values, the variables not derived by then are left out
-    with a note (the backward pass is still shown); with no values there is nothing else to
-    show, and :class:`gradcli.errors.TimeLimitError` is raised.
+    autograd, and the point gets the same exact check as :func:`grad`. The check and the
+    derivation share ``timeout`` seconds: past them, with values, the variables not derived by
+    then are left out with a note (the backward pass is still shown); with no values there is
+    nothing else to show, and :class:`gradcli.errors.TimeLimitError` is raised.
     """
     # (here, not at the top: it loads SymPy)
     from ..explain.steps import explain
@@ -384,10 +386,24 @@ def steps(
             )
     computed = build_graph(expr, point, dtype) if point is not None else None
     checked = None
+    started = time.monotonic()
     if point is not None:
         checked = grad(expression, point, dtype=dtype, timeout=seconds).check
+    # (one limit for the command: the derivation gets what the point's check left of it)
+    left = seconds
+    if seconds is not None and point is not None:
+        left = max(seconds - (time.monotonic() - started), 1e-3)
     try:
-        return explain(expr, point, computed, list(wrt) if wrt else None, dtype, checked, seconds)
+        return explain(
+            expr,
+            point,
+            computed,
+            list(wrt) if wrt else None,
+            dtype,
+            checked,
+            left,
+            seconds if point is not None else None,
+        )
     except CheckTimeout as stop:
         raise TimeLimitError(
             f"the derivation {stop.why}",
@@ -422,7 +438,7 @@ def jacobian(
     dtype = dtype_arg(dtype)
     check = flag_arg(check, "check")
     seconds = timeout_arg(timeout)
-    exprs = parse_list(expressions)
+    exprs = parse_list(expressions, partial(literals_within, dtype=dtype))
     names: dict[str, None] = {}
     for e in exprs:
         names.update(dict.fromkeys(e.variables))
@@ -486,7 +502,7 @@ def hessian(
     seconds = timeout_arg(timeout)
     expr = parse(expression)
     point = match_variables(expr.variables, values_arg(values, named_values))
-    representable(point, dtype)
+    representable(point, dtype, expr)
     out_shape = infer_shapes(expr, shapes_of(point))[-1]
     if out_shape:
         raise UsageError(
@@ -613,6 +629,7 @@ def grad_batch(
     expr = parse(expression_arg(expression))
     infer_shapes(expr, {})
     dtype = dtype_arg(dtype)
+    literals_within(expr, dtype)
     if check is not None:
         if not isinstance(check, str):
             raise UsageError(

@@ -174,7 +174,7 @@ def descend(
                 f"{name} is a data column and has a value too: give it one or the other"
             )
     point = match_variables([v for v in expr.variables if v not in columns], given)
-    representable(point, dtype)
+    representable(point, dtype, expr)
     rows = len(next(iter(columns.values()))) if columns else 0
     if batch_size is not None:
         batch_size = count_arg(batch_size, "batch_size", 1)

@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import UsageError
 from ..language.parser import parse
 from ..language.shapes import infer_shapes
-from ..language.values import match_variables, parse_grid, parse_number
+from ..language.values import literals_within, match_variables, parse_grid, parse_number
 from . import check as batchcheck
 from . import run as batch
 
@@ -40,6 +40,7 @@ def run_batch(
     """Run it: (exit code, the summary line, a late message or "")."""
     expr = parse(request.expression)
     infer_shapes(expr, {})
+    literals_within(expr, request.dtype)
     output = request.output
     fmt = batch.output_format(output, request.out_format)
     if fmt == "parquet" and (output is None or output == "-") and stdout_is_terminal:

@@ -77,6 +77,8 @@ class Pending(Generic[T]):
         self.ask = -1  #: to the child: the time its result was asked for
         self.buffer = b""
         self.later: list[Any] = []  #: the parts the child sent after its answer, in order
+        self.announced = 0  #: how many parts its answer said would follow
+        self.here: T | None = None  #: the work done again here, when a part did not come
         if _worth_forking():
             self._fork()
 
@@ -135,6 +137,8 @@ class Pending(Generic[T]):
         finally:
             _receiving = None
         kind, payload = answer
+        if not self.announced:  # (nothing more will come: collect the child now)
+            self.close()
         if kind == "failed":  # (an error is raised here, and reported, as it always is)
             self.close()
             left = None if self.seconds is None else self.seconds - (time.monotonic() - asked)
@@ -146,16 +150,38 @@ class Pending(Generic[T]):
 
     def part(self, index: int) -> Any:
         """The ``index``-th part the child works out after its answer (see :class:`OnRequest`),
-        waited for as long as it takes, as that work would take here."""
+        waited for as long as it takes, as that work would take here. A part that does not
+        come (the child died, or failed to work it out) is worked out here: the whole work is
+        done again, and the part taken from its result."""
         while len(self.later) <= index:
             data = self._message(None) if self.fd >= 0 else None
-            if data is None:
-                raise RuntimeError("the exact check's helper process ended unexpectedly")
-            kind, payload = pickle.loads(data)
+            kind, payload = ("failed", "") if data is None else pickle.loads(data)
             if kind != "done":
-                raise RuntimeError(f"the exact check's helper process failed ({payload})")
+                self.close()
+                return self._part_here(index)
             self.later.append(payload)
+            if len(self.later) == self.announced:
+                self.close()
         return self.later[index]
+
+    def _part_here(self, index: int) -> Any:
+        global _serving
+        if self.here is None:
+            try:
+                self.here = self.work(self.seconds)
+            except CheckTimeout:  # (done in time there, not here: nothing left to judge by)
+                raise RuntimeError(
+                    "the exact check's helper process ended, and its work did not finish "
+                    "again here in time"
+                ) from None
+        # The parts of a result are its OnRequest mappings in the order pickling meets them,
+        # the same here as in the child.
+        _serving = []
+        try:
+            pickle.dumps(self.here, protocol=pickle.HIGHEST_PROTOCOL)
+            return _serving[index]()
+        finally:
+            _serving = None
 
     def _message(self, end: float | None) -> bytes | None:
         """The child's next message (None when it ended first); TimeoutError past ``end``."""
@@ -191,7 +217,7 @@ class Pending(Generic[T]):
 
 _HEADER = 8  #: bytes of a message's length, before it
 _receiving: Pending[Any] | None = None  #: in the parent: whose answer is being unpickled
-_serving: list[Callable[[], Any]] | None = None  #: in the child: the parts to send later
+_serving: list[Callable[[], Any]] | None = None  #: while a result is pickled: its parts, in order
 
 
 class OnRequest(Overlay):
@@ -222,6 +248,7 @@ class OnRequest(Overlay):
 
 def _on_request(index: int, entries: dict[str, float]) -> OnRequest:
     assert _receiving is not None
+    _receiving.announced = max(_receiving.announced, index + 1)
     out = OnRequest(None, (_receiving, index))
     out._set.update(entries)
     return out

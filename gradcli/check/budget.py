@@ -9,7 +9,8 @@ still shown.
 The limit is the calling thread's own: a watchdog thread raises the exception in that thread
 alone (``PyThreadState_SetAsyncExc``), so it works from any thread and touches no process-wide
 signal or timer that a host program may be using. Like a signal, it arrives between two Python
-bytecodes, not inside one long call into C.
+bytecodes, not inside one long call into C; and not while a module is being imported (SymPy
+imports parts of itself as it works), which would leave the module half imported.
 
 A process may hold its clock (:func:`hold_clock`): its limits then start only when the clock is
 released, at the time :func:`release_clock` is given. A child that starts the check ahead of
@@ -145,9 +146,28 @@ class _Watchdog(threading.Thread):
         while _Clock.held:
             if self.cancelled.wait(_HELD_POLL):
                 return
-        left = self.deadline.left()
-        if not self.cancelled.wait(left):
-            self.fire()
+        if self.cancelled.wait(self.deadline.left()):
+            return
+        # Not while a module is being imported: an exception there would leave it half
+        # imported for good (SymPy imports more of itself as it works).
+        end = time.monotonic() + IMPORT_GRACE
+        while _importing() and time.monotonic() < end:
+            if self.cancelled.wait(_HELD_POLL):
+                return
+        self.fire()
+
+
+#: seconds an expired limit waits for an import in progress to finish
+IMPORT_GRACE = 10.0
+
+
+def _importing() -> bool:
+    """Whether a module is being imported (in any thread)."""
+    for module in list(sys.modules.values()):
+        spec = getattr(module, "__dict__", {}).get("__spec__")
+        if getattr(spec, "_initializing", False):
+            return True
+    return False
 
 
 def _leave(

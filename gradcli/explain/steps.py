@@ -268,12 +268,14 @@ def explain(
     dtype: str = "float64",
     check: Check | None = None,
     seconds: float | None = None,
+    limit: float | None = None,
 ) -> StepsResult:
     """Both views of the chain rule for ``expr``; ``check`` is the exact check of the point
     (the same as ``grad``'s), which the result carries. The derivation gets ``seconds``
-    (None: no limit); when they run out, the variables derived by then are shown and a note
-    says which are not, if there is a backward pass to show; with no point there is nothing
-    else, and :class:`CheckTimeout` is raised."""
+    (None: no limit; ``limit``: the whole command's, which the check shared, for the note);
+    when they run out, the variables derived by then are shown and a note says which are not,
+    if there is a backward pass to show; with no point there is nothing else, and
+    :class:`CheckTimeout` is raised."""
     names = wrt if wrt else list(expr.variables)
     backward = backward_pass(graph) if graph is not None and point is not None else None
     # The derivation shows SymPy's derivative of every sub-expression: past the size SymPy's
@@ -296,7 +298,12 @@ def explain(
                 raise
             timed_out = True
             missing = ", ".join(x for x in names if x not in derivations)
-            notes = (f"the derivation rule by rule {stop.why}: not written for {missing}",)
+            why = (
+                stop.why
+                if limit is None
+                else f"did not finish within the {limit:g} s it shared with the point's check"
+            )
+            notes = (f"the derivation rule by rule {why}: not written for {missing}",)
     return StepsResult(
         expr.source,
         dict(point) if point is not None else None,

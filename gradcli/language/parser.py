@@ -23,6 +23,7 @@ from __future__ import annotations
 import difflib
 import keyword
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import LimitError, ParseError
@@ -65,9 +66,10 @@ def parse(source: str) -> Expr:
     return _Parser(source).run()
 
 
-def parse_list(source: str) -> list[Expr]:
+def parse_list(source: str, then: Callable[[Expr], None] | None = None) -> list[Expr]:
     """Several expressions separated by top-level commas (``"x*y, x+y"``), each parsed on its
-    own; error columns refer to the whole text."""
+    own and given to ``then`` (a check that may raise :class:`ParseError`); error columns
+    refer to the whole text."""
     tokens = tokenize(source)
     depth, cuts = 0, []
     for tok in tokens:
@@ -84,6 +86,8 @@ def parse_list(source: str) -> list[Expr]:
         lead = len(piece) - len(piece.lstrip(" "))
         try:
             out.append(parse(piece.strip(" ")))
+            if then is not None:
+                then(out[-1])
         except ParseError as e:
             kind = type(e)
             raise kind(

@@ -15,8 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputError, UsageError, safe_text, shown_list
+from ..errors import InputError, ParseError, UsageError, safe_text, shown_list
 from ..limits import MAX_GRID
+from .nodes import Expr
 from .ops import CONSTANTS, FUNCTIONS
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)  # (no '２')
@@ -28,6 +29,26 @@ def round_to(value: float, dtype: str) -> float:
     if dtype == "float32":
         return float(struct.unpack("f", struct.pack("f", value))[0])
     return value
+
+
+#: the largest finite float32
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def literals_within(expr: Expr, dtype: str) -> None:
+    """Every number written in ``expr`` is finite in ``dtype`` (``1e39`` is no float32), or
+    :class:`ParseError` pointing at the first that is not."""
+    if dtype != "float32":
+        return
+    for node in expr.nodes:
+        if node.kind == "number" and abs(node.value) > FLOAT32_MAX:
+            raise ParseError(
+                f"the number {node.text} is beyond float32's range (3.4028235e+38)",
+                expr.source,
+                node.start,
+                node.end,
+                hint="compute in float64, or write a smaller number",
+            )
 
 
 def parse_number(text: str, name: str) -> float:

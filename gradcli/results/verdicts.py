@@ -120,10 +120,15 @@ class Check:
         """The same check with one more note."""
         return Check(self.status, self.value, self.gradient, (*self.notes, note), self.method)
 
+    @property
+    def unchecked(self) -> bool:
+        """No exact number was found: the check was skipped, or abandoned before any."""
+        return self.value is None or self.value.exact_kind == "not_computed"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status.value,
-            "method": self.method if self.value is not None else None,
+            "method": None if self.unchecked else self.method,
             "value": self.value.to_dict() if self.value else None,
             "gradient": {k: v.to_dict() for k, v in self.gradient.items()},
             "notes": list(self.notes),
