@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,13 @@ from .conftest import load_jsonl
 
 ORACLE = load_jsonl("oracle_public.jsonl")
 STRESS = load_jsonl("stress_public.jsonl")
+
+
+def _python(code: str) -> str:
+    """What ``code`` prints, run in a fresh Python (asserted to end well)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def test_readme_example() -> None:
@@ -309,9 +318,6 @@ def test_time_limit_leaves_nothing_pending_for_a_profiler() -> None:
     # A host that profiles or traces its program (cProfile, coverage, a debugger) calls
     # gradcli under a time limit: nothing of the watchdog may outlive the call. (Clearing a
     # pending asynchronous exception with NULL once left Python 3.11 spinning forever here.)
-    import subprocess
-    import sys
-
     code = (
         "import cProfile, gradcli\n"
         "gradcli.grad('sin(x)*y', {'x': 1.0, 'y': 2.0}, timeout=5)\n"
@@ -321,17 +327,13 @@ def test_time_limit_leaves_nothing_pending_for_a_profiler() -> None:
         "profile.disable()\n"
         "print(r.check.status.value)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "agree"
+    out = _python(code)
+    assert out.strip() == "agree"
 
 
 def test_a_time_limit_never_leaves_a_module_half_imported(tmp_path: Path) -> None:
     """A limit that expires while a module is being imported waits for the import (an
     exception inside it would leave the module broken for every later call), then fires."""
-    import subprocess
-    import sys
-
     (tmp_path / "slow_module.py").write_text(
         "import time\nfor _ in range(30):\n    time.sleep(0.01)\nDONE = True\n"
     )
@@ -348,9 +350,8 @@ def test_a_time_limit_never_leaves_a_module_half_imported(tmp_path: Path) -> Non
         "except CheckTimeout:\n"
         "    print(sys.modules['slow_module'].DONE, time.monotonic() - start >= 0.3)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "True True"
+    out = _python(code)
+    assert out.strip() == "True True"
     # SymPy's first import under a short limit (expiring at various points of it), then a
     # call that needs all of SymPy
     for seconds in (0.1, 0.2, 0.3):
@@ -359,11 +360,7 @@ def test_a_time_limit_never_leaves_a_module_half_imported(tmp_path: Path) -> Non
             f"gradcli.grad('x**2', x=1, timeout={seconds})\n"
             "print(gradcli.grad('x*2', x=[1, 2], vjp='1,1').check.status.value)\n"
         )
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == "agree"
+        assert _python(code).strip() == "agree"
 
 
 def test_a_watchdog_firing_as_the_block_ends_never_reaches_the_caller() -> None:
@@ -428,8 +425,6 @@ def test_a_call_leaves_no_global_setting_behind() -> None:
 def test_deep_nesting_is_checked_node_by_node() -> None:
     """SymPy differentiates recursively (199 nested functions take it over 20 s and past
     Python's recursion limit); the node-by-node reference checks them in milliseconds."""
-    import sys
-
     before = sys.getrecursionlimit()
     r = gradcli.grad("sin(" * 199 + "x" + ")" * 199, x=0.5, timeout=1)
     assert r.check.status is Status.AGREE
@@ -500,9 +495,6 @@ def test_lost_digits_in_a_derivative_formula_are_precision_loss() -> None:
 def test_a_missing_dependency_is_a_clear_error_or_a_narrower_check(
     missing: str, unchecked: str, checked: str
 ) -> None:
-    import subprocess
-    import sys
-
     code = (
         f"import sys; sys.modules[{missing!r}] = None\n"  # (as if it were not installed)
         "import gradcli\n"
@@ -513,17 +505,13 @@ def test_a_missing_dependency_is_a_clear_error_or_a_narrower_check(
         "    except gradcli.GradcliError as e:\n"
         "        print(type(e).__name__, e.hint)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    out = _python(code)
+    lines = out.splitlines()
     assert lines[0].startswith(unchecked)
     assert lines[1].startswith(checked)
 
 
 def test_a_dependency_that_will_not_load_is_not_called_missing() -> None:
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "class Fails:  # (installed, but loading it fails, as with too little memory)\n"
@@ -537,9 +525,8 @@ def test_a_dependency_that_will_not_load_is_not_called_missing() -> None:
         "except gradcli.GradcliError as e:\n"
         "    print(e)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == (
+    out = _python(code)
+    assert out.strip() == (
         "the exact check needs python-flint, which is installed but could not be loaded "
         "(failed to map segment from shared object)"
     )
