@@ -172,8 +172,31 @@ def test_a_number_written_beyond_float32s_range_is_an_input_error() -> None:
         assert lines[2].index("^^^^") == column + 1  # (under the number, past the indent)
     with pytest.raises(gradcli.GradcliError, match="1e39 is beyond float32's range"):
         gradcli.grad_batch("1e39*x", {"x": [1.0]}, dtype="float32")
-    assert invoke("grad", "3e38*x", "--x", "1", "--dtype", "float32").exit_code == 0
+    # float32's largest, as printed, rounds to it: a number, not beyond the range
+    assert invoke("grad", "3.4028235e38*x", "--x", "1", "--dtype", "float32").exit_code == 0
+    assert invoke("grad", "x", "--x", "3.4028235e38", "--dtype", "float32").exit_code == 0
+    assert invoke("grad", "x", "--x", "3.4028236e38", "--dtype", "float32").exit_code == 2
     assert invoke("grad", "1e39*x", "--x", "1").exit_code == 0  # (float64)
+
+
+def test_a_value_for_a_column_of_the_input_is_an_error_not_an_overwrite(tmp_path: Path) -> None:
+    points = tmp_path / "points.csv"
+    points.write_text("x,y\n1,2\n0.5,3\n")
+    out = tmp_path / "out.csv"
+    r = invoke("grad", "x**2*y", "--x", "1", "--input", str(points), "--output", str(out))
+    assert r.exit_code == 2
+    assert r.stderr.startswith(
+        "gradcli: error: x is a column of the input and has a value (--x) too"
+    )
+    assert not out.exists()
+    points.write_text("y\n2\n3\n")  # (a variable that is no column takes the value)
+    r = invoke("grad", "x**2*y", "--x", "1", "--input", str(points))
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "y,x,value,d_x,d_y",
+        "2.0,1.0,2.0,4.0,1.0",
+        "3.0,1.0,3.0,6.0,1.0",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..errors import InputError, MissingDependencyError, UsageError, safe_text
-from ..language.values import FLOAT32_MAX, Array, Value, coerce_values, flat, literals_within
+from ..language.values import Array, Value, coerce_values, fits, flat, literals_within
 
 if TYPE_CHECKING:
     import numpy as np
@@ -139,9 +139,9 @@ def representable(point: Mapping[str, Value], dtype: str, *exprs: Expr) -> None:
         literals_within(expr, dtype)
     for name, value in point.items():
         for x in flat(value):
-            if abs(x) > FLOAT32_MAX:
+            if not fits(x, dtype):
                 raise UsageError(
-                    f"the value of {name}, {x:g}, is beyond float32's range (3.4028235e+38)",
+                    f"the value of {name}, {x:.8g}, is beyond float32's range (3.4028235e+38)",
                     hint="use {dtype} float64",
                     params=("dtype",),
                 )

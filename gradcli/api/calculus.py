@@ -405,9 +405,11 @@ def steps(
             seconds if point is not None else None,
         )
     except CheckTimeout as stop:
+        several = len(expr.variables) > 1 and not wrt
         raise TimeLimitError(
             f"the derivation {stop.why}",
-            hint="raise the limit with {timeout}, or pick one variable with {wrt}",
+            hint="raise the limit with {timeout}"
+            + (", or pick one variable with {wrt}" if several else ""),
             params=("timeout", "wrt"),
         ) from None
 

@@ -99,10 +99,19 @@ def _frames(columns: dict[str, Any], size: int) -> Iterator[Any]:
 
 
 def _with_constants(chunks: Iterator[Any], fixed: dict[str, float]) -> Iterator[Any]:
+    """The input's chunks with the variables given one value (``--x 1``) as columns; a column
+    of the input by the same name is an error, never overwritten."""
     # (here, not at the top: it loads Polars)
     import polars as pl
 
     for frame in chunks:
+        clash = [k for k in fixed if k in frame.columns]
+        if clash:
+            raise UsageError(
+                f"{clash[0]} is a column of the input and has a value (--{clash[0]}) too: give "
+                "it one or the other",
+                hint=f"drop --{clash[0]} to use the column, or rename the column",
+            )
         yield frame.with_columns([pl.lit(v, dtype=pl.Float64).alias(k) for k, v in fixed.items()])
 
 

@@ -137,9 +137,10 @@ def rounded(x: Real, dtype: str) -> float | None:
 def _neighbours(t: float, dtype: str) -> tuple[float, float]:
     if dtype == "float32":
         f = np.float32(t)
-        return float(np.nextafter(f, np.float32(-np.inf))), float(
-            np.nextafter(f, np.float32(np.inf))
-        )
+        with np.errstate(over="ignore"):  # (past the largest float32: inf, as it should be)
+            return float(np.nextafter(f, np.float32(-np.inf))), float(
+                np.nextafter(f, np.float32(np.inf))
+            )
     return math.nextafter(t, -math.inf), math.nextafter(t, math.inf)
 
 
@@ -216,7 +217,7 @@ def judge(
                 f"{torch_left.removeprefix('domain:')}; torch's {what} is {t}",
                 kind,
             )
-        beyond = " (beyond float64's range)" if shown is None else ""
+        beyond = f" (beyond {dtype}'s range)" if shown is None else ""
         said = (
             f"{torch_left}; torch's {what} is {t}, but the exact one is finite{beyond}"
             if torch_left

@@ -268,9 +268,12 @@ def steps(
         names = [n.strip() for n in wrt.split(",") if n.strip()] if wrt else None
         result = api.steps(expression, raw, wrt=names, dtype=dtype.value, timeout=timeout or None)
         if latex and result.derivation_timed_out:
+            assert result.backward is not None  # (a derivation is cut short only beside it)
+            several = len(result.backward.gradients) > 1 and not names
             raise TimeLimitError(
                 f"--latex writes the derivation, and {result.notes[0]}",
-                hint="raise the limit with {timeout}, or pick one variable with {wrt}",
+                hint="raise the limit with {timeout}"
+                + (", or pick one variable with {wrt}" if several else ""),
                 params=("timeout", "wrt"),
             )
         if latex and not result.derivations and result.notes:

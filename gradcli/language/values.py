@@ -31,17 +31,19 @@ def round_to(value: float, dtype: str) -> float:
     return value
 
 
-#: the largest finite float32
-FLOAT32_MAX = 3.4028234663852886e38
+def fits(value: float, dtype: str) -> bool:
+    """``value`` rounds to a finite number of ``dtype`` (3.4028235e38 does, to float32's
+    largest; 1e39 does not)."""
+    return dtype != "float32" or math.isfinite(round_to(value, dtype))
 
 
 def literals_within(expr: Expr, dtype: str) -> None:
     """Every number written in ``expr`` is finite in ``dtype`` (``1e39`` is no float32), or
     :class:`ParseError` pointing at the first that is not."""
-    if dtype != "float32":
+    if dtype != "float32":  # (every float64 literal is finite: the parser saw to that)
         return
     for node in expr.nodes:
-        if node.kind == "number" and abs(node.value) > FLOAT32_MAX:
+        if node.kind == "number" and not fits(node.value, dtype):
             raise ParseError(
                 f"the number {node.text} is beyond float32's range (3.4028235e+38)",
                 expr.source,
