@@ -21,7 +21,7 @@ from gradcli.errors import GradcliError
 runner = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "80"})
 
 
-def invoke(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+def invoke(*args: str, stdin: str | bytes | None = None):  # type: ignore[no-untyped-def]
     return runner.invoke(app, list(args), input=stdin)
 
 
@@ -154,6 +154,63 @@ def test_parquet_round_trip(tmp_path: Path) -> None:
     back = pl.read_parquet(dst)
     assert back["d_w"].to_list() == [math.sin(0.1), math.sin(0.2)]
     assert back.columns == ["x", "w", "value", "d_w", "d_x"]  # expression's order
+
+
+def _parquet_rows(path: Path, n: int) -> np.ndarray:
+    x = np.random.default_rng(3).uniform(-2, 2, n)
+    # small row groups, so that chunks and row groups do not line up
+    pl.DataFrame({"x": x, "tag": np.arange(n)}).write_parquet(path, row_group_size=40_000)
+    return x
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+def test_parquet_input_is_read_chunk_by_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, streamed: bool
+) -> None:
+    """Several chunks of a Parquet file, decoded as they are needed (with a Polars that has
+    no streamed collection: a slice at a time), give every row once, in order."""
+    from gradcli.batch import formats
+
+    n = 2 * CHUNK_ROWS + 123
+    x = _parquet_rows(tmp_path / "in.parquet", n)
+    if not streamed:
+        monkeypatch.delattr(pl.LazyFrame, "collect_batches", raising=False)
+    sizes = [
+        c.height
+        for c in formats.read_chunks(
+            str(tmp_path / "in.parquet"), "parquet", ["x"], "error", formats._Counts()
+        )
+    ]
+    assert sum(sizes) == n and max(sizes) <= CHUNK_ROWS and len(sizes) >= 3
+    dst = tmp_path / "out.parquet"
+    r = invoke("grad", "x**2", "--input", str(tmp_path / "in.parquet"), "--output", str(dst))
+    assert r.exit_code == 0, r.output
+    back = pl.read_parquet(dst)
+    assert back["tag"].to_list() == list(range(n))
+    assert np.array_equal(back["d_x"].to_numpy(), 2 * x)
+
+
+def test_parquet_from_stdin_and_a_bad_row_far_in(tmp_path: Path) -> None:
+    """Parquet on stdin is copied to a temporary file (its footer is at the end) and removed;
+    a bad row in a later chunk is named by its row number."""
+    n = CHUNK_ROWS + 50
+    x = np.linspace(0.5, 1.5, n)
+    x[CHUNK_ROWS + 7] = np.nan
+    src = tmp_path / "in.parquet"
+    pl.DataFrame({"x": x}).write_parquet(src)
+    r = invoke(
+        "grad",
+        "x**2",
+        "--input",
+        "-",
+        "--input-format",
+        "parquet",
+        "--format",
+        "csv",
+        stdin=src.read_bytes(),
+    )
+    assert r.exit_code == 2
+    assert f"row {CHUNK_ROWS + 8}: field x" in r.output
 
 
 def test_floats_round_trip_exactly(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ relative) and an overflow (an infinity that is no singularity: such rows are sha
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from collections.abc import Callable, Mapping
@@ -96,7 +97,7 @@ class Bounded:
 
     @property
     def exact(self) -> bool:
-        return np.ndim(self.e) == 0 and self.e == 0
+        return _ndim(self.e) == 0 and self.e == 0
 
     # -- the arithmetic the derivative formulas are made of ----------------------------------
 
@@ -155,24 +156,36 @@ class Bounded:
         return _reciprocal(self) if c == 1 else _reciprocal(self) * c
 
 
+def _ndim(x: Any) -> int:
+    """``np.ndim`` for what a Bounded holds (an array, a NumPy or Python number), without its
+    conversion to an array (the screen asks this of every operand of every operation)."""
+    return getattr(x, "ndim", 0)
+
+
 def _lift(x: Any, ctx: Context | None) -> Bounded:
     return x if isinstance(x, Bounded) else Bounded(np.float64(x), 0.0, ctx)
 
 
 def _scalar(a: Bounded, b: Bounded) -> bool:
-    return np.ndim(a.v) == 0 and np.ndim(b.v) == 0 and np.ndim(a.e) == 0 and np.ndim(b.e) == 0
+    return _ndim(a.v) == 0 and _ndim(b.v) == 0 and _ndim(a.e) == 0 and _ndim(b.e) == 0
 
 
 def _exact_error(v: Any, a: Any, b: Any, op: Callable[[Fraction, Fraction], Fraction]) -> float:
     """The rounding of ``v = op(a, b)`` on two floats, exactly (for constants: exponents must
     stay exact, so that ``u**(2-1)`` is still a square)."""
+    return _rounding(float(v), float(a), float(b), op)
+
+
+@functools.lru_cache(maxsize=1024)
+def _rounding(v: float, a: float, b: float, op: Callable[[Fraction, Fraction], Fraction]) -> float:
+    """(The same constants meet in every block of rows: worked out once.)"""
     if not all(math.isfinite(x) for x in (v, a, b)):
         return math.inf
-    return float(abs(Fraction(float(v)) - op(Fraction(float(a)), Fraction(float(b)))))
+    return float(abs(Fraction(v) - op(Fraction(a), Fraction(b))))
 
 
 def _exact_constant(x: Bounded) -> bool:
-    return np.ndim(x.v) == 0 and x.exact
+    return _ndim(x.v) == 0 and x.exact
 
 
 def _power_of_two(x: Bounded) -> bool:
