@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import errno
 import io
+import itertools
 import json
 import math
 import os
@@ -270,7 +271,9 @@ def _parquet_chunks(
                 batches = plan.collect_batches(chunk_size=CHUNK_ROWS)
                 frames: Iterator[Any] = iter(batches)
             else:
-                frames = (plan.slice(start, CHUNK_ROWS).collect() for start in _counting())
+                frames = (
+                    plan.slice(at, CHUNK_ROWS).collect() for at in itertools.count(0, CHUNK_ROWS)
+                )
             start = 0
             while True:
                 frame = next(frames, None)
@@ -289,13 +292,6 @@ def _parquet_chunks(
             batches.stop()  # (a run that ends early does not leave the file being decoded)
         if spool:
             shutil.rmtree(spool, ignore_errors=True)
-
-
-def _counting() -> Iterator[int]:
-    start = 0
-    while True:
-        yield start
-        start += CHUNK_ROWS
 
 
 def _too_wide(columns: int) -> InputError:
