@@ -11,6 +11,10 @@ out). Every command is a whole process, start-up included, run --repeat times; t
 medians and the ratio to the pandas baseline. ``--stream`` also measures gradcli reading stdin
 and writing stdout (with and without the check), its peak memory, and its steady-state rows
 per second: the rows between a tenth of the input and all of it, over the time between.
+Beside them runs a reference point without autograd or any check: Polars alone, computing the
+formula and its hand-derived gradient in its own multi-threaded engine, streaming CSV file to
+file ("floor"). Steady states are also printed as ratios to it: what the check costs on top of
+the work that any tool reading and writing these rows has to do.
 ``--stages`` first times each stage of gradcli's batch path alone, one after the other in one
 process, chunk by chunk as a run streams them (read, parse, torch's import, torch's forward and
 backward, the check's screen, comparing, formatting the result columns, writing CSV): where the
@@ -40,6 +44,19 @@ PEAK = (
     "r = subprocess.run(sys.argv[2:], stdin=stdin, stdout=subprocess.DEVNULL)\n"
     "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
 )
+
+# The floor: Polars' own engine, no autograd, no check, the gradient derived by hand.
+FLOOR = """
+import sys, polars as pl
+x, y = pl.col("x"), pl.col("y")
+s, c, e, den = (x**2).sin(), (x**2).cos(), (-y).exp(), 1 + x * y**2
+value = s * e / den + (1 + x**2).log()
+d_x = 2 * x * c * e / den - s * e * y**2 / den**2 + 2 * x / (1 + x**2)
+d_y = -s * e / den - 2 * s * e * x * y / den**2
+pl.scan_csv(sys.argv[1]).with_columns(
+    value=value, d_x=d_x, d_y=d_y, status=pl.lit("agree")
+).sink_csv(sys.argv[2])
+"""
 
 
 def timed(command: list[str], stdin: str = "-") -> tuple[float, float, int]:
@@ -170,6 +187,13 @@ def main() -> None:
             str(points),
             str(work / "polars.csv"),
         ],
+        "floor: polars alone, no check": [
+            sys.executable,
+            "-c",
+            FLOOR,
+            str(points),
+            str(work / "floor.csv"),
+        ],
         "gradcli": [*gradcli, "--input", str(points), "--output", str(work / "gradcli.csv")],
         "gradcli --no-check": [
             *gradcli,
@@ -180,9 +204,7 @@ def main() -> None:
             "--no-check",
         ],
     }
-    busy = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)
-    ]
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
     try:
         report(args, commands, points, gradcli, work)
     finally:
@@ -225,6 +247,11 @@ def report(
                     timed([*gradcli, "--input", "-", *extra], stdin=str(source))
                     for _ in range(args.repeat)
                 ]
+        for label, source in (("floor (file->file)", points), ("floor (a tenth)", tenth)):
+            results[label] = [
+                timed([sys.executable, "-c", FLOOR, str(source), str(work / "floor.csv")])
+                for _ in range(args.repeat)
+            ]
     base = statistics.median(r[0] for r in results["baseline pandas"])
     print(f"{args.rows:,} rows, {args.repeat} runs each, median wall time (start-up included)")
     print(f"{'command':<32}{'seconds':>9}{'rows/s':>14}{'peak MiB':>10}{'vs pandas':>11}")
@@ -243,11 +270,22 @@ def report(
         )
         print(f"{name} vs polars baseline: {ratio:.2f}x (above 1 is faster)")
     if args.stream:  # start-up and the first chunks cancel out: the rows/s of the stream itself
-        for name in ("", " --no-check"):
-            full = statistics.median(r[0] for r in results[f"gradcli stdin->stdout{name}"])
-            part = statistics.median(r[0] for r in results[f"gradcli (a tenth){name}"])
-            steady = (args.rows - args.rows // 10) / max(full - part, 1e-9)
-            print(f"gradcli{name} steady state: {steady:,.0f} rows/s")
+        pairs = {
+            "gradcli": ("gradcli stdin->stdout", "gradcli (a tenth)"),
+            "gradcli --no-check": (
+                "gradcli stdin->stdout --no-check",
+                "gradcli (a tenth) --no-check",
+            ),
+            "floor (polars alone, no check)": ("floor (file->file)", "floor (a tenth)"),
+        }
+        steady = {}
+        for name, (whole, tenth_name) in pairs.items():
+            full = statistics.median(r[0] for r in results[whole])
+            part = statistics.median(r[0] for r in results[tenth_name])
+            steady[name] = (args.rows - args.rows // 10) / max(full - part, 1e-9)
+        floor = steady["floor (polars alone, no check)"]
+        for name, speed in steady.items():
+            print(f"{name} steady state: {speed:,.0f} rows/s ({speed / floor:.2f}x the floor)")
 
 
 if __name__ == "__main__":

@@ -65,7 +65,8 @@ def test_every_number_whole_and_no_line_too_wide(args: list[str], width: int) ->
     code, out, err = run(args, width)
     assert code == 0, err
     for line in out.splitlines():
-        assert cell_len(line.rstrip()) <= width, f"{cell_len(line)} columns: {line!r}"
+        assert line == line.rstrip(), f"blanks at the end of {line!r}"  # (piped: no padding)
+        assert cell_len(line) <= width, f"{cell_len(line)} columns: {line!r}"
     _, doc_text, _ = run([*args, "--json"], width)
     doc = json.loads(doc_text)
     tokens = set(re.findall(r"[^\s(),\[\]]+", out))
@@ -91,7 +92,8 @@ def test_graph_and_steps_fit_and_keep_every_number_whole(args: list[str], width:
     code, out, err = run(args, width)
     assert code == 0, err
     for line in out.splitlines():
-        assert cell_len(line.rstrip()) <= width, f"{cell_len(line)} columns: {line!r}"
+        assert line == line.rstrip(), f"blanks at the end of {line!r}"  # (piped: no padding)
+        assert cell_len(line) <= width, f"{cell_len(line)} columns: {line!r}"
     tokens = set(re.findall(r"[^\s(),\[\]]+", out))
     if args[0] == "graph":
         _, doc_text, _ = run([*args, "--format", "json"], width)

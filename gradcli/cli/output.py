@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -60,7 +61,17 @@ def print_view(renderable: object, out: Console | None = None) -> None:
     out = out or console()
     with out.capture() as captured:
         out.print(renderable)
-    write_stdout(captured.get())
+    write_stdout(trimmed(captured.get()))
+
+
+_TRAILING = re.compile(r"[ \t]+$", re.MULTILINE)
+
+
+def trimmed(text: str) -> str:
+    """Rich pads every line of a table to the table's width: without the blanks at the ends
+    of lines, for pipes, files and ``diff`` (text with colour codes is left as it is: there,
+    the blanks may carry a background)."""
+    return text if "\x1b" in text else _TRAILING.sub("", text)
 
 
 def plain_text(renderable: object) -> str:
@@ -70,7 +81,7 @@ def plain_text(renderable: object) -> str:
 
     out = Console(width=FILE_WIDTH, color_system=None, record=True, file=io.StringIO())
     out.print(renderable)
-    return out.export_text()
+    return trimmed(out.export_text())
 
 
 @contextmanager
