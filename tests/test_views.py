@@ -108,6 +108,34 @@ def test_graph_and_steps_fit_and_keep_every_number_whole(args: list[str], width:
     assert "-0 " not in out and not re.search(r"(?<![\w.])-0(?![.\w])", out)  # 0, never -0
 
 
+LONG_POINT = ["theta", "1.5123456789", "rho", "0.25123456789", "omega", "0.125123456789"]
+
+
+@pytest.mark.parametrize("width", [40, 50, 60])
+@pytest.mark.parametrize("command", ["grad", "steps", "hessian", "descend"])
+def test_the_point_wraps_between_its_values_under_the_first(command: str, width: int) -> None:
+    """``at  theta = 1.51..., rho = ...``: a long point breaks after a comma, never inside
+    ``name = value``, and continues under the first name (descend: ``from  ``)."""
+    expression = "sin(theta**2)*exp(-rho) + tanh(omega*theta)"
+    args = [command, expression, *(f"--{v}" if k % 2 == 0 else v for k, v in enumerate(LONG_POINT))]
+    code, out, err = run([*args, "--steps", "2"] if command == "descend" else args, width)
+    assert code == 0, err
+    label = "from  " if command == "descend" else "at  "
+    lines = out.splitlines()
+    first = next(k for k, line in enumerate(lines) if line.startswith(label))
+    block = [lines[first]]
+    for line in lines[first + 1 :]:
+        if not line.startswith(" " * len(label)) or line.startswith(" " * (len(label) + 1)):
+            break
+        block.append(line)
+    text = " ".join(line[len(label) :] for line in block)
+    for name, value in zip(LONG_POINT[::2], LONG_POINT[1::2], strict=True):
+        assert f"{name} = {value}" in text  # (whole, on one line)
+    assert len(block) > 1  # (at these widths it does not fit on one line)
+    assert all(cell_len(line) <= width for line in block)
+    assert all(line.rstrip().endswith(",") for line in block[:-1] if "(" not in line)
+
+
 @pytest.mark.parametrize("width", range(8, 70, 3))
 def test_expressions_wrap_only_between_tokens(width: int) -> None:
     from gradcli.render.layout import tokens_of, wrap_expression

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from ..results import Status
 from ..results.descent import CONVERGED, DIVERGED, FINISHED, DescendResult, Run, Step
-from .layout import first_fitting, wrap_expression
+from .layout import assignments, first_fitting, wrap_expression
 from .numbers import fmt, fmt_in, fmt_value, shorten
 from .table import status_text
 
@@ -51,9 +51,12 @@ def _heading(result: DescendResult, width: int) -> Text:
         ("minimise ", "bold"),
         ("\n    ".join(wrap_expression(shorten(result.expression), width - 9)), "bold cyan"),
         "\n",
-        ("from  ", "dim"),
-        ", ".join(f"{k} = {fmt_value(v)}" for k, v in result.start.items()),
-        (f"  ({result.dtype})", "dim"),
+        assignments(
+            "from  ",
+            [f"{k} = {fmt_value(v)}" for k, v in result.start.items()],
+            width,
+            f"  ({result.dtype})",
+        ),
     )
     if result.constants:
         fixed = ", ".join(f"{k} = {fmt_value(v)}" for k, v in result.constants.items())

@@ -48,6 +48,25 @@ def stacked(blocks: Sequence[tuple[RenderableType, Sequence[tuple[str, Renderabl
     return Group(*parts)
 
 
+def assignments(label: str, items: Sequence[str], width: int, tail: str = "") -> Text:
+    """``label`` (dim), then ``items`` (``x = 1.5``) joined by commas, broken into lines of at
+    most ``width`` columns only between items, continuation lines under the first item; and
+    the dim ``tail`` (``  (float64)``) on the last line, or under it when it does not fit. An
+    item wider than the line has a line of its own."""
+    indent = " " * len(label)
+    lines = [""]
+    for k, item in enumerate(items):
+        piece = item + ("," if k < len(items) - 1 else "")
+        if lines[-1] and len(indent) + len(lines[-1]) + 1 + len(piece) > width:
+            lines.append("")
+        lines[-1] += (" " if lines[-1] else "") + piece
+    text = Text.assemble((label, "dim"), ("\n" + indent).join(lines))
+    if tail:
+        fits = len(indent) + len(lines[-1]) + len(tail) <= width
+        text.append(tail if fits else "\n" + indent + tail.lstrip(), style="dim")
+    return text
+
+
 _TOKEN = re.compile(
     r"\s+|[A-Za-z_][A-Za-z0-9_]*(?:\[[0-9, ]*\])?|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+|\*\*|\S"
 )

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from ..limits import SYMMETRY_TOLERANCE
 from ..results import MatrixResult, Status, worst
-from .layout import first_fitting, stacked, wrap_expression
+from .layout import assignments, first_fitting, stacked, wrap_expression
 from .numbers import fmt, fmt_value, shorten
 from .table import status_text
 
@@ -25,9 +25,12 @@ def render(result: MatrixResult, width: int = 80) -> RenderableType:
             "bold cyan",
         ),
         "\n",
-        ("at  ", "dim"),
-        ", ".join(f"{k} = {fmt_value(v)}" for k, v in result.point.items()),
-        (f"  ({result.dtype})", "dim"),
+        assignments(
+            "at  ",
+            [f"{k} = {fmt_value(v)}" for k, v in result.point.items()],
+            width,
+            f"  ({result.dtype})",
+        ),
     )
     if len(result.expressions) > 1:
         legend = [f"f{k + 1} = {e}" for k, e in enumerate(result.expressions)]

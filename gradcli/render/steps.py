@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..results import Backward, Derivation, StepsResult
-from .layout import first_fitting, stacked, wrap_expression
+from .layout import assignments, first_fitting, stacked, wrap_expression
 from .numbers import fmt, shorten
 from .tree import clip, num
 
@@ -26,8 +26,8 @@ def render(result: StepsResult, width: int = 80) -> RenderableType:
         )
     ]
     if result.point is not None:
-        point = ", ".join(f"{k} = {fmt(v)}" for k, v in result.point.items())
-        parts.append(Text.assemble(("at  ", "dim"), point))
+        point = [f"{k} = {fmt(v)}" for k, v in result.point.items()]
+        parts.append(assignments("at  ", point, width))
     if result.backward is not None:
         parts += ["", backward_view(result.backward, width)]
     for derivation in result.derivations.values():

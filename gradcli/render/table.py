@@ -17,7 +17,7 @@ from rich.text import Text
 
 from ..language.values import Array
 from ..results import NODE_BY_NODE, GradResult, Status, worst
-from .layout import first_fitting, stacked, wrap_expression
+from .layout import assignments, first_fitting, stacked, wrap_expression
 from .numbers import fmt, fmt_value, short_exact, shorten
 
 STYLE = {
@@ -114,14 +114,12 @@ def render(result: GradResult, width: int = 80) -> RenderableType:
     """A heading, a table of numbers (value row, then one row per variable), and SymPy's
     derivatives below it, where long formulas can wrap without squeezing the numbers; laid
     out for ``width`` columns."""
-    point = ", ".join(f"{k} = {fmt_value(v)}" for k, v in result.point.items()) or "no variables"
+    point = [f"{k} = {fmt_value(v)}" for k, v in result.point.items()] or ["no variables"]
     heading = Text.assemble(
         ("f = ", "bold"),
         ("\n    ".join(wrap_expression(shorten(result.expression), width - 4)), "bold cyan"),
         "\n",
-        ("at  ", "dim"),
-        point,
-        (f"  ({result.dtype})", "dim"),
+        assignments("at  ", point, width, f"  ({result.dtype})"),
     )
     if result.vjp is not None:
         heading.append(f"\nvector-Jacobian product with v = {fmt_value(result.vjp)}", style="dim")
