@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -151,32 +152,87 @@ def test_dtype_float32() -> None:
     assert doc["gradient"]["y"] == pytest.approx(0.1, rel=1e-7)
 
 
-def test_a_number_written_beyond_float32s_range_is_an_input_error() -> None:
-    """Not an internal error, nor a column of infinities: 1e39 is no float32, wherever it is
-    written (a range of 3e38 is)."""
+@pytest.mark.parametrize(
+    ("number", "trouble"),
+    [
+        ("1e39", "is beyond float32's range (3.4028235e+38)"),
+        ("1e-50", "is too small for float32: it rounds to 0"),
+    ],
+)
+def test_a_number_written_that_float32_cannot_hold_is_an_input_error(
+    number: str, trouble: str
+) -> None:
+    """Not an internal error, nor a column of infinities or of zeros: 1e39 and 1e-50 are no
+    float32 (torch would compute with inf and 0), wherever they are written."""
     for args in (
-        ["grad", "2*x + 1e39*y", "--x", "1", "--y", "1"],
-        ["grad", "2*x + 1e39*y", "--x", "0:1:3", "--y", "1"],
-        ["graph", "2*x + 1e39*y", "--x", "1", "--y", "1"],
-        ["hessian", "2*x + 1e39*y", "--x", "1", "--y", "1"],
-        ["jacobian", "x, 2*x + 1e39*y", "--x", "1", "--y", "1"],
+        ["grad", f"2*x + {number}*y", "--x", "1", "--y", "1"],
+        ["grad", f"2*x + {number}*y", "--x", "0:1:3", "--y", "1"],
+        ["graph", f"2*x + {number}*y", "--x", "1", "--y", "1"],
+        ["hessian", f"2*x + {number}*y", "--x", "1", "--y", "1"],
+        ["jacobian", f"x, 2*x + {number}*y", "--x", "1", "--y", "1"],
     ):
         r = invoke(*args, "--dtype", "float32")
         assert r.exit_code == 2, (args, r.stderr)
         lines = r.stderr.splitlines()
-        column = args[1].index("1e39") + 1
-        assert lines[0] == (
-            f"gradcli: error: column {column}: the number 1e39 is beyond float32's range "
-            "(3.4028235e+38)"
-        )
-        assert lines[2].index("^^^^") == column + 1  # (under the number, past the indent)
-    with pytest.raises(gradcli.GradcliError, match="1e39 is beyond float32's range"):
-        gradcli.grad_batch("1e39*x", {"x": [1.0]}, dtype="float32")
+        column = args[1].index(number) + 1
+        assert lines[0] == f"gradcli: error: column {column}: the number {number} {trouble}"
+        assert lines[2].index("^" * len(number)) == column + 1  # (under it, past the indent)
+        assert invoke(*args).exit_code == 0  # (float64 holds it)
+    with pytest.raises(gradcli.GradcliError, match=f"{number} {re.escape(trouble)}"):
+        gradcli.grad_batch(f"{number}*x", {"x": [1.0]}, dtype="float32")
+
+
+def test_float32s_largest_and_smallest_are_numbers() -> None:
     # float32's largest, as printed, rounds to it: a number, not beyond the range
     assert invoke("grad", "3.4028235e38*x", "--x", "1", "--dtype", "float32").exit_code == 0
     assert invoke("grad", "x", "--x", "3.4028235e38", "--dtype", "float32").exit_code == 0
     assert invoke("grad", "x", "--x", "3.4028236e38", "--dtype", "float32").exit_code == 2
-    assert invoke("grad", "1e39*x", "--x", "1").exit_code == 0  # (float64)
+    assert invoke("grad", "1.4e-45*x", "--x", "1", "--dtype", "float32").exit_code == 0
+
+
+def test_a_value_or_row_float32_cannot_hold_is_an_input_error(tmp_path: Path) -> None:
+    """A value, a grid's point or a batch row that float32 holds as 0 or inf is refused (a
+    row by the bad-row policy); a subnormal (1e-40) and 0 are numbers."""
+    for args, message in (
+        (["--x", "1e-50"], "the value of x, 1e-50, is too small for float32 (it rounds to 0)"),
+        (["--x", "1e39"], "the value of x, 1e+39, is beyond float32's range (3.4028235e+38)"),
+        (["--x", "0:1e-44:100"], "the grid of x has the point 1.010101e-46, which is too small"),
+        (["--x", "0:1e39:3"], "the grid of x has the point 5e+38, which is beyond float32's"),
+        (["--x", "0:1:3", "--y", "1e-50"], "the value of y, 1e-50, is too small for float32"),
+    ):
+        r = invoke("grad", "x*y" if "--y" in args else "2*x", *args, "--dtype", "float32")
+        assert r.exit_code == 2, (args, r.stdout)
+        assert r.stderr.startswith(f"gradcli: error: {message}"), r.stderr
+        assert "hint: compute in float64 (--dtype float64)" in r.stderr
+        assert r.stdout == ""
+    for value in ("1e-40", "0", "-3.4028235e38"):  # (held: a subnormal, zero, the largest)
+        r = invoke("grad", "x/2", "--x", value, "--dtype", "float32", "--json")
+        assert r.exit_code == 0, r.stderr
+        assert json.loads(r.stdout)["gradient"]["x"] == 0.5
+    # batch rows from a file: a bad row like any other, named by its line
+    points = tmp_path / "points.csv"
+    points.write_text("x\n2\n1e-50\n1e39\n3\n")
+    r = invoke("grad", "2*x", "--input", str(points), "--dtype", "float32")
+    assert r.exit_code == 2
+    assert r.stderr.startswith(
+        "gradcli: error: line 3: field x is too small for float32 (it rounds to 0): '1e-50'"
+    ), r.stderr
+    r = invoke("grad", "2*x", "--input", str(points), "--dtype", "float32", "--on-bad-row", "skip")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines() == ["x,value,d_x", "2.0,4.0,2.0", "3.0,6.0,2.0"]
+    r = invoke("grad", "2*x", "--input", str(points))  # (float64: every row is a number)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[2:4] == ["1e-50,2e-50,2.0", "1e+39,2e+39,2.0"]
+    import polars as pl  # (a typed format: the same rule, rows numbered from 1)
+
+    pl.DataFrame({"x": [2.0, 1e39]}).write_parquet(tmp_path / "points.parquet")
+    r = invoke("grad", "2*x", "--input", str(tmp_path / "points.parquet"), "--dtype", "float32")
+    assert r.exit_code == 2
+    assert r.stderr.startswith("gradcli: error: row 2: field x is beyond float32's range"), r.stderr
+    for columns in ({"x": [1.0, 1e-50]}, {"x": [1.0, 1e39]}):
+        with pytest.raises(gradcli.GradcliError, match="column x, row 1: 1e"):
+            gradcli.grad_batch("2*x", columns, dtype="float32")
+    assert list(gradcli.grad_batch("2*x", {"x": [1e-40]}, dtype="float32")["status"]) == ["agree"]
 
 
 def test_a_value_for_a_column_of_the_input_is_an_error_not_an_overwrite(tmp_path: Path) -> None:

@@ -11,7 +11,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..errors import InputError, MissingDependencyError, UsageError, safe_text
-from ..language.values import Array, Value, coerce_values, fits, flat, literals_within
+from ..language.values import (
+    Array,
+    Value,
+    coerce_values,
+    flat,
+    float32_hint,
+    float32_trouble,
+    literals_within,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -132,17 +140,18 @@ def shapes_of(point: Mapping[str, Value]) -> dict[str, tuple[int, ...]]:
 
 def representable(point: Mapping[str, Value], dtype: str, *exprs: Expr) -> None:
     """Every value, and every number written in ``exprs``, is a finite number of ``dtype``
-    (3.5e38 is not a float32)."""
+    and, unless 0, a nonzero one (3.5e38 and 1e-50 are no float32)."""
     if dtype != "float32":
         return
     for expr in exprs:
         literals_within(expr, dtype)
     for name, value in point.items():
         for x in flat(value):
-            if not fits(x, dtype):
+            trouble = float32_trouble(x)
+            if trouble is not None:
                 raise UsageError(
-                    f"the value of {name}, {x:.8g}, is beyond float32's range (3.4028235e+38)",
-                    hint="use {dtype} float64",
+                    f"the value of {name}, {x:.8g}, {trouble}",
+                    hint=float32_hint("{dtype} float64"),
                     params=("dtype",),
                 )
 

@@ -25,6 +25,7 @@ from ..language.values import (
     Value,
     check_name,
     coerce_values,
+    columns_within,
     elements,
     flat,
     labels,
@@ -642,9 +643,11 @@ def grad_batch(
     kind = frames.kind_of(columns)
     if kind is None:
         arrays, rows = _batch_columns(expr, columns)
+        columns_within(arrays, dtype)
         return batch_arrays(expr, arrays, rows, dtype, check, seconds)
     given = frames.variable_columns(columns, kind, expr.variables, check is not None)
     arrays = {name: column_arg(name, raw) for name, raw in given.items()}
+    columns_within(arrays, dtype)
     rows = len(columns)
     if rows == 0:  # the schema alone (Dask's meta): nothing to compute, torch not loaded
         results = {

@@ -13,7 +13,15 @@ from typing import Any
 from ..errors import UsageError
 from ..language.parser import parse
 from ..language.shapes import infer_shapes
-from ..language.values import literals_within, match_variables, parse_grid, parse_number
+from ..language.values import (
+    float32_hint,
+    float32_trouble,
+    literals_within,
+    match_variables,
+    outside_float32,
+    parse_grid,
+    parse_number,
+)
 from . import check as batchcheck
 from . import run as batch
 
@@ -64,6 +72,8 @@ def run_batch(
 
 def _chunks(expr: Any, request: Request, summary: batch.Summary) -> Iterator[Any]:
     grids = {k: g for k, v in request.values.items() if (g := parse_grid(v, k)) is not None}
+    if request.dtype == "float32":
+        _within_float32(grids, {k: v for k, v in request.values.items() if k not in grids})
     if request.input_path is not None:
         if grids:
             raise UsageError("give the points either with --input or as grids, not both")
@@ -75,6 +85,7 @@ def _chunks(expr: Any, request: Request, summary: batch.Summary) -> Iterator[Any
             variables,
             request.on_bad_row,
             summary,
+            request.dtype,
         )
         return _with_constants(chunks, fixed) if fixed else chunks
     values: dict[str, Any] = {
@@ -87,6 +98,30 @@ def _chunks(expr: Any, request: Request, summary: batch.Summary) -> Iterator[Any
             hint="give it as a grid (--x 0:1:11) or in an --input file",
         )
     return _frames(batch.grid_columns(values), batch.CHUNK_ROWS)
+
+
+def _within_float32(grids: dict[str, tuple[float, float, int]], values: dict[str, str]) -> None:
+    """Every point of the grids, and every single value, is a number float32 holds as it is
+    (torch would compute 1e39 as inf, 1e-50 as 0): else a usage error, before any work."""
+    # (here, not at the top: it loads NumPy)
+    import numpy as np
+
+    for name, text in values.items():
+        x = parse_number(text, name)
+        trouble = float32_trouble(x)
+        if trouble is not None:
+            raise UsageError(
+                f"the value of {name}, {x:.8g}, {trouble}", hint=float32_hint("--dtype float64")
+            )
+    for name, grid in grids.items():
+        beyond, vanished = outside_float32(np.linspace(*grid))
+        wrong = beyond | vanished
+        if wrong.any():
+            x = float(np.linspace(*grid)[int(wrong.argmax())])
+            raise UsageError(
+                f"the grid of {name} has the point {x:.8g}, which {float32_trouble(x)}",
+                hint=float32_hint("--dtype float64"),
+            )
 
 
 def _frames(columns: dict[str, Any], size: int) -> Iterator[Any]:

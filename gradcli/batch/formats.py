@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import InputError, OutputError, UsageError, held_signals, safe_text, shown_list
 from ..files import OutputFile, names_a_descriptor, standard_input
+from ..language.values import float32_hint, float32_trouble, outside_float32
 from ..limits import MAX_COLUMNS
 
 CHUNK_ROWS = 1 << 16  #: rows per chunk: measured faster than one huge tensor, and bounded
@@ -173,15 +174,21 @@ def _text_blocks(stream: IO[bytes]) -> Iterator[tuple[bytes, int]]:
 
 
 def read_chunks(
-    path: str, fmt: str, variables: list[str], on_bad_row: str, counts: Counts
+    path: str,
+    fmt: str,
+    variables: list[str],
+    on_bad_row: str,
+    counts: Counts,
+    dtype: str = "float64",
 ) -> Iterator[Any]:
     """Polars DataFrames of at most CHUNK_ROWS rows, variable columns as float64 (after the
-    bad-row policy), other columns as they came."""
+    bad-row policy), other columns as they came. With ``dtype`` float32, a field float32 would
+    hold as inf (1e39) or as 0 (1e-50) is a bad row too."""
     # (here, not at the top: it loads Polars)
     import polars as pl
 
     if fmt == "parquet":
-        yield from _parquet_chunks(path, variables, on_bad_row, counts)
+        yield from _parquet_chunks(path, variables, on_bad_row, counts, dtype)
         return
     stream = _open(path)
     header = b""
@@ -228,7 +235,7 @@ def read_chunks(
         for start in range(0, frame.height, CHUNK_ROWS):
             part = frame.slice(start, CHUNK_ROWS)
             numbers = lines[start : start + CHUNK_ROWS] if lines is not None else None
-            yield _clean(part, variables, on_bad_row, line + start, counts, fmt, numbers)
+            yield _clean(part, variables, on_bad_row, line + start, counts, fmt, numbers, dtype)
     if fmt in ("csv", "tsv") and not header.strip():
         raise InputError(
             f"the {fmt.upper()} input is empty: it has no header line",
@@ -237,7 +244,7 @@ def read_chunks(
 
 
 def _parquet_chunks(
-    path: str, variables: list[str], on_bad_row: str, counts: Counts
+    path: str, variables: list[str], on_bad_row: str, counts: Counts, dtype: str = "float64"
 ) -> Iterator[Any]:
     """A Parquet file's rows, CHUNK_ROWS at a time, decoded as they are needed (a whole file
     in memory took 530 MiB at ten million rows, measured). Its footer says what it holds, so it
@@ -281,7 +288,9 @@ def _parquet_chunks(
                     return
                 for offset in range(0, frame.height, CHUNK_ROWS):
                     part = frame.slice(offset, CHUNK_ROWS)
-                    yield _clean(part, variables, on_bad_row, start + 1, counts, "parquet")
+                    yield _clean(
+                        part, variables, on_bad_row, start + 1, counts, "parquet", None, dtype
+                    )
                     start += part.height
         except InputError:
             raise
@@ -483,10 +492,12 @@ def _clean(
     counts: Counts,
     fmt: str,
     lines: list[int] | None = None,
+    dtype: str = "float64",
 ) -> Any:
-    """Variable columns as float64; a missing, non-numeric or non-finite field is an error
-    naming its line (``lines``: each row's, when rows and lines do not match one to one), or
-    (by policy) the row is skipped or written with nulls."""
+    """Variable columns as float64; a missing, non-numeric or non-finite field (or, for
+    float32, one it cannot hold) is an error naming its line (``lines``: each row's, when rows
+    and lines do not match one to one), or (by policy) the row is skipped or written with
+    nulls."""
     # (here, not at the top: it loads Polars)
     import polars as pl
 
@@ -494,6 +505,7 @@ def _clean(
     bad = np.zeros(frame.height, dtype=bool)
     casted = {}
     first_wrong: tuple[int, str] | None = None  # (row, variable) of the earliest bad field
+    misfit = None  # what float32 would make of that field (beyond its range, or 0), if that
     refused: set[str] = set()  # variables with a bad field
     for name in variables:
         raw = frame[name]
@@ -510,10 +522,18 @@ def _clean(
             if tiny.any():
                 values = np.where(tiny, np.nan, values)
                 wrong |= tiny
+        unheld = None
+        if dtype == "float32":
+            beyond, vanished = outside_float32(values)
+            unheld = beyond | vanished
+            wrong |= unheld
         if wrong.any():
             row = int(np.flatnonzero(wrong)[0])
             if first_wrong is None or row < first_wrong[0]:
                 first_wrong = (row, name)
+                misfit = (
+                    float32_trouble(values[row]) if unheld is not None and unheld[row] else None
+                )
             values = np.where(wrong, np.nan, values)  # (a refused field is written as null)
             refused.add(name)
         bad |= wrong
@@ -524,7 +544,9 @@ def _clean(
         too_small = isinstance(field_text, str) and _too_small(field_text)
         shown = safe_text(str(field_text))
         what = (
-            "is missing"
+            f"{misfit}: {shown!r}"
+            if misfit is not None
+            else "is missing"
             if field_text is None or str(field_text).strip() == ""
             else f"is too small for float64 (it rounds to 0): {shown!r}"
             if too_small
@@ -536,9 +558,10 @@ def _clean(
         )
         unit = "line" if fmt != "parquet" else "row"
         at = lines[row] if lines is not None else first_line + row
+        fix = "fix the row, or pass --on-bad-row skip or --on-bad-row null"
         raise InputError(
             f"{unit} {at}: field {name} {what}",
-            hint="fix the row, or pass --on-bad-row skip or --on-bad-row null",
+            hint=fix if misfit is None else f"{float32_hint('--dtype float64')}, or {fix}",
         )
     recast = [n for n in variables if frame[n].dtype != pl.Float64 or n in refused]
     if recast:  # (the common case, numbers parsed natively, needs no copy)

@@ -37,19 +37,84 @@ def fits(value: float, dtype: str) -> bool:
     return dtype != "float32" or math.isfinite(round_to(value, dtype))
 
 
+def vanishes(value: float, dtype: str) -> bool:
+    """``value`` is not 0 but ``dtype`` holds it as 0 (1e-50 in float32): what is computed
+    would not be what was written."""
+    return value != 0 and round_to(value, dtype) == 0
+
+
+#: float32's smallest positive (subnormal) number, as the messages write it
+FLOAT32_SMALLEST = "1.4e-45"
+
+
+def outside_float32(values: Any) -> tuple[Any, Any]:
+    """For a float64 array: the finite numbers beyond float32's range, and the nonzero ones
+    float32 holds as 0 (two boolean arrays). torch would compute with inf and 0 there."""
+    # (here, not at the top: it loads NumPy)
+    import numpy as np
+
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        held = values.astype(np.float32)
+        return np.isfinite(values) & ~np.isfinite(held), (values != 0) & (held == 0)
+
+
+def float32_trouble(value: float) -> str | None:
+    """What is wrong with ``value`` as a float32, as a message's end, or None."""
+    if not fits(value, "float32"):
+        return "is beyond float32's range (3.4028235e+38)"
+    if vanishes(value, "float32"):
+        return "is too small for float32 (it rounds to 0)"
+    return None
+
+
+def float32_hint(option: str) -> str:
+    """What to do about a number float32 cannot hold (``option``: how float64 is chosen)."""
+    return f"compute in float64 ({option}): float32 holds sizes from {FLOAT32_SMALLEST} to 3.4e38"
+
+
+def columns_within(columns: Mapping[str, Any], dtype: str, option: str = "dtype='float64'") -> None:
+    """Every number of the batch ``columns`` is one ``dtype`` holds as it is (no float32
+    infinity made of 1e39, no 0 made of 1e-50), or :class:`InputError` at the first row that
+    is not (``option``: how the hint writes the choice of float64)."""
+    if dtype != "float32":
+        return
+    for name, column in columns.items():
+        beyond, vanished = outside_float32(column)
+        wrong = beyond | vanished
+        if wrong.any():
+            row = int(wrong.argmax())
+            x = float(column[row])
+            raise InputError(
+                f"column {name}, row {row}: {x:.8g} {float32_trouble(x)}",
+                hint=float32_hint(option),
+            )
+
+
 def literals_within(expr: Expr, dtype: str) -> None:
-    """Every number written in ``expr`` is finite in ``dtype`` (``1e39`` is no float32), or
-    :class:`ParseError` pointing at the first that is not."""
-    if dtype != "float32":  # (every float64 literal is finite: the parser saw to that)
+    """Every number written in ``expr`` is a finite, and (unless 0) nonzero, number of
+    ``dtype`` (``1e39`` and ``1e-50`` are no float32), or :class:`ParseError` pointing at the
+    first that is not."""
+    if dtype != "float32":  # (every float64 literal is finite and nonzero: the parser saw to that)
         return
     for node in expr.nodes:
-        if node.kind == "number" and not fits(node.value, dtype):
+        if node.kind != "number":
+            continue
+        if not fits(node.value, dtype):
             raise ParseError(
                 f"the number {node.text} is beyond float32's range (3.4028235e+38)",
                 expr.source,
                 node.start,
                 node.end,
                 hint="compute in float64, or write a smaller number",
+            )
+        if vanishes(node.value, dtype):
+            raise ParseError(
+                f"the number {node.text} is too small for float32: it rounds to 0",
+                expr.source,
+                node.start,
+                node.end,
+                hint=f"compute in float64 (float32's smallest positive is about"
+                f" {FLOAT32_SMALLEST}), or write 0",
             )
 
 
