@@ -380,6 +380,43 @@ def test_a_watchdog_firing_as_the_block_ends_never_reaches_the_caller() -> None:
         assert after == 12497500
 
 
+def test_an_expiry_that_lands_where_python_ignores_exceptions_is_raised_again() -> None:
+    """The limit fires while a ``__del__`` runs: Python ignores exceptions there ("Exception
+    ignored in ..."), which once let the limited work run on with no limit at all. (In a
+    fresh Python: the hook is process-wide, and other tests' limits may still be running.)"""
+    code = """
+import sys, time
+from gradcli.check.budget import CheckTimeout, time_limit
+
+class Slow:
+    def __del__(self):
+        end = time.monotonic() + 0.6
+        while time.monotonic() < end:
+            pass
+
+class Broken:
+    def __del__(self):
+        raise ValueError("the host's own")
+
+seen = []
+host_hook = sys.unraisablehook = lambda unraisable: seen.append(unraisable.exc_value)
+start = time.monotonic()
+try:
+    with time_limit(0.2):
+        Slow()  # (its __del__ runs now, and is still running when the limit expires)
+        while time.monotonic() < start + 5:
+            pass
+    print("not stopped")
+except CheckTimeout:
+    print("stopped", time.monotonic() - start < 2)
+print(seen == [], sys.unraisablehook is host_hook)  # (not the host's business; put back)
+with time_limit(5):
+    Broken()  # another ignored exception, inside a limit: the host's hook sees it
+print([type(e).__name__ for e in seen])
+"""
+    assert _python(code).split("\n")[:3] == ["stopped True", "True True", "['ValueError']"]
+
+
 def test_time_limit_leaves_the_hosts_alarm_alone_and_works_in_any_thread() -> None:
     import signal
     import threading

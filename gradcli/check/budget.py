@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, ClassVar
 
 
 class CheckTimeout(BaseException):
@@ -79,6 +80,9 @@ def release_clock(at: float) -> None:
     _Clock.held = False
 
 
+#: seconds after a swallowed expiry before it is raised again
+_REFIRE = 0.005
+
 #: seconds between a watchdog's looks at a held clock
 _HELD_POLL = 0.02
 
@@ -108,7 +112,7 @@ def time_limit(seconds: float | None) -> Iterator[Deadline]:
     previous_limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(previous_limit, SYMBOLIC_RECURSION_LIMIT))
     thread = threading.get_ident()
-    lock = threading.Lock()
+    lock = threading.RLock()  # (the unraisable hook may fire from inside _leave's lock)
     inside, fired = [True], [False]
     expired_class = type("Expired", (_Expired,), {"seconds": seconds or 0.0})
 
@@ -120,6 +124,7 @@ def time_limit(seconds: float | None) -> Iterator[Deadline]:
 
     timer = None
     if deadline.seconds is not None:
+        _Swallowed.watch(expired_class, fire)
         timer = _Watchdog(deadline, fire)
         timer.start()
     try:
@@ -128,6 +133,51 @@ def time_limit(seconds: float | None) -> Iterator[Deadline]:
         raise CheckTimeout("was abandoned: the expression is nested too deeply for SymPy") from None
     finally:
         _leave(lock, inside, fired, timer, previous_limit, expired_class)
+        _Swallowed.forget(expired_class)
+
+
+class _Swallowed:
+    """An expiry that lands in code whose exceptions Python ignores (a ``__del__``, a weakref
+    or garbage-collector callback: "Exception ignored in ...") would be lost, and the limited
+    work run on without a limit. Python hands such exceptions to ``sys.unraisablehook``: while
+    any limit may fire, ours is installed; it raises the expiry again, a moment later, and
+    passes every other exception to the hook it replaced, which is put back when the last
+    limit ends."""
+
+    live: ClassVar[dict[type[BaseException], Callable[[], None]]] = {}
+    previous: ClassVar[Callable[[Any], object] | None] = None
+    lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def watch(cls, expired: type[BaseException], fire: Callable[[], None]) -> None:
+        with cls.lock:
+            if sys.unraisablehook != cls.hook:
+                cls.previous = sys.unraisablehook
+                sys.unraisablehook = cls.hook
+            cls.live[expired] = fire
+
+    @classmethod
+    def forget(cls, expired: type[BaseException]) -> None:
+        with cls.lock:
+            cls.live.pop(expired, None)
+            if not cls.live and sys.unraisablehook == cls.hook and cls.previous is not None:
+                sys.unraisablehook = cls.previous
+                cls.previous = None
+
+    @classmethod
+    def hook(cls, unraisable: Any) -> None:
+        fire = cls.live.get(type(unraisable.exc_value))
+        if fire is not None:
+            # A limit still running: its expiry again, from another thread a moment later
+            # (raised from here it would land in this hook, and be ignored again); if that one
+            # is swallowed too, it comes back here.
+            again = threading.Timer(_REFIRE, fire)
+            again.daemon = True
+            again.start()
+        elif isinstance(unraisable.exc_value, _Expired):
+            pass  # (a limit that has ended: nothing left to stop)
+        else:
+            (cls.previous or sys.__unraisablehook__)(unraisable)
 
 
 class _Watchdog(threading.Thread):
@@ -171,7 +221,7 @@ def _importing() -> bool:
 
 
 def _leave(
-    lock: threading.Lock,
+    lock: threading.RLock,
     inside: list[bool],
     fired: list[bool],
     timer: _Watchdog | None,
