@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import shutil
 import signal
@@ -144,6 +145,22 @@ def test_no_check() -> None:
     assert json.loads(r.stdout)["check"]["status"] == "unchecked"
 
 
+@pytest.mark.parametrize("width", ["40", "80"])
+def test_the_vjp_table_shows_v_dot_f(width: str) -> None:
+    """With --vjp the value is a vector: the table's f row is v·f, the number the check
+    compares (it was an internal error)."""
+    args = ["grad", "sin(x)*y", "--x", "1,2,3", "--y", "2", "--vjp", "0.5,1,-1"]
+    r = CliRunner(env={"NO_COLOR": "1", "COLUMNS": width}).invoke(app, args)
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(invoke(*args, "--json").stdout)
+    dot = doc["check"]["value"]["autograd"]
+    assert dot == pytest.approx(0.5 * 2 * math.sin(1) + 2 * math.sin(2) - 2 * math.sin(3))
+    assert "v·f =" in r.stdout and repr(dot) in r.stdout.replace("\n", "").replace(" ", "")
+    r = invoke(*args, "--no-check")  # (nothing checked: f itself)
+    assert r.exit_code == 0, r.stderr
+    assert "v·f" not in r.stdout.split("vector-Jacobian")[1]
+
+
 def test_dtype_float32() -> None:
     r = invoke("grad", "x*y", "--x", "0.1", "--y", "3", "--dtype", "float32", "--json")
     doc = json.loads(r.stdout)
@@ -233,6 +250,46 @@ def test_a_value_or_row_float32_cannot_hold_is_an_input_error(tmp_path: Path) ->
         with pytest.raises(gradcli.GradcliError, match="column x, row 1: 1e"):
             gradcli.grad_batch("2*x", columns, dtype="float32")
     assert list(gradcli.grad_batch("2*x", {"x": [1e-40]}, dtype="float32")["status"]) == ["agree"]
+
+
+def test_vjp_data_and_step_sizes_float32_cannot_hold_are_input_errors(tmp_path: Path) -> None:
+    """The same rule for --vjp's vector, descend's data and its step sizes: torch would
+    compute with 0 or inf (lr=1e39 was an internal error; 1e-50 a step of 0)."""
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,2\n2,1e39\n")
+    for args, message in (
+        (
+            ["grad", "x**2", "--x", "1,2", "--vjp", "1e-50,1"],
+            "an element of --vjp, 1e-50, is too small for float32",
+        ),
+        (
+            ["grad", "x**2", "--x", "1,2", "--vjp", "1e39,1"],
+            "an element of --vjp, 1e+39, is beyond float32's range",
+        ),
+        (
+            ["descend", "mean((w*a-b)**2)", "--w", "1", "--data", str(data)],
+            "column b, row 1: 1e+39 is beyond float32's range",
+        ),
+        (["descend", "x**2", "--x", "1", "--lr", "1e39"], "--lr, 1e+39, is beyond"),
+        (["descend", "x**2", "--x", "1", "--lr", "1e-50"], "--lr, 1e-50, is too small"),
+        (
+            ["descend", "x**2", "--x", "1", "--optimizer", "adam", "--eps", "1e-50"],
+            "--eps, 1e-50, is too small",
+        ),
+        (
+            ["descend", "x**2", "--x", "1", "--weight-decay", "1e39"],
+            "--weight-decay, 1e+39, is beyond",
+        ),
+    ):
+        r = invoke(*args, "--dtype", "float32")
+        assert r.exit_code == 2, (args, r.stderr)
+        assert r.stderr.startswith(f"gradcli: error: {message}"), r.stderr
+        assert "hint: compute in float64 (--dtype float64)" in r.stderr
+    assert (
+        invoke("grad", "x**2", "--x", "1,2", "--vjp", "1e-40,1", "--dtype", "float32").exit_code
+        == 0
+    )
+    assert invoke("descend", "x**2", "--x", "1", "--lr", "1e-50", "--steps", "2").exit_code == 0
 
 
 def test_a_value_for_a_column_of_the_input_is_an_error_not_an_overwrite(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..errors import InputError, MissingDependencyError, UsageError, safe_text
@@ -146,14 +146,20 @@ def representable(point: Mapping[str, Value], dtype: str, *exprs: Expr) -> None:
     for expr in exprs:
         literals_within(expr, dtype)
     for name, value in point.items():
-        for x in flat(value):
-            trouble = float32_trouble(x)
-            if trouble is not None:
-                raise UsageError(
-                    f"the value of {name}, {x:.8g}, {trouble}",
-                    hint=float32_hint("{dtype} float64"),
-                    params=("dtype",),
-                )
+        held_by_float32(f"the value of {name}", flat(value))
+
+
+def held_by_float32(what: str, numbers: Iterable[float], params: tuple[str, ...] = ()) -> None:
+    """Each of ``numbers`` (``what`` they are, for the message: its ``{params}`` spelled as
+    options) is one float32 holds as written, or :class:`UsageError`."""
+    for x in numbers:
+        trouble = float32_trouble(x)
+        if trouble is not None:
+            raise UsageError(
+                f"{what}, {x:.8g}, {trouble}",
+                hint=float32_hint("{dtype} float64"),
+                params=("dtype", *params),
+            )
 
 
 def column_arg(name: str, raw: object) -> np.ndarray:

@@ -47,6 +47,7 @@ from .arguments import (
     dtype_arg,
     expression_arg,
     flag_arg,
+    held_by_float32,
     needs_dependencies,
     representable,
     shapes_of,
@@ -142,6 +143,8 @@ def grad(
         found = _nth_derivative(expr, point, dtype, order, wrt, check, seconds)
         return replace(found, constants=tuple(c for c in constants if c not in found.gradient))
     vector = _vjp_vector(vjp, shapes[-1])
+    if vector is not None and dtype == "float32":
+        held_by_float32("an element of {vjp}", flat(vector), ("vjp",))
     size = sum(len(flat(v)) for v in point.values())
     symbolic = size <= max_symbolic
     # The exact side needs only the point: started first, it may run beside torch's import.

@@ -16,7 +16,13 @@ from ..errors import InputError, UsageError, safe_text
 from ..language.nodes import Expr
 from ..language.parser import parse
 from ..language.shapes import infer_shapes
-from ..language.values import Array, Value, flat, match_variables
+from ..language.values import (
+    Array,
+    Value,
+    columns_within,
+    flat,
+    match_variables,
+)
 from ..limits import DEFAULT_TIMEOUT, MAX_CHECKED_DATA, MAX_STEPS
 from ..results.descent import DescendResult, Run, Settings, Step
 from .arguments import (
@@ -26,6 +32,7 @@ from .arguments import (
     dtype_arg,
     expression_arg,
     flag_arg,
+    held_by_float32,
     needs_dependencies,
     representable,
     shapes_of,
@@ -156,6 +163,8 @@ def descend(
         _settings(name, lr, momentum, betas or (0.9, 0.999), alpha or 0.99, eps, weight_decay)
         for name in picked
     ]
+    if dtype == "float32":
+        _held_by_float32(settings[0])
     tol = _optional(tol, "tol")
     loss_tol = _optional(loss_tol, "loss_tol")
     expr = parse(expression)
@@ -175,6 +184,7 @@ def descend(
             )
     point = match_variables([v for v in expr.variables if v not in columns], given)
     representable(point, dtype, expr)
+    columns_within(columns, dtype)
     rows = len(next(iter(columns.values()))) if columns else 0
     if batch_size is not None:
         batch_size = count_arg(batch_size, "batch_size", 1)
@@ -284,6 +294,15 @@ def _unused(
                 hint=f"it goes with --optimizer {' or '.join(takers)}",
                 params=(name,),
             )
+
+
+def _held_by_float32(settings: Settings) -> None:
+    """torch's optimizers apply the step size and the decay in the parameters' dtype: in
+    float32, 1e39 is no number (torch's own error) and 1e-50 is 0 (no step at all)."""
+    for name in ("lr", "eps", "weight_decay"):
+        value = getattr(settings, name)
+        if value is not None:
+            held_by_float32(f"{{{name}}}", [value], (name,))
 
 
 def _settings(

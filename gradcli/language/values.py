@@ -72,10 +72,10 @@ def float32_hint(option: str) -> str:
     return f"compute in float64 ({option}): float32 holds sizes from {FLOAT32_SMALLEST} to 3.4e38"
 
 
-def columns_within(columns: Mapping[str, Any], dtype: str, option: str = "dtype='float64'") -> None:
+def columns_within(columns: Mapping[str, Any], dtype: str) -> None:
     """Every number of the batch ``columns`` is one ``dtype`` holds as it is (no float32
     infinity made of 1e39, no 0 made of 1e-50), or :class:`InputError` at the first row that
-    is not (``option``: how the hint writes the choice of float64)."""
+    is not (its position, from 0)."""
     if dtype != "float32":
         return
     for name, column in columns.items():
@@ -86,7 +86,8 @@ def columns_within(columns: Mapping[str, Any], dtype: str, option: str = "dtype=
             x = float(column[row])
             raise InputError(
                 f"column {name}, row {row}: {x:.8g} {float32_trouble(x)}",
-                hint=float32_hint(option),
+                hint=float32_hint("{dtype} float64"),
+                params=("dtype",),
             )
 
 

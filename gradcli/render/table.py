@@ -135,10 +135,16 @@ def render(result: GradResult, width: int = 80) -> RenderableType:
     if checked and value_verdict is not None:
         shown = short_exact(value_verdict.exact_text)
         exact_value = [shown if result.vjp is None else f"v·f = {shown}"]
+    if result.vjp is None:
+        autograd_value = fmt(result.value)
+    elif value_verdict is not None and value_verdict.autograd is not None:
+        autograd_value = f"v·f = {fmt(value_verdict.autograd)}"  # (what the check compares)
+    else:
+        autograd_value = fmt_value(result.value)  # (f itself, a vector: nothing was checked)
     rows.append(
         _Row(
             "f",
-            [fmt(result.value)],
+            [autograd_value],
             exact_value,
             value_verdict.status if value_verdict else result.check.status,
         )
