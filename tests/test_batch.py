@@ -272,7 +272,13 @@ def test_bad_rows() -> None:
         ("csv", "", "the CSV input is empty: it has no header line"),
         ("csv", "  \n1,2\n", "line 1 of the CSV input is blank"),
         ("jsonl", '{"x": 1, "y": 2}\n{"x": 1, "y": 2\n', "line 2 is not valid JSON"),
-        ("jsonl", '{"x": 1, "y": 2}\n\n{"x": 1e400, "y": 2}\n', "line 3: the number 1e400 is too"),
+        (
+            "jsonl",
+            '{"x": 1, "y": 2}\n\n{"x": 1e400, "y": 2}\n',
+            "line 3: field x is too large for float64: '1e400'",
+        ),
+        ("csv", "x,y\n1,2\n-1e400,2\n", "line 3: field x is too large for float64: '-1e400'"),
+        ("csv", "x,y\n1,2\ninf,2\n", "line 3: field x is not a finite number: 'inf'"),
         ("jsonl", '{"x": 1, "y": 2}\n{"x": NaN, "y": 2}\n', "line 2: NaN is not JSON"),
         ("jsonl", '{"x": 1, "y": 2}\n[1, 2]\n', "line 2 is a JSON list, not an object"),
         (
@@ -303,6 +309,21 @@ def test_input_that_cannot_be_a_table_is_refused_in_our_words(
     assert r.exit_code == 2, r.stderr
     assert message in r.stderr and r.stdout == ""
     assert "Error" not in r.stderr and "character 5 (" not in r.stderr
+
+
+def test_a_number_too_large_for_float64_is_a_bad_row_like_any_other() -> None:
+    """1e400 follows --on-bad-row in JSON Lines as in CSV (it once ended every JSONL run)."""
+    for fmt, data in (
+        ("jsonl", '{"x": 2, "y": 1}\n{"x": 1e400, "y": 1}\n{"x": 3, "y": 1}\n'),
+        ("csv", "x,y\n2,1\n1e400,1\n3,1\n"),
+    ):
+        args = ["grad", "x*y", "-i", "-", "--input-format", fmt]
+        r = invoke(*args, "--on-bad-row", "skip", stdin=data)
+        assert r.exit_code == 0, r.stderr
+        assert [row["value"] for row in csv_rows(r.stdout)] == ["2.0", "3.0"]
+        r = invoke(*args, "--on-bad-row", "null", stdin=data)
+        assert r.exit_code == 0, r.stderr
+        assert [row["value"] for row in csv_rows(r.stdout)] == ["2.0", "", "3.0"]
 
 
 def test_mixed_json_lines_get_a_verdict_per_cell() -> None:

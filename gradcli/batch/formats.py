@@ -344,10 +344,7 @@ def _jsonl_failure(block: bytes, first_line: int) -> InputError | None:
     None when every line is a JSON object of finite numbers (then the kinds are mixed)."""
 
     def number(text: str) -> float:
-        value = float(text)
-        if math.isinf(value):
-            raise ValueError(f"the number {safe_text(text)} is too large for float64")
-        return value
+        return float(text)  # (1e400 is inf: its row is a bad row, judged with the others)
 
     def constant(text: str) -> float:
         raise ValueError(f"{text} is not JSON (write a finite number)")
@@ -385,12 +382,23 @@ def _read_csv_block(data: bytes, separator: str, variables: list[str]) -> Any:
         frame = pl.read_csv(
             io.BytesIO(data), separator=separator, infer_schema=False, schema_overrides=floats
         )
-        # A zero may be a field too small for float64 (1e-400): then the text decides.
-        if not any((frame[name] == 0).any() for name in floats):
+        # A zero may be a field too small for float64 (1e-400), an infinity one too large
+        # (1e400) or the word inf: then the text decides, and the message shows it.
+        if not any(((frame[n] == 0) | frame[n].is_infinite()).any() for n in floats):
             return frame
     except pl.exceptions.ComputeError:
         pass
     return pl.read_csv(io.BytesIO(data), separator=separator, infer_schema=False)
+
+
+def _too_large(text: str) -> bool:
+    """One field written as a decimal number (not ``inf``) that float64 cannot hold."""
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    digits = text.strip().lstrip("+-")
+    return math.isinf(value) and (digits[:1].isdigit() or digits.startswith("."))
 
 
 def _too_small(text: str) -> bool:
@@ -542,6 +550,7 @@ def _clean(
         row, name = first_wrong
         field_text = frame[name][row]
         too_small = isinstance(field_text, str) and _too_small(field_text)
+        too_large = isinstance(field_text, str) and _too_large(field_text)
         shown = safe_text(str(field_text))
         what = (
             f"{misfit}: {shown!r}"
@@ -550,6 +559,8 @@ def _clean(
             if field_text is None or str(field_text).strip() == ""
             else f"is too small for float64 (it rounds to 0): {shown!r}"
             if too_small
+            else f"is too large for float64: {shown!r}"
+            if too_large
             else f"is not a number: {shown} (JSON {_json_kind(str(field_text))})"
             if fmt == "jsonl" and str(field_text)[:1] in '"[{tfn'
             else f"is not a finite number: {shown!r}"
