@@ -221,9 +221,12 @@ def test_graph_json_parses_and_lists_nodes_and_edges() -> None:
 
 
 def test_steps_golden_text() -> None:
+    assert text_of(steps_view.render(steps("sin(x**2)", x=4, dtype="float32")))[1] == (
+        "at  x = 4  (float32)"  # (the backward pass's numbers are torch's, in that dtype)
+    )
     assert text_of(steps_view.render(steps("sin(x**2)", x=4))) == [
         "f = sin(x**2)",
-        "at  x = 4",
+        "at  x = 4  (float64)",
         "",
         "Backward pass: the chain rule edge by edge, output first",
         "nodes (n<id>: the node ids of graph and of --json)",

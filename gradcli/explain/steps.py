@@ -312,4 +312,5 @@ def explain(
         check,
         notes,
         timed_out,
+        dtype,
     )

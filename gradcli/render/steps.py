@@ -27,7 +27,7 @@ def render(result: StepsResult, width: int = 80) -> RenderableType:
     ]
     if result.point is not None:
         point = [f"{k} = {fmt(v)}" for k, v in result.point.items()]
-        parts.append(assignments("at  ", point, width))
+        parts.append(assignments("at  ", point, width, f"  ({result.dtype})"))
     if result.backward is not None:
         parts += ["", backward_view(result.backward, width)]
     for derivation in result.derivations.values():

@@ -130,6 +130,7 @@ class StepsResult:
     notes: tuple[str, ...] = ()  #: what was not written, and why
     #: the time limit ended the derivation before every variable was derived
     derivation_timed_out: bool = False
+    dtype: str = "float64"  #: torch's, for the backward pass's numbers
 
     @property
     def exit_code(self) -> ExitCode:
