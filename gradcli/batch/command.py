@@ -114,10 +114,11 @@ def _within_float32(grids: dict[str, tuple[float, float, int]], values: dict[str
                 f"the value of {name}, {x:.8g}, {trouble}", hint=float32_hint("--dtype float64")
             )
     for name, grid in grids.items():
-        beyond, vanished = outside_float32(np.linspace(*grid))
+        points = np.linspace(*grid)
+        beyond, vanished = outside_float32(points)
         wrong = beyond | vanished
         if wrong.any():
-            x = float(np.linspace(*grid)[int(wrong.argmax())])
+            x = float(points[int(wrong.argmax())])
             raise UsageError(
                 f"the grid of {name} has the point {x:.8g}, which {float32_trouble(x)}",
                 hint=float32_hint("--dtype float64"),
