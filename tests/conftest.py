@@ -24,6 +24,10 @@ os.environ["GRADCLI_SERVER"] = "off"
 RUNTIME_DIR = tempfile.mkdtemp(prefix="gradcli-tests-")  # (mode 0700)
 os.environ["XDG_RUNTIME_DIR"] = RUNTIME_DIR
 atexit.register(shutil.rmtree, RUNTIME_DIR, ignore_errors=True)
+# The compiled batch screens the tests make are kept here, not in the user's cache.
+CACHE_DIR = tempfile.mkdtemp(prefix="gradcli-cache-")
+os.environ["XDG_CACHE_HOME"] = CACHE_DIR
+atexit.register(shutil.rmtree, CACHE_DIR, ignore_errors=True)
 
 
 def load_jsonl(name: str) -> list[dict[str, Any]]:

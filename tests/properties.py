@@ -304,25 +304,36 @@ def references_disagree(text: str, point: dict[str, float]) -> list[str]:
 # ---- the batch screen against the exact judge ------------------------------------------------
 
 
-def screen(text: str, columns: dict[str, list[float]], dtype: str = "float64") -> list[Status]:
+def screen(
+    text: str, columns: dict[str, list[float]], dtype: str = "float64", compiled: bool = False
+) -> list[Status]:
+    """The screen's statuses of torch's rows: NumPy's screen, or the compiled one (which must
+    then be had: no silent fallback)."""
     expr = parse(text)
     cols = {k: np.array(v) for k, v in columns.items()}
     from gradcli.engines.autograd import batch_gradients  # (imports torch)
 
     value, grads = batch_gradients(expr, cols, dtype)
-    ref = batchcheck.screen_chunk(expr, cols, dtype)
+    if compiled:
+        from gradcli.batch.kernel import Screener
+
+        screener = Screener(expr, dtype, compile_now=True)
+        assert screener.kernel is not None, screener.why
+        ref = screener.chunk(cols)
+    else:
+        ref = batchcheck.screen_chunk(expr, cols, dtype)
     codes, _ = batchcheck.Screen.__new__(batchcheck.Screen).compare(ref, value, grads, None)
     return [batchcheck.STATUSES[c] for c in codes]
 
 
 def screen_disagreements(
-    text: str, points: list[dict[str, float]], dtype: str = "float64"
+    text: str, points: list[dict[str, float]], dtype: str = "float64", compiled: bool = False
 ) -> list[tuple[dict[str, float], Status, Status]]:
     """Rows the screen calls agree or undefined where the exact judge says otherwise."""
     expr = parse(text)
     columns = {name: [p[name] for p in points] for name in points[0]}
     wrong = []
-    for point, status in zip(points, screen(text, columns, dtype), strict=True):
+    for point, status in zip(points, screen(text, columns, dtype, compiled), strict=True):
         if status not in (Status.AGREE, Status.UNDEFINED):
             continue  # doubtful: the exact judge decides anyway
         truth = batchcheck.row_verdict(expr, point, dtype, 30)

@@ -18,6 +18,7 @@ result is not finite, get that same exact verdict; the other rows stay ``uncheck
 from __future__ import annotations
 
 import contextlib
+import functools
 import mmap
 import multiprocessing
 import random
@@ -177,7 +178,7 @@ class _Near:
 
     @staticmethod
     def all_zero(*us: tuple[Any, Any]) -> Any:
-        return np.logical_and.reduce(np.broadcast_arrays(*(np.abs(u[0]) <= u[1] for u in us)))
+        return functools.reduce(np.logical_and, (np.abs(u[0]) <= u[1] for u in us))
 
 
 def _near_kink(node: Any, ref: Columns, dtype: str) -> np.ndarray:
@@ -318,11 +319,11 @@ def _screen_init(source: str, dtype: str) -> None:
     _ignore_ctrl_c()
     try:
         # (here, not at the top: it loads NumPy)
-        from ..engines.screen import Evaluator
+        from .kernel import Screener
 
         assert _SLOTS is not None  # inherited from the parent at fork
         expr = parse(source)
-        _SCREEN = (expr, dtype, _SLOTS, Evaluator(expr, dtype))
+        _SCREEN = (expr, dtype, _SLOTS, Screener(expr, dtype))
     except Exception as e:  # (any failure at all: the parent has to hear of it)
         _SCREEN_WHY = f"{type(e).__name__}: {e}"
 
@@ -333,9 +334,9 @@ _SLOTS: _Slots | None = None  # in the parent, set just before the helper is for
 def _screen_slot(slot: int, n: int) -> None:
     if _SCREEN is None:
         raise RuntimeError(f"the check's helper process could not start ({_SCREEN_WHY})")
-    expr, dtype, slots, evaluator = _SCREEN
+    _, _, slots, screener = _SCREEN
     inputs, out = slots.views(slot, n)
-    screen_chunk(expr, inputs, dtype, out, evaluator)
+    screener.chunk(inputs, out)
 
 
 def _helper_main(conn: Any, parents_end: Any, source: str, dtype: str) -> None:
@@ -436,7 +437,7 @@ class Screen:
         self.pool: _Helper | None = None
         self.threads: ThreadPoolExecutor | None = None
         self.slots: _Slots | None = None
-        self.evaluator: Any = None
+        self.screener: Any = None
         self.next_slot = 0
         if process and "fork" in multiprocessing.get_all_start_methods():
             global _SLOTS
@@ -449,9 +450,9 @@ class Screen:
             self.pool = _Helper(expr.source, dtype)
         else:
             # (here, not at the top: it loads NumPy)
-            from ..engines.screen import Evaluator
+            from .kernel import Screener
 
-            self.evaluator = Evaluator(expr, dtype)
+            self.screener = Screener(expr, dtype)
             self.threads = ThreadPoolExecutor(1, thread_name_prefix="gradcli-check")
 
     def submit(self, inputs: Mapping[str, np.ndarray]) -> Callable[[], ScreenedChunk]:
@@ -473,9 +474,7 @@ class Screen:
 
             return wait
         assert self.threads is not None
-        future = self.threads.submit(
-            screen_chunk, self.expr, inputs, self.dtype, None, self.evaluator
-        )
+        future = self.threads.submit(self.screener.chunk, inputs)
         return future.result
 
     def compare(

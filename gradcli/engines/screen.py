@@ -52,8 +52,15 @@ def simple_power(
     return reciprocal(base) if k == -1 else None
 
 
-#: libm's erf over an array (NumPy has none), in float64
-erf64 = np.vectorize(math.erf, otypes=[np.float64])
+_erf_columns = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def erf64(v: Any) -> Any:
+    """libm's erf over an array (NumPy has none), in float64; an operand that records what is
+    done to it (the compiled screen's trace) records it."""
+    traced = getattr(v, "erf", None)
+    return traced() if traced is not None else _erf_columns(v)
+
 
 ROUND = 2.0**-52  #: a correctly rounded operation: |error| <= ROUND * |result| (twice u)
 LIBM = 2.0**-48  #: an elementary function of NumPy's or libm's: 16 units in the last place
@@ -340,6 +347,8 @@ def _log(a: Bounded) -> Bounded:
 
 def _jump(a: Bounded, height: float) -> Any:
     """The bound of a step function: ``height`` where the operand may lie on either side of 0."""
+    if a.exact:  # (an input: it lies where it is)
+        return 0.0
     return height * (~(np.abs(a.v) > a.e) & ~(a.e == 0))
 
 
