@@ -433,6 +433,24 @@ def test_a_signal_at_any_moment_of_the_start_gives_one_line(sig: int) -> None:
         assert err.strip() == line
 
 
+def test_a_signal_while_a_class_is_made_is_a_signal_not_an_internal_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # a module that loads makes its dataclasses; Python 3.11 wraps what a field's __set_name__
+    # raises (here the stop signal's exception) in a RuntimeError
+    from gradcli.cli.report import exit_code_of
+    from gradcli.errors import Terminated
+
+    class Field:
+        def __set_name__(self, owner: type, name: str) -> None:
+            raise Terminated(signal.SIGTERM, "SIGTERM")
+
+    with pytest.raises(BaseException) as caught:
+        type("Made", (), {"field": Field()})
+    assert exit_code_of(caught.value, debug=False) == 143
+    assert capsys.readouterr().err == "gradcli: stopped by SIGTERM\n"
+
+
 def test_dev_stdout_is_written_through_never_replaced(tmp_path: Path, points: Path) -> None:
     log = tmp_path / "log.txt"
     log.write_text("precious\n")

@@ -158,6 +158,9 @@ def exit_code_of(exc: BaseException, debug: bool) -> int:
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "Abort":  # (Click's Ctrl-C)
         return _interrupted(exc)
+    stop = _stop_inside(exc)
+    if stop is not None:
+        return _interrupted(stop)
     if isinstance(exc, BrokenPipeError) or (
         isinstance(exc, OSError) and (exc.errno == errno.EPIPE or "Broken pipe" in str(exc))
     ):  # (also from native writers)
@@ -186,6 +189,20 @@ def exit_code_of(exc: BaseException, debug: bool) -> int:
         "31",
     )
     return ExitCode.INTERNAL
+
+
+def _stop_inside(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or stop signal that ``exc`` wraps, if any. Python 3.11 turns anything raised
+    while a class is being made (a dataclass's fields, as a module loads) into a RuntimeError
+    caused by it: a signal that lands there is still a signal, not an internal error."""
+    seen: set[int] = set()
+    cause = exc.__cause__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__
+    return None
 
 
 @contextmanager
