@@ -657,3 +657,44 @@ def test_a_column_that_changes_kind_between_chunks_is_written_to_parquet(
     frame = pl.read_parquet(out)
     assert frame["k"].to_list() == ["a"] * 5 + ["5"] * 5 + [None] * 5
     assert frame["d_x"].to_list() == [2.0] * 15
+
+
+class _Recording:
+    """A writer that records what it is given and fails at one write."""
+
+    def __init__(self, fail_at: int, error: BaseException) -> None:
+        self.written: list[int] = []
+        self.fail_at, self.error = fail_at, error
+
+    def write(self, frame: int, status: object, notable: bool) -> None:
+        if len(self.written) == self.fail_at:
+            raise self.error
+        self.written.append(frame)
+
+
+def test_results_written_behind_the_work_keep_their_order() -> None:
+    from gradcli.batch.run import _WriteBehind
+
+    writer = _Recording(fail_at=-1, error=OSError())
+    behind = _WriteBehind(writer)  # type: ignore[arg-type]
+    for i in range(50):
+        behind.write(i, None, False)
+    behind.finish()
+    behind.stop()
+    assert writer.written == list(range(50))
+    assert not behind.thread.is_alive()
+
+
+@pytest.mark.parametrize("error", [BrokenPipeError(32, "Broken pipe"), OSError(28, "disk full")])
+def test_a_failed_write_behind_the_work_is_raised_where_the_work_is(error: OSError) -> None:
+    from gradcli.batch.run import _WriteBehind
+
+    writer = _Recording(fail_at=3, error=error)
+    behind = _WriteBehind(writer)  # type: ignore[arg-type]
+    with pytest.raises(type(error)) as raised:
+        for i in range(100):  # (raised at a later write, or at the end at the latest)
+            behind.write(i, None, False)
+        behind.finish()
+    behind.stop()
+    assert raised.value is error
+    assert writer.written == [0, 1, 2]  # nothing after the failed write is written

