@@ -16,9 +16,10 @@ formula and its hand-derived gradient in its own multi-threaded engine, streamin
 file ("floor"). Steady states are also printed as ratios to it: what the check costs on top of
 the work that any tool reading and writing these rows has to do.
 ``--stages`` first times each stage of gradcli's batch path alone, one after the other in one
-process, chunk by chunk as a run streams them (read, parse, torch's import, torch's forward and
-backward, the check's screen, comparing, formatting the result columns, writing CSV): where the
-time goes. (A real run overlaps them: the reader and the screen work beside torch.)
+process, chunk by chunk as a run streams them (read, parse, torch's import, the compiled screen's
+compile or cache load, torch's forward and backward, the check's screen, comparing, formatting
+the result columns, writing CSV): where the time goes. (A real run overlaps them: the reader,
+the screen and the writer work beside torch.)
 """
 
 from __future__ import annotations
@@ -76,17 +77,20 @@ from gradcli.language.parser import parse
 
 path, out, expression = sys.argv[1:4]
 spent = dict.fromkeys(
-    ["read", "parse", "torch import", "torch forward+backward", "screen (check)",
-     "compare and judge (check)", "format", "write CSV"], 0.0)
+    ["read", "parse", "torch import", "screen: compile or load", "torch forward+backward",
+     "screen (check)", "compare and judge (check)", "format", "write CSV"], 0.0)
 start = clock()
 expr = parse(expression)
 spent["parse"] = clock() - start
 start = clock()
 import torch  # noqa: F401
 from gradcli.engines.autograd import batch_gradients
-from gradcli.engines.screen import Evaluator
 spent["torch import"] = clock() - start
-evaluator = Evaluator(expr, "float64")
+start = clock()
+from gradcli.batch.kernel import Screener
+screener = Screener(expr, "float64", compile_now=True)  # (as a run has it, once it is ready)
+spent["screen: compile or load"] = clock() - start
+kind = "compiled" if screener.kernel is not None else f"NumPy ({screener.why})"
 screen = check.Screen(expr, "float64", 5.0, False)
 writer = formats.Writer(out, "csv", [path])
 chunks = formats.read_chunks(path, "csv", list(expr.variables), "error", formats._Counts())
@@ -102,7 +106,7 @@ while True:
     chunk.value, chunk.grads = batch_gradients(expr, chunk.columns, "float64")
     spent["torch forward+backward"] += clock() - start
     start = clock()
-    ref = check.screen_chunk(expr, chunk.columns, "float64", evaluator=evaluator)
+    ref = screener.chunk(chunk.columns)
     spent["screen (check)"] += clock() - start
     start = clock()
     codes, doubtful = screen.compare(ref, chunk.value, chunk.grads, chunk.bad)
@@ -120,15 +124,16 @@ start = clock()
 writer.close(True)
 spent["write CSV"] += clock() - start
 screen.close()
-work = sum(v for k, v in spent.items() if k != "torch import")
-print(f"{rows:,} rows, each stage alone (one process, one stage at a time)")
+work = sum(v for k, v in spent.items() if k not in ("torch import", "screen: compile or load"))
+print(f"{rows:,} rows, each stage alone (one process, one stage at a time); screen: {kind}")
 print(f"{'stage':<26}{'seconds':>9}{'of the work':>13}{'M rows/s':>10}")
 for name, seconds in spent.items():
-    share = "" if name == "torch import" else f"{seconds / work:>12.0%}"
-    timed = seconds and name not in ("parse", "torch import")
+    once = name in ("parse", "torch import", "screen: compile or load")
+    share = "" if once else f"{seconds / work:>12.0%}"
+    timed = seconds and not once
     speed = f"{rows / seconds / 1e6:>10.1f}" if timed else ""
     print(f"{name:<26}{seconds:>9.3f}{share:>13}{speed}")
-print(f"{'all but the import':<26}{work:>9.3f}{'':>13}{rows / work / 1e6:>10.1f}")
+print(f"{'all but the start':<26}{work:>9.3f}{'':>13}{rows / work / 1e6:>10.1f}")
 """
 
 

@@ -28,7 +28,9 @@ import time
 from pathlib import Path
 
 HERE = Path(sys.executable).parent
-GRADCLI = [str(HERE / "gradcli")] if (HERE / "gradcli").exists() else [sys.executable, "-m", "gradcli"]
+GRADCLI = (
+    [str(HERE / "gradcli")] if (HERE / "gradcli").exists() else [sys.executable, "-m", "gradcli"]
+)
 CALLS = {
     "grad": ["grad", "x**2*y", "--x", "2", "--y", "3"],
     "grad --json": ["grad", "x**2*y", "--x", "2", "--y", "3", "--json"],
@@ -86,7 +88,7 @@ def main() -> None:
         subprocess.run([*GRADCLI, "server", "start"], env=warm, capture_output=True, check=True)
         wait_for_server(warm)
         times = {name: [] for name in ["python -c pass", *CALLS]}  # type: dict[str, list[float]]
-        for name, argv in CALLS.items():  # (once, unmeasured: the disk cache)
+        for argv in CALLS.values():  # (once, unmeasured: the disk cache)
             run([*GRADCLI, *argv], warm)
         for _ in range(options.repeat):
             times["python -c pass"].append(run([sys.executable, "-c", "pass"], warm))
