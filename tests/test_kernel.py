@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import given, settings
 
@@ -224,8 +225,48 @@ def test_a_run_writes_the_same_with_either_screen(tmp_path: Path, dtype: str) ->
     lines = ["x,y", *(f"{a!r},{b!r}" for a, b in zip(x.tolist(), y.tolist(), strict=True))]
     data.write_text("\n".join(lines) + "\n")
     numpy = _run(tmp_path, "numpy", data, "--dtype", dtype)
-    compiled = _run(tmp_path, "auto", data, "--dtype", dtype)
+    compiled = _run(tmp_path, "compiled", data, "--dtype", dtype)  # (short: by its size, NumPy)
     assert numpy[2] == compiled[2]
     assert numpy[1] == compiled[1]
     assert numpy[0] == compiled[0]
     assert os.listdir(tmp_path / "cache" / "gradcli" / "kernels")  # (it was compiled)
+
+
+def test_a_short_run_is_screened_by_numpy_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gradcli.limits import COMPILE_FROM_ROWS
+
+    monkeypatch.delenv("GRADCLI_SCREEN", raising=False)
+    assert kernel.worth_compiling(None)  # (a stream: its length is not known)
+    assert kernel.worth_compiling(COMPILE_FROM_ROWS)
+    assert not kernel.worth_compiling(COMPILE_FROM_ROWS - 1)
+    short = kernel.Screener(parse("x*y"), "float64", compile_now=True, rows=1000)
+    assert short.kernel is None and "1,000 rows is too short" in short.why
+    monkeypatch.setenv("GRADCLI_SCREEN", "compiled")
+    assert kernel.worth_compiling(1)
+    forced = kernel.Screener(parse("x*y"), "float64", compile_now=True, rows=1000)
+    assert forced.kernel is not None
+
+
+def test_the_rows_a_run_will_have_are_known_before_it_reads_them(tmp_path: Path) -> None:
+    from gradcli.batch.command import SAMPLE_BYTES, Request, _expected_rows
+
+    lines = 40_000  # (more than one sample's worth: the size tells the rest)
+    path = tmp_path / "points.csv"
+    path.write_text(
+        "x,y\n" + "".join(f"{1 + i % 1000 * 0.001:.6f},{i % 7}.5\n" for i in range(lines))
+    )
+    assert path.stat().st_size > SAMPLE_BYTES
+    guess = _expected_rows(Request("x*y", {}, str(path)))
+    assert guess is not None and abs(guess - lines) < lines * 0.05
+    small = tmp_path / "small.csv"
+    small.write_text("x,y\n1,2\n3,4\n")
+    assert _expected_rows(Request("x*y", {}, str(small))) == 3  # (the header too: about)
+    table = tmp_path / "points.parquet"
+    pl.DataFrame({"x": np.arange(1234.0), "y": np.ones(1234)}).write_parquet(table)
+    assert _expected_rows(Request("x*y", {}, str(table))) == 1234
+    assert _expected_rows(Request("x*y", {"x": "0:1:30", "y": "1:2:40"})) == 1200
+    assert _expected_rows(Request("x*y", {}, "-")) is None  # stdin is never read twice
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # (nor is a pipe: not opened at all, so this does not wait for a writer)
+    assert _expected_rows(Request("x*y", {}, str(fifo))) is None
+    assert _expected_rows(Request("x*y", {}, str(tmp_path / "missing.csv"))) is None

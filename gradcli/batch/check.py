@@ -312,7 +312,7 @@ _STOPS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 _SCREEN_WHY = ""  # in the helper process: why it could not start, if it could not
 
 
-def _screen_init(source: str, dtype: str) -> None:
+def _screen_init(source: str, dtype: str, rows: int | None) -> None:
     """Set the helper up. It does not raise: a failure is kept, and reported by the first
     chunk (with its reason)."""
     global _SCREEN, _SCREEN_WHY
@@ -323,7 +323,7 @@ def _screen_init(source: str, dtype: str) -> None:
 
         assert _SLOTS is not None  # inherited from the parent at fork
         expr = parse(source)
-        _SCREEN = (expr, dtype, _SLOTS, Screener(expr, dtype))
+        _SCREEN = (expr, dtype, _SLOTS, Screener(expr, dtype, rows=rows))
     except Exception as e:  # (any failure at all: the parent has to hear of it)
         _SCREEN_WHY = f"{type(e).__name__}: {e}"
 
@@ -339,12 +339,12 @@ def _screen_slot(slot: int, n: int) -> None:
     screener.chunk(inputs, out)
 
 
-def _helper_main(conn: Any, parents_end: Any, source: str, dtype: str) -> None:
+def _helper_main(conn: Any, parents_end: Any, source: str, dtype: str, rows: int | None) -> None:
     """The helper process: screen each slot it is sent, answer (ticket, "" or why it failed);
     end when told (None) or when the parent has gone (the pipe closes: so the parent's end,
     inherited at fork, is closed here first)."""
     parents_end.close()
-    _screen_init(source, dtype)
+    _screen_init(source, dtype, rows)
     while True:
         try:
             job = conn.recv()
@@ -369,11 +369,11 @@ class _Helper:
     pipe. (Not a ``multiprocessing.Pool``: a pool worker killed by a signal dies holding its
     queue's lock, and ending the pool then waits on that lock forever.)"""
 
-    def __init__(self, source: str, dtype: str) -> None:
+    def __init__(self, source: str, dtype: str, rows: int | None = None) -> None:
         context = multiprocessing.get_context("fork")
         self.conn, child = context.Pipe()
         self.process = context.Process(
-            target=_helper_main, args=(child, self.conn, source, dtype), daemon=True
+            target=_helper_main, args=(child, self.conn, source, dtype, rows), daemon=True
         )
         # Forked with Ctrl-C, SIGTERM and SIGHUP held back, so that none reaches the helper
         # before it has set its own handling (it unblocks them then); in this process they
@@ -429,8 +429,10 @@ class Screen:
         process: bool = False,
         in_flight: int = 16,
         exact_rows: int | None = MAX_EXACT_ROWS,
+        rows: int | None = None,
     ) -> None:
-        """``exact_rows``: doubtful rows judged exactly, at most (None: every one)."""
+        """``exact_rows``: doubtful rows judged exactly, at most (None: every one); ``rows``:
+        about how many rows the run has, if known (a short run is not worth compiling for)."""
         self.expr, self.dtype, self.timeout = expr, dtype, timeout
         self.exact_left = exact_rows  #: doubtful rows still to judge exactly (None: no limit)
         self.over_budget = 0  #: doubtful rows left unchecked
@@ -447,12 +449,12 @@ class Screen:
             # A slot for every chunk that can be in flight: read ahead, being computed, and
             # one the reader holds.
             self.slots = _SLOTS = _Slots(list(expr.variables), CHUNK_ROWS, in_flight + 2)
-            self.pool = _Helper(expr.source, dtype)
+            self.pool = _Helper(expr.source, dtype, rows)
         else:
             # (here, not at the top: it loads NumPy)
             from .kernel import Screener
 
-            self.screener = Screener(expr, dtype)
+            self.screener = Screener(expr, dtype, rows=rows)
             self.threads = ThreadPoolExecutor(1, thread_name_prefix="gradcli-check")
 
     def submit(self, inputs: Mapping[str, np.ndarray]) -> Callable[[], ScreenedChunk]:

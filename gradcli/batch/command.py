@@ -6,6 +6,9 @@ grid, the files, the formats); everything about them is checked here before any 
 
 from __future__ import annotations
 
+import math
+import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +65,15 @@ def run_batch(
     try:
         chunks = _chunks(expr, request, summary)
         batch.run(
-            expr, chunks, writer, request.dtype, request.check, summary, progress, request.timeout
+            expr,
+            chunks,
+            writer,
+            request.dtype,
+            request.check,
+            summary,
+            progress,
+            request.timeout,
+            _expected_rows(request),
         )
         ok = True
     finally:
@@ -98,6 +109,36 @@ def _chunks(expr: Any, request: Request, summary: batch.Summary) -> Iterator[Any
             hint="give it as a grid (--x 0:1:11) or in an --input file",
         )
     return _frames(batch.grid_columns(values), batch.CHUNK_ROWS)
+
+
+#: bytes of a text input read to tell the length of its lines
+SAMPLE_BYTES = 1 << 16
+
+
+def _expected_rows(request: Request) -> int | None:
+    """About how many rows the run has, when that can be known before reading the input: a
+    grid's points; a Parquet file's row count (its footer); a regular text file's size over
+    the length of its first lines. None for a stream (stdin, a pipe), which is never read
+    twice."""
+    path = request.input_path
+    if path is None:
+        grids = [g for k, v in request.values.items() if (g := parse_grid(v, k)) is not None]
+        return math.prod(g[2] for g in grids) if grids else 1
+    try:
+        if path == "-" or not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        if batch.input_format(path, request.input_format) == "parquet":
+            # (here, not at the top: it loads Polars)
+            import polars as pl
+
+            return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            sample = f.read(SAMPLE_BYTES)
+    except Exception:  # (the reader reports what is wrong with the input, in its words)
+        return None
+    lines = sample.count(b"\n")
+    return lines if len(sample) >= size or not lines else size * lines // len(sample)
 
 
 def _within_float32(grids: dict[str, tuple[float, float, int]], values: dict[str, str]) -> None:

@@ -41,6 +41,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..language.nodes import Expr
+from ..limits import COMPILE_FROM_ROWS
 
 #: the most lines of traced code compiled (compile time grows with it: past this, NumPy's screen)
 MAX_LINES = 6000
@@ -569,16 +570,36 @@ class Kernel:
 def available() -> bool:
     """numba can be imported, and the compiled screen is not turned off
     (``GRADCLI_SCREEN=numpy``)."""
-    if os.environ.get("GRADCLI_SCREEN", "").strip().lower() == "numpy":
+    if _setting() == "numpy":
         return False
     return importlib.util.find_spec("numba") is not None
+
+
+def _setting() -> str:
+    """``GRADCLI_SCREEN``: ``numpy`` (never compile), ``compiled`` (whatever the run's size),
+    or anything else: by the run's size."""
+    return os.environ.get("GRADCLI_SCREEN", "").strip().lower()
+
+
+def worth_compiling(rows: int | None) -> bool:
+    """Whether a run of about ``rows`` rows (None: not known, such as a stream) gets the
+    compiled screen: numba's import and the kernel's load (about 0.6 s of a core, measured)
+    pay for themselves from :data:`COMPILE_FROM_ROWS` rows on, at about 0.1 s of a core saved
+    a million rows."""
+    if _setting() == "compiled":
+        return True
+    return rows is None or rows >= COMPILE_FROM_ROWS
 
 
 class Screener:
     """The screen of one expression: the compiled one once it is ready (it compiles on a thread
     of its own), NumPy's until then and wherever it cannot be had."""
 
-    def __init__(self, expr: Expr, dtype: str, compile_now: bool = False) -> None:
+    def __init__(
+        self, expr: Expr, dtype: str, compile_now: bool = False, rows: int | None = None
+    ) -> None:
+        """``rows``: about how many rows the run has, if that is known (a short run is
+        screened by NumPy: see :func:`worth_compiling`)."""
         # (here, not at the top: check imports this module)
         from ..engines.screen import Evaluator
 
@@ -589,6 +610,8 @@ class Screener:
         self.thread: threading.Thread | None = None
         if not available():
             self.why = "numba is not installed, or GRADCLI_SCREEN=numpy"
+        elif not worth_compiling(rows):
+            self.why = f"a run of {rows:,} rows is too short for compiling to pay"
         elif compile_now:
             self._build()
         else:

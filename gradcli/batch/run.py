@@ -110,13 +110,16 @@ class Checking:
         summary: Summary,
         process: bool = False,
         exact_rows: int | None = MAX_EXACT_ROWS,
+        expected_rows: int | None = None,
     ) -> None:
         self.mode, rows = batchcheck.parse_mode(mode)
         self.expr, self.dtype, self.summary = expr, dtype, summary
         self.screen: batchcheck.Screen | None = None
         self.sampler: batchcheck.Sampler | None = None
         if self.mode == "all":
-            self.screen = batchcheck.Screen(expr, dtype, timeout, process, READ_AHEAD, exact_rows)
+            self.screen = batchcheck.Screen(
+                expr, dtype, timeout, process, READ_AHEAD, exact_rows, expected_rows
+            )
             summary.exact_budget = exact_rows or 0
         else:
             self.sampler = batchcheck.Sampler(expr, dtype, rows, timeout)
@@ -213,6 +216,7 @@ def run(
     summary: Summary,
     progress: Callable[[int], None] | None = None,
     timeout: float | None = 5.0,
+    expected_rows: int | None = None,
 ) -> None:
     """Compute, check and write every chunk: the input columns, ``value``, ``d_<name>``, and
     ``status`` when some row is not ``agree``.
@@ -220,11 +224,12 @@ def run(
     A reader thread parses the input ahead (Polars releases the GIL) and hands each chunk's
     columns to the check's helper process, forked before torch is imported; so reading,
     importing torch and the check's screen all overlap. A writer thread writes the results
-    behind the main thread (:class:`_WriteBehind`).
+    behind the main thread (:class:`_WriteBehind`). ``expected_rows``: about how many rows the
+    input has, when that is known before reading it (a short run's screen is not compiled).
     """
     _hold_freed_memory()
     checking = (
-        Checking(expr, dtype, check, timeout, summary, process=True, exact_rows=MAX_EXACT_ROWS)
+        Checking(expr, dtype, check, timeout, summary, True, MAX_EXACT_ROWS, expected_rows)
         if check
         else None
     )
@@ -471,7 +476,9 @@ def batch_arrays(
 
     summary = Summary()
     checking = (
-        Checking(expr, dtype, check, timeout, summary, exact_rows=exact_rows) if check else None
+        Checking(expr, dtype, check, timeout, summary, exact_rows=exact_rows, expected_rows=rows)
+        if check
+        else None
     )
     keys = ["value", *(f"d_{name}" for name in expr.variables)]
     out: dict[str, list[np.ndarray]] = {k: [np.empty(0)] for k in keys}
