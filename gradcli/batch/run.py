@@ -410,7 +410,7 @@ class _WriteBehind:
                 self.queue.get_nowait()
         with contextlib.suppress(queue.Full):
             self.queue.put_nowait(self._DONE)
-        self.thread.join(timeout=5)  # (a write stuck on a pipe nobody reads: let it be)
+        self.thread.join(timeout=1)  # (a write stuck on a pipe nobody reads: let it be)
 
 
 def _prepare(expr: Expr, frame: Any) -> Chunk | None:
