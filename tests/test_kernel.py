@@ -261,6 +261,9 @@ def test_the_rows_a_run_will_have_are_known_before_it_reads_them(tmp_path: Path)
     small = tmp_path / "small.csv"
     small.write_text("x,y\n1,2\n3,4\n")
     assert _expected_rows(Request("x*y", {}, str(small))) == 3  # (the header too: about)
+    wide = tmp_path / "wide.csv"  # (a first line longer than the sample: not known)
+    wide.write_text(",".join(f"c{i}" for i in range(SAMPLE_BYTES // 4)) + "\n1\n")
+    assert _expected_rows(Request("x*y", {}, str(wide))) is None
     table = tmp_path / "points.parquet"
     pl.DataFrame({"x": np.arange(1234.0), "y": np.ones(1234)}).write_parquet(table)
     assert _expected_rows(Request("x*y", {}, str(table))) == 1234

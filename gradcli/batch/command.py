@@ -138,7 +138,9 @@ def _expected_rows(request: Request) -> int | None:
     except Exception:  # (the reader reports what is wrong with the input, in its words)
         return None
     lines = sample.count(b"\n")
-    return lines if len(sample) >= size or not lines else size * lines // len(sample)
+    if len(sample) >= size:
+        return lines
+    return size * lines // len(sample) if lines else None  # (lines longer than the sample)
 
 
 def _within_float32(grids: dict[str, tuple[float, float, int]], values: dict[str, str]) -> None:
