@@ -312,15 +312,8 @@ class _ReadAhead:
                     continue
                 if self.checking is not None:
                     self.checking.ahead(chunk)
-                item: Any = chunk
-                while True:
-                    if self.stopping.is_set():
-                        return
-                    try:
-                        self.queue.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+                if not _put_while(self.queue, chunk, lambda: not self.stopping.is_set()):
+                    return
         except BaseException as e:  # handed to the main thread, which raises it
             self.queue.put(e)
             return
@@ -338,6 +331,18 @@ class _ReadAhead:
     def stop(self) -> None:
         self.stopping.set()
         self.thread.join(timeout=1)  # a reader waiting on a slow pipe is a daemon: let it be
+
+
+def _put_while(into: queue.Queue[Any], item: Any, going: Callable[[], bool]) -> bool:
+    """Put ``item`` into a bounded queue, waiting while it is full for as long as ``going()``
+    says (asked every 0.1 s); whether it was put."""
+    while going():
+        try:
+            into.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 #: chunks computed and waiting to be written: enough to ride out a slow write, few enough
@@ -381,15 +386,11 @@ class _WriteBehind:
             raise error
 
     def _put(self, item: Any) -> None:
-        while True:
+        def writing() -> bool:
             self._raise()
-            if not self.thread.is_alive():
-                return
-            try:
-                self.queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+            return self.thread.is_alive()
+
+        _put_while(self.queue, item, writing)
 
     def write(self, frame: Any, status: Callable[[], Any] | None, notable: bool) -> None:
         """Queue ``frame`` (see :meth:`Writer.write`)."""
