@@ -110,7 +110,8 @@ while True:
     spent["screen (check)"] += clock() - start
     start = clock()
     codes, doubtful = screen.compare(ref, chunk.value, chunk.grads, chunk.bad)
-    screen.judge(chunk.columns, doubtful, codes)  # (the rows the screen left: exactly)
+    # (the rows the screen left: exactly, the numbers torch gave them)
+    screen.judge(chunk.columns, chunk.value, chunk.grads, doubtful, codes)
     notable = bool((codes != check.CODE[check.Status.AGREE]).any())
     spent["compare and judge (check)"] += clock() - start
     start = clock()

@@ -426,6 +426,36 @@ def test_doubtful_rows_past_the_budget_stay_unchecked(monkeypatch: pytest.Monkey
     assert "2 doubtful rows past the first 2 left unchecked" in r.stderr
 
 
+def test_the_exact_judge_judges_the_numbers_the_batch_wrote(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # torch over a whole column may round differently from torch at one point, so a doubtful
+    # row's verdict must be about the batch's own numbers, not about a fresh computation.
+    from gradcli.batch.check import row_verdict
+    from gradcli.engines import autograd
+    from gradcli.language.parser import parse
+    from gradcli.results import Status
+
+    square = parse("x**2")
+    assert row_verdict(square, {"x": 3.0}, "float64", 30, (9.0, {"x": 6.0})) is Status.AGREE
+    assert row_verdict(square, {"x": 3.0}, "float64", 30, (9.5, {"x": 6.0})) is Status.MISMATCH
+    assert row_verdict(square, {"x": 3.0}, "float64", 30) is Status.AGREE
+
+    # at x = 10 this gradient cancels beyond what the bounds settle: the row goes to the exact
+    # judge (which agrees with torch's true numbers); here torch's batch value is made wrong
+    real = autograd.batch_gradients
+
+    def off(*args, **kwargs):  # type: ignore[no-untyped-def]
+        value, grads = real(*args, **kwargs)
+        return value * 1.001, grads
+
+    monkeypatch.setattr(autograd, "batch_gradients", off)
+    text = "tanh(x)*x - log(cosh(x))"
+    for mode in ("all", "sample:2"):
+        out = grad_batch(text, {"x": [0.5, 10.0]}, check=mode)
+        assert out["status"].tolist() == ["mismatch", "mismatch"], mode
+
+
 def test_sample_mode() -> None:
     data = "x\n" + "\n".join(str(i + 1) for i in range(50)) + "\n"
     r = invoke("grad", "x**2", "--input", "-", "--check", "sample:3", stdin=data)

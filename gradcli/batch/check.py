@@ -25,7 +25,7 @@ import random
 import signal
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -78,8 +78,20 @@ def describe_mode(mode: str, rows: int, chunk_rows: int) -> str:
     )
 
 
-def row_verdict(expr: Expr, point: dict[str, float], dtype: str, timeout: float | None) -> Status:
+def row_verdict(
+    expr: Expr,
+    point: dict[str, float],
+    dtype: str,
+    timeout: float | None,
+    numbers: tuple[float, dict[str, float]] | None = None,
+) -> Status:
     """The verdict ``gradcli grad`` gives at this row: the same reference, the same judge.
+
+    ``numbers``: the value and gradient the batch computed for this row (what it writes). They
+    are what is judged: torch's kernels over a whole column may round differently from its
+    kernels on one point (measured: 3 rows in 200 of ``x**y`` differ in the last digit), and a
+    verdict must be about the numbers the user gets. torch's own run at the point still
+    supplies the intermediate values that explain a disagreement.
 
     The node-by-node reference comes first, alone: where it proves every number, SymPy's
     derivative (which ``grad`` also evaluates, to show it) proves the same numbers and cannot
@@ -95,10 +107,20 @@ def row_verdict(expr: Expr, point: dict[str, float], dtype: str, timeout: float 
 
     computed = autograd.autograd(expr, point, dtype)
     gradient = {name: flat(g)[0] for name, g in computed.gradient.items()}
+    if numbers is not None:
+        computed = replace(computed, value=numbers[0])
+        gradient = {name: numbers[1][name] for name in gradient}
     _, verdicts = check_grad(expr, point, dtype, computed, gradient, None, timeout, False)
     if verdicts.status is Status.INCONCLUSIVE:
         _, verdicts = check_grad(expr, point, dtype, computed, gradient, None, timeout)
     return verdicts.status
+
+
+def written(
+    value: np.ndarray, grads: Mapping[str, np.ndarray], row: int
+) -> tuple[float, dict[str, float]]:
+    """The value and gradient the batch computed at ``row``."""
+    return float(value[row]), {name: float(g[row]) for name, g in grads.items()}
 
 
 @dataclass(frozen=True)
@@ -502,15 +524,24 @@ class Screen:
             doubtful &= ~bad
         return codes, np.flatnonzero(doubtful)
 
-    def judge(self, columns: Mapping[str, np.ndarray], rows: np.ndarray, codes: np.ndarray) -> None:
-        """Exact verdicts for the doubtful ``rows`` (in place in ``codes``), within budget."""
+    def judge(
+        self,
+        columns: Mapping[str, np.ndarray],
+        value: np.ndarray,
+        grads: Mapping[str, np.ndarray],
+        rows: np.ndarray,
+        codes: np.ndarray,
+    ) -> None:
+        """Exact verdicts for the doubtful ``rows`` (in place in ``codes``), within budget: of
+        the batch's own ``value`` and ``grads`` at those rows."""
         take = rows if self.exact_left is None else rows[: self.exact_left]
         self.over_budget += len(rows) - len(take)
         if self.exact_left is not None:
             self.exact_left -= len(take)
         for i in take.tolist():
             point = {name: float(col[i]) for name, col in columns.items()}
-            codes[i] = CODE[row_verdict(self.expr, point, self.dtype, self.timeout)]
+            numbers = written(value, grads, i)
+            codes[i] = CODE[row_verdict(self.expr, point, self.dtype, self.timeout, numbers)]
 
     def close(self) -> None:
         if self.pool is not None:
@@ -534,9 +565,15 @@ class Sampler:
         self.nonfinite_budget = MAX_NONFINITE_CHECKS
         self.rng = random.Random(20261123)
 
-    def exact(self, points: list[dict[str, float]]) -> Callable[[], list[Status]]:
-        """The verdicts of ``points``, computed when the returned function is called."""
-        return lambda: [row_verdict(self.expr, p, self.dtype, self.timeout) for p in points]
+    def exact(
+        self, points: list[dict[str, float]], numbers: list[tuple[float, dict[str, float]]]
+    ) -> Callable[[], list[Status]]:
+        """The verdicts of the batch's ``numbers`` at ``points``, computed when the returned
+        function is called."""
+        return lambda: [
+            row_verdict(self.expr, p, self.dtype, self.timeout, n)
+            for p, n in zip(points, numbers, strict=True)
+        ]
 
     def sample_rows(self, n: int) -> list[int]:
         """The random sample, drawn from the first chunk."""

@@ -137,13 +137,20 @@ class Checking:
         n = len(chunk.value)
         rows = [i for i in self.sampler.sample_rows(n) if chunk.bad is None or not chunk.bad[i]]
         if rows:
-            chunk.sampled.append((rows, self.sampler.exact([_point(chunk, i) for i in rows])))
+            chunk.sampled.append((rows, self._exact(chunk, rows)))
         late = [
             i
             for i in self.sampler.nonfinite_rows(chunk.value, chunk.grads, set(rows))
             if chunk.bad is None or not chunk.bad[i]
         ]
-        chunk.sampled.append((late, self.sampler.exact([_point(chunk, i) for i in late])))
+        chunk.sampled.append((late, self._exact(chunk, late)))
+
+    def _exact(self, chunk: Chunk, rows: list[int]) -> Callable[[], list[Status]]:
+        assert self.sampler is not None
+        points = [_point(chunk, i) for i in rows]
+        return self.sampler.exact(
+            points, [batchcheck.written(chunk.value, chunk.grads, i) for i in rows]
+        )
 
     def finish(self, chunk: Chunk) -> tuple[np.ndarray, bool]:
         """Status codes of ``chunk``, and whether any is notable (not agree, or, sampling, not
@@ -152,7 +159,7 @@ class Checking:
         if self.screen is not None and chunk.screened is not None:
             ref = chunk.screened()
             codes, doubtful = self.screen.compare(ref, chunk.value, chunk.grads, chunk.bad)
-            self.screen.judge(chunk.columns, doubtful, codes)
+            self.screen.judge(chunk.columns, chunk.value, chunk.grads, doubtful, codes)
             summary.over_budget = self.screen.over_budget
             checked = codes != CODE[Status.UNCHECKED]
             if chunk.bad is not None:
