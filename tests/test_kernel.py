@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -193,6 +195,27 @@ def test_a_cache_that_cannot_be_written_compiles_in_memory(
     compiled = kernel.Kernel(parse("x*x"), "float64")
     got = compiled.run({"x": np.array([3.0])}, None)
     assert got is not None and got.value[0] == 9.0
+
+
+def test_a_private_kernel_folder_is_removed_when_the_run_ends(tmp_path: Path) -> None:
+    # (an unwritable cache gives each run a temporary folder: it must not pile up in /tmp)
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "XDG_CACHE_HOME": str(blocked), "TMPDIR": str(temporary)}
+    env["GRADCLI_SCREEN"] = "compiled"
+    for command in (["--x", "0:1:5"], ["--input", "-"]):  # in this process; in the helper
+        done = subprocess.run(
+            [sys.executable, "-m", "gradcli", "grad", "x*x", *command, "--format", "csv"],
+            input="x\n1\n2\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert not list(temporary.glob("gradcli-kernel-*")), command
 
 
 def _run(tmp: Path, mode: str, data: Path, *extra: str) -> tuple[str, str, int]:

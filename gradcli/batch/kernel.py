@@ -31,10 +31,12 @@ import importlib.util
 import math
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
+from multiprocessing.util import Finalize
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -447,11 +449,14 @@ def _cache_dir() -> Path | None:
 def _load(text: str) -> Callable[..., None]:
     """The kernel of a generated module: from the cache directory when it can be written (numba
     then keeps the machine code beside it, and a later run loads it instead of compiling), else
-    compiled in memory."""
+    from a temporary folder of this process's, removed when it ends (compiled each run)."""
     digest = hashlib.sha256(text.encode()).hexdigest()[:24]
     folder = _cache_dir()
     if folder is None:  # (a private folder of this run's instead: the code is still a file)
         folder = Path(tempfile.mkdtemp(prefix="gradcli-kernel-"))
+        # removed when this process ends, also when it is the forked helper, which ends
+        # through multiprocessing and never runs atexit's handlers
+        Finalize(None, shutil.rmtree, (str(folder), True), exitpriority=0)
     path = folder / f"screen_{digest}.py"
     try:
         known = path.read_text()
