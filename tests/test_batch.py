@@ -456,6 +456,20 @@ def test_the_exact_judge_judges_the_numbers_the_batch_wrote(
         assert out["status"].tolist() == ["mismatch", "mismatch"], mode
 
 
+def test_lines_are_numbered_right_in_every_block_of_a_long_input() -> None:
+    # 400,000 rows of CRLF text are read in several blocks, each starting with the header
+    rows = ["x", *["0.125"] * 400_000]
+    rows[300_000] = "abc"  # line 300,001
+    data = ("\r\n".join(rows) + "\r\n").encode()
+    r = invoke("grad", "x**2", "--input", "-", stdin=data)
+    assert r.exit_code == 2
+    assert "line 300001: field x is not a finite number: 'abc'" in r.stderr
+    r = invoke("grad", "x**2", "--input", "-", "--on-bad-row", "null", stdin=data)
+    lines = r.stdout.splitlines()
+    assert len(lines) == 400_001 and lines[0] == "x,value,d_x"
+    assert lines[300_000] == ",," and set(lines[1:300_000]) == {"0.125,0.015625,0.25"}
+
+
 def test_sample_mode() -> None:
     data = "x\n" + "\n".join(str(i + 1) for i in range(50)) + "\n"
     r = invoke("grad", "x**2", "--input", "-", "--check", "sample:3", stdin=data)
