@@ -470,6 +470,28 @@ def test_lines_are_numbered_right_in_every_block_of_a_long_input() -> None:
     assert lines[300_000] == ",," and set(lines[1:300_000]) == {"0.125,0.015625,0.25"}
 
 
+def test_a_long_header_makes_no_sliver_chunks(tmp_path: Path) -> None:
+    # every block after the first starts with the header; reads are still sized by the
+    # lines alone, so each later block is one chunk, not one and a sliver
+    from gradcli.batch import formats
+
+    path = tmp_path / "in.csv"
+    rows = "".join(f"0.{i:06d},{i % 1000},\n" for i in range(400_000))
+    path.write_text("x,y," + "n" * 100_000 + "\n" + rows)
+    chunks = formats.read_chunks(str(path), "csv", ["x", "y"], "error", formats._Counts())
+    heights = [c.height for c in chunks]
+    assert sum(heights) == 400_000 and max(heights) <= CHUNK_ROWS
+    # (the first read has a fixed size, and the second is sized by the first block, header
+    # and all; from the third on, each block is one chunk)
+    assert min(heights[4:-1]) > CHUNK_ROWS // 2, heights
+
+
+def test_a_header_name_past_the_csv_field_limit_is_a_clear_error() -> None:
+    r = invoke("grad", "x", "--input", "-", stdin="x," + "n" * 200_000 + "\n1,2\n")
+    assert r.exit_code == 2 and "cannot read the CSV header (line 1)" in r.stderr
+    assert "internal error" not in r.stderr
+
+
 def test_sample_mode() -> None:
     data = "x\n" + "\n".join(str(i + 1) for i in range(50)) + "\n"
     r = invoke("grad", "x**2", "--input", "-", "--check", "sample:3", stdin=data)

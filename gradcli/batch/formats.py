@@ -182,8 +182,9 @@ def _text_blocks(stream: IO[bytes], head: list[bytes] | None = None) -> Iterator
         lines = _line_ends(block) - (1 if start else 0)
         line += lines
         # the next read: about one chunk's rows (a little less, so that a block is one chunk,
-        # not one and a sliver), by the length of the lines so far
-        size[0] = max(1 << 16, min(READ_BYTES, int(len(block) / lines * CHUNK_ROWS * 0.97)))
+        # not one and a sliver), by the length of the lines so far (not the header's)
+        body = len(block) - len(start)
+        size[0] = max(1 << 16, min(READ_BYTES, int(body / lines * CHUNK_ROWS * 0.97)))
     if rest.strip():
         yield (head[0] if head else b"") + rest, line
 
@@ -333,7 +334,13 @@ def _example_header(fmt: str, variables: Sequence[str]) -> str:
 def _header_names(header: bytes, fmt: str) -> list[str]:
     """The column names of a CSV or TSV header line (quotes as CSV writes them)."""
     text = header.decode("utf-8", "replace").removeprefix("\ufeff").rstrip("\r\n")
-    return next(csv.reader([text], delimiter="," if fmt == "csv" else "\t"), [])
+    try:
+        return next(csv.reader([text], delimiter="," if fmt == "csv" else "\t"), [])
+    except csv.Error as e:  # (a name longer than the csv module's field limit, 131,072)
+        raise InputError(
+            f"cannot read the {fmt.upper()} header (line 1): {e}",
+            hint="keep column names shorter",
+        ) from None
 
 
 def _columns_present(columns: Sequence[str], variables: Sequence[str]) -> None:
