@@ -50,21 +50,22 @@ STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextmanager
-def held_signals() -> Iterator[None]:
+def held_signals() -> Iterator[list[signal.Signals]]:
     """Work that must not be cut in the middle (removing a temporary file, putting an output
     in place, importing torch's bindings): a stop signal that arrives meanwhile is only noted,
     and takes effect, as it would have, as soon as the work is done. In the main thread only
-    (where Python runs signal handlers); elsewhere the work just runs."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    (where Python runs signal handlers); elsewhere the work just runs. Yields the signals noted
+    so far (so that work about to be kept, an output put in place, can see a stop coming)."""
     noted: list[signal.Signals] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
     before = {s: signal.getsignal(s) for s in STOPS}
     for s in STOPS:
         if before[s] not in (signal.SIG_IGN, None):
             signal.signal(s, lambda n, f: noted.append(signal.Signals(n)))
     try:
-        yield
+        yield noted
     finally:
         for s, handler in before.items():
             if handler is not None:

@@ -83,6 +83,10 @@ MAX_GRID = 10_000_000
 #: columns of a batch input (a table's columns each cost memory and time in the reader:
 #: measured, 100,000 columns take 3.4 s and 520 MB; 3,000,000 took 52 s and 5 GB)
 MAX_COLUMNS = 100_000
+#: bytes of one line (or of one CSV record, a quoted field's line ends included) of batch input:
+#: the reader holds a record whole until its end arrives, so a quote that is never closed, or a
+#: file with no line ends, would otherwise be gathered into memory to its last byte
+MAX_RECORD_BYTES = 64 << 20
 #: rows checked by ``--check sample``
 DEFAULT_SAMPLE = 25
 #: in sample mode, rows whose result is not finite checked in all, at most

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from gradcli.errors import ECHO_LIMIT, UsageError, safe_text, shown_list
@@ -192,7 +193,8 @@ def test_a_signal_mid_batch_cleans_up(tmp_path: Path, sig: int, code: int, line:
 def test_a_signal_at_any_moment_of_a_parquet_run_leaves_no_file_behind(tmp_path: Path) -> None:
     """From the start to the end of a run, the clean-up of the Parquet spool and of the
     temporary output included: either the run is stopped (143, one line, nothing left but
-    the input) or it had finished (0, the output whole)."""
+    the input, or, for a stop after the output was put in place, the output whole) or it had
+    finished (0, the output whole). Never a part of the output."""
     work, spool = tmp_path / "work", tmp_path / "spool"
     work.mkdir()
     spool.mkdir()
@@ -218,9 +220,11 @@ def test_a_signal_at_any_moment_of_a_parquet_run_leaves_no_file_behind(tmp_path:
         assert list(spool.iterdir()) == [], said
         if proc.returncode == 0:
             assert out.stat().st_size > 0 and "300,000 rows" in err, said
-            out.unlink()
         else:
             assert proc.returncode == 143 and err.strip() == "gradcli: stopped by SIGTERM", said
+        if out.exists():  # (whole: a stop after the rename cannot take it back)
+            assert pl.read_parquet(out).height == 300_000, said
+            out.unlink()
         assert sorted(p.name for p in work.iterdir()) == ["in.csv"], said
 
 

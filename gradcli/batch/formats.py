@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import InputError, OutputError, UsageError, held_signals, safe_text, shown_list
 from ..files import OutputFile, names_a_descriptor, standard_input
 from ..language.values import float32_hint, float32_trouble, outside_float32
-from ..limits import MAX_COLUMNS
+from ..limits import MAX_COLUMNS, MAX_RECORD_BYTES
 
 CHUNK_ROWS = 1 << 16  #: rows per chunk: measured faster than one huge tensor, and bounded
 READ_BYTES = 8 << 20  #: bytes read from a stream at a time, at most
@@ -145,46 +145,140 @@ def _line_ends(block: bytes) -> int:
     return int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))
 
 
-def _text_blocks(stream: IO[bytes], head: list[bytes] | None = None) -> Iterator[tuple[bytes, int]]:
+# CSV quoting, as Polars reads it: a field in double quotes may hold separators and line ends
+# (a quote inside it is written twice). Whether a byte is inside quotes is then the parity of
+# the quotes before it, counted from the start of a record: a file where that count goes wrong
+# (one stray quote) is one Polars cannot read either.
+
+
+def _outside_quotes(data: bytes, positions: np.ndarray, odd_before: bool = False) -> np.ndarray:
+    """Which of ``positions`` (indices into ``data``) are outside quotes; ``odd_before``: the
+    text before ``data`` left a quoted field open."""
+    quotes = np.flatnonzero(np.frombuffer(data, np.uint8) == 34)
+    before = np.searchsorted(quotes, positions) + int(odd_before)
+    out: np.ndarray = before % 2 == 0
+    return out
+
+
+def _record_ends(data: bytes, odd_before: bool = False) -> np.ndarray:
+    """The positions of the LFs in ``data`` that end a record (outside quotes)."""
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+    if odd_before or b'"' in data:
+        ends = ends[_outside_quotes(data, ends, odd_before)]
+    return ends
+
+
+def _last_record_end(data: bytes, odd_before: bool) -> int:
+    """The position of the last LF of ``data`` that ends a CSV record, or -1."""
+    cut = data.rfind(b"\n")
+    if cut < 0 or (not odd_before and data.find(b'"', 0, cut) < 0):
+        return cut  # (no quotes: every line end ends a record; the common case, one scan)
+    if (data.count(b'"', 0, cut) + odd_before) % 2 == 0:
+        return cut
+    ends = _record_ends(data[:cut], odd_before)
+    return int(ends[-1]) if ends.size else -1
+
+
+def _header_end(block: bytes) -> int:
+    """The position of the LF that ends the header record of a CSV block (its names may be
+    quoted, with line ends in them), or -1."""
+    end = block.find(b"\n")
+    while end >= 0 and block.count(b'"', 0, end) % 2:
+        end = block.find(b"\n", end + 1)
+    return end
+
+
+def _before_blank_lines(data: bytes, cut: int, pending: bool) -> int:
+    """``cut`` (a record's LF in ``data``) moved back past blank lines that end the text up to
+    it: they are held back, so that blank lines at the end of the input are not rows. -1 when
+    all of it is blank (``pending``: text before ``data`` that is not)."""
+    while cut >= 0:
+        prev = data.rfind(b"\n", 0, cut)
+        if data[prev + 1 : cut].strip() or (prev < 0 and pending):
+            return cut
+        cut = prev
+    return cut
+
+
+def _unclosed(pending: bytes, line: int) -> InputError:
+    """A quoted field opened in ``pending`` (text from ``line`` on) that is never closed. With
+    quotes paired by parity, the field that stays open is the one the last quote opens."""
+    at = line + pending.count(b"\n", 0, pending.rfind(b'"'))
+    return InputError(
+        f"line {at}: a double quote opens a quoted field that is never closed",
+        hint="close it; a quote that is text goes inside a quoted field, written twice: "
+        '"say ""hi"""',
+    )
+
+
+def _text_blocks(
+    stream: IO[bytes], head: list[bytes] | None = None, quoted: bool = False
+) -> Iterator[tuple[bytes, int]]:
     """Blocks of whole lines and the 1-based line number of each block's first line. Lines may
     end in LF, CR LF, or (old Mac files) CR alone: a text whose first line ends in a CR not
-    followed by LF is read with every CR as a line end (not as one long header line).
+    followed by LF is read with every CR as a line end (not as one long header line). Blank
+    lines at the end of the input are dropped.
 
-    ``head``: once the caller sets ``head[0]`` (a CSV header line, with its line end), every
+    ``head``: once the caller sets ``head[0]`` (a CSV header record, with its line end), every
     later block starts with it, so that each parses alone; it is put there as the block is
-    made (a copy of every block less) and is not counted as a line."""
-    rest = b""
+    made (a copy of every block less) and its lines are not counted.
+
+    ``quoted`` (CSV and TSV): a block ends at a record's end, never at a line end inside a
+    quoted field; a quote left open at the end of the input is an error naming its line."""
+    pending: list[bytes] = []  # (text after the last block's end: no record end in it yet)
+    pending_bytes = 0
+    odd = False  # the pending text leaves a quoted field open
     line = 1
     bare_cr: bool | None = None  # decided by the first line end
     size = [FIRST_READ]
     for data in _reads(stream, size):
         if bare_cr is None:
-            cr, lf = data.find(b"\r"), data.find(b"\n")
+            # (the text before has no line end yet, but may end in a CR: what follows decides)
+            seen = pending[-1][-1:] + data if pending else data
+            cr, lf = seen.find(b"\r"), seen.find(b"\n")
             if lf >= 0 and (cr < 0 or lf <= cr + 1):
                 bare_cr = False
-            elif cr >= 0 and cr + 1 < len(data):
+            elif cr >= 0 and cr + 1 < len(seen):
                 bare_cr = True
-                rest = rest.replace(b"\r", b"\n")
+                pending = [p.replace(b"\r", b"\n") for p in pending]
         if bare_cr:
             data = data.replace(b"\r", b"\n")
-        cut = data.rfind(b"\n")
+        cut = _last_record_end(data, odd) if quoted else data.rfind(b"\n")
+        if cut == 0 or (cut > 0 and data[cut - 1 : cut].isspace()):  # (perhaps a blank line)
+            cut = _before_blank_lines(data, cut, any(p.strip() for p in pending))
         if cut < 0:
-            rest += data
+            pending.append(data)
+            pending_bytes += len(data)
+            if quoted:
+                odd ^= data.count(b'"') % 2 == 1
+            if pending_bytes > MAX_RECORD_BYTES:
+                text = b"".join(pending)
+                if odd:
+                    raise _unclosed(text, line)
+                raise InputError(
+                    f"line {line} is longer than {MAX_RECORD_BYTES >> 20} MiB with no line end",
+                    hint="a batch input is read a line at a time: split it into lines",
+                )
             continue
         start = head[0] if head else b""
-        # (one copy: the header, the lines left over, then this read's whole lines)
-        if start or rest:
-            block = b"".join((start, rest, memoryview(data)[: cut + 1]))
+        # (one copy: the header, the text left over, then this read's whole records)
+        if start or pending:
+            block = b"".join((start, *pending, memoryview(data)[: cut + 1]))
         else:
             block = data[: cut + 1]
         rest = data[cut + 1 :]
+        pending, pending_bytes = ([rest], len(rest)) if rest else ([], 0)
+        odd = quoted and rest.count(b'"') % 2 == 1
         yield block, line
-        lines = _line_ends(block) - (1 if start else 0)
+        lines = _line_ends(block) - start.count(b"\n")
         line += lines
         # the next read: about one chunk's rows (a little less, so that a block is one chunk,
         # not one and a sliver), by the length of the lines so far (not the header's)
         body = len(block) - len(start)
-        size[0] = max(1 << 16, min(READ_BYTES, int(body / lines * CHUNK_ROWS * 0.97)))
+        size[0] = max(1 << 16, min(READ_BYTES, int(body / max(1, lines) * CHUNK_ROWS * 0.97)))
+    rest = b"".join(pending)
+    if odd:
+        raise _unclosed(rest, line)
     if rest.strip():
         yield (head[0] if head else b"") + rest, line
 
@@ -199,21 +293,24 @@ def read_chunks(
 ) -> Iterator[Any]:
     """Polars DataFrames of at most CHUNK_ROWS rows, variable columns as float64 (after the
     bad-row policy), other columns as they came. With ``dtype`` float32, a field float32 would
-    hold as inf (1e39) or as 0 (1e-50) is a bad row too."""
-    # (here, not at the top: it loads Polars)
-    import polars as pl
+    hold as inf (1e39) or as 0 (1e-50) is a bad row too.
 
+    An error in the input is raised after the chunks of the rows before it: the rows that come
+    out do not depend on where a block happened to end (on a pipe, on timing)."""
     if fmt == "parquet":
         yield from _parquet_chunks(path, variables, on_bad_row, counts, dtype)
         return
     stream = _open(path)
+    text = fmt in ("csv", "tsv")
     header = b""
+    names: list[str] = []
     head = [b""]  # (every block after the first starts with the header: it parses alone)
-    for block, line in _text_blocks(stream, head if fmt in ("csv", "tsv") else None):
-        if fmt in ("csv", "tsv") and not header:
-            first, _, after = block.partition(b"\n")
+    for block, line in _text_blocks(stream, head if text else None, quoted=text):
+        if text and not header:
+            end = _header_end(block)
+            first, after = (block, b"") if end < 0 else (block[:end], block[end + 1 :])
             header = head[0] = first + b"\n"
-            line += 1
+            line += header.count(b"\n")
             if first.count(b"," if fmt == "csv" else b"\t") >= MAX_COLUMNS:
                 raise _too_wide(first.count(b"," if fmt == "csv" else b"\t") + 1)
             if not first.strip():
@@ -221,43 +318,191 @@ def read_chunks(
                     f"line 1 of the {fmt.upper()} input is blank: it must name the columns",
                     hint=f"start the input with its header, e.g. {_example_header(fmt, variables)}",
                 )
-            _columns_present(_header_names(header, fmt), variables)
+            try:
+                first.decode("utf-8")
+            except UnicodeDecodeError as e:
+                at = 1 + first.count(b"\n", 0, e.start)
+                raise InputError(
+                    f"line {at}, the header, is not UTF-8 text", hint="save the input as UTF-8"
+                ) from None
+            names = _header_names(header, fmt)
+            _columns_present(names, variables)
             if not after.strip():
                 continue
+        where = _Block(fmt, variables, names, on_bad_row, counts, dtype)
         try:
-            if fmt == "jsonl":
-                frame = pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
-                if frame.width > MAX_COLUMNS:
-                    raise _too_wide(frame.width)
-            else:
-                frame = _read_csv_block(block, "," if fmt == "csv" else "\t", variables)
-        except InputError:
-            raise
-        except Exception as e:
-            if fmt != "jsonl":
-                raise InputError(
-                    f"cannot read the {fmt.upper()} input near line {line}: "
-                    f"{str(e).splitlines()[0]}"
-                ) from None
-            # a line that is not JSON is an error; lines of mixed kinds (a boolean or a list
-            # where others have numbers) are read as their JSON text, for each cell's verdict
-            failure = _jsonl_failure(block, line)
-            if failure is not None:
-                raise failure from None
-            frame, lines = _as_json_text(None, block, line, variables)
-        else:
-            lines = None
-            if fmt == "jsonl" and _needs_json_text(frame, block, variables):
-                frame, lines = _as_json_text(frame, block, line, variables)
-        for start in range(0, frame.height, CHUNK_ROWS):
-            part = frame.slice(start, CHUNK_ROWS)
-            numbers = lines[start : start + CHUNK_ROWS] if lines is not None else None
-            yield _clean(part, variables, on_bad_row, line + start, counts, fmt, numbers, dtype)
-    if fmt in ("csv", "tsv") and not header.strip():
+            yield from where.chunks(block, line)
+        except _UnreadableError as e:
+            if e.good:  # (the rows before the line that cannot be read)
+                yield from where.chunks(e.good, line)
+            raise e.error from None
+    if text and not header.strip():
         raise InputError(
             f"the {fmt.upper()} input is empty: it has no header line",
             hint=f"the first line names the columns, e.g. {_example_header(fmt, variables)}",
         )
+
+
+class _UnreadableError(Exception):
+    """A block with a line that cannot be read: the error, and the block cut before that line
+    (the header and the records before it; empty when it is the first)."""
+
+    def __init__(self, error: InputError, good: bytes) -> None:
+        super().__init__(error.message)
+        self.error, self.good = error, good
+
+
+class _BadRowError(Exception):
+    """A bad row under ``--on-bad-row error``: the error, and the row's place in its frame."""
+
+    def __init__(self, error: InputError, row: int) -> None:
+        super().__init__(error.message)
+        self.error, self.row = error, row
+
+
+def _cleaned(rows: int, clean: Callable[[int], Any]) -> Iterator[Any]:
+    """``clean(rows)``, the first ``rows`` rows of a frame after the bad-row policy; under
+    the error policy, a bad row's error after the rows before it."""
+    try:
+        yield clean(rows)
+    except _BadRowError as e:
+        if e.row:
+            yield clean(e.row)
+        raise e.error from None
+
+
+class _Block:
+    """Reads a CSV, TSV or JSON Lines block into cleaned chunks."""
+
+    def __init__(
+        self,
+        fmt: str,
+        variables: list[str],
+        names: list[str],
+        on_bad_row: str,
+        counts: Counts,
+        dtype: str,
+    ) -> None:
+        self.fmt, self.variables, self.names = fmt, variables, names
+        self.on_bad_row, self.counts, self.dtype = on_bad_row, counts, dtype
+        self.separator = "," if fmt == "csv" else "\t"
+
+    def chunks(self, block: bytes, line: int) -> Iterator[Any]:
+        """The cleaned chunks of ``block``, whose first row is on ``line``; a bad row under
+        the error policy is raised after the rows before it."""
+        frame, lines, extra = self.frame(block, line)
+        for start in range(0, frame.height, CHUNK_ROWS):
+            part = frame.slice(start, CHUNK_ROWS)
+            stop = start + CHUNK_ROWS
+            numbers = lines[start:stop] if lines is not None else None
+            more = extra[start:stop] if extra is not None else None
+
+            def clean(
+                rows: int,
+                part: Any = part,
+                first: int = line + start,
+                numbers: Any = numbers,
+                more: np.ndarray | None = more,
+            ) -> Any:
+                return _clean(
+                    part.slice(0, rows),
+                    self.variables,
+                    self.on_bad_row,
+                    first,
+                    self.counts,
+                    self.fmt,
+                    numbers[:rows] if numbers is not None else None,
+                    self.dtype,
+                    more[:rows] if more is not None else None,
+                )
+
+            yield from _cleaned(part.height, clean)
+
+    def frame(self, block: bytes, line: int) -> tuple[Any, Any, np.ndarray | None]:
+        """The block as a frame, each row's line number (None when rows and lines match one to
+        one) and, for CSV and TSV, how many fields past the header's each row has (None when
+        no row has more)."""
+        # (here, not at the top: it loads Polars)
+        import polars as pl
+
+        if self.fmt == "jsonl":
+            try:
+                frame = pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
+            except Exception:
+                # a line that is not JSON is an error; lines of mixed kinds (a boolean or a
+                # list where others have numbers) are read as their JSON text, for each
+                # cell's verdict
+                failure = _jsonl_failure(block, line)
+                if failure is not None:
+                    raise _UnreadableError(*failure) from None
+                frame, lines = _as_json_text(None, block, line, self.variables)
+                return frame, lines, None
+            if frame.width > MAX_COLUMNS:
+                raise _too_wide(frame.width)
+            if _needs_json_text(frame, block, self.variables):
+                frame, lines = _as_json_text(frame, block, line, self.variables)
+                return frame, lines, None
+            return frame, None, None
+        try:
+            frame, extra = _read_csv_block(block, self.separator, self.variables, self.names)
+        except InputError:
+            raise
+        except Exception as e:
+            raise self.unreadable(block, line, e) from None
+        if b'"' in block:  # (a quoted field may hold line ends: then rows are not lines)
+            physical = block.count(b"\n") - block.count(b"\n", 0, _header_end(block) + 1)
+            if not block.endswith(b"\n"):
+                physical += 1
+            if physical != frame.height:
+                return frame, _record_lines(block, line), extra
+        return frame, None, extra
+
+    def unreadable(self, block: bytes, line: int, error: Exception) -> _UnreadableError:
+        """The first record of ``block`` that makes it unreadable, found by halving: the
+        error naming its line, and the block before it."""
+        stops = [int(e) + 1 for e in _record_ends(block)]
+        if not block.endswith(b"\n"):
+            stops.append(len(block))
+        # stops[0] ends the header; stops[k] ends the k-th record after it
+        good, bad = 0, len(stops) - 1
+
+        def readable(records: int) -> bool:
+            try:
+                _read_csv_block(block[: stops[records]], self.separator, self.variables, self.names)
+            except Exception:
+                return False
+            return True
+
+        while bad - good > 1:
+            middle = (good + bad) // 2
+            good, bad = (middle, bad) if readable(middle) else (good, middle)
+        lines = _record_lines(block, line)
+        at = int(lines[bad - 1]) if bad - 1 < len(lines) else line
+        record = block[stops[bad - 1] : stops[bad]]
+        try:
+            record.decode("utf-8")
+        except UnicodeDecodeError as e:
+            at += record.count(b"\n", 0, e.start)
+            column = e.start - (record.rfind(b"\n", 0, e.start) + 1) + 1
+            message = InputError(
+                f"line {at} is not UTF-8 text (byte {column} of the line)",
+                hint="save the input as UTF-8",
+            )
+        else:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            message = InputError(f"line {at}: cannot read the {self.fmt.upper()} input: {reason}")
+        return _UnreadableError(message, block[: stops[good]] if good else b"")
+
+
+def _record_lines(block: bytes, first_line: int) -> np.ndarray:
+    """The line number of each record after the header of a CSV block whose first record
+    after the header is on ``first_line``."""
+    lfs = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
+    ends = np.flatnonzero(_outside_quotes(block, lfs)) if lfs.size else lfs
+    if not ends.size:
+        return np.array([first_line])
+    out: np.ndarray = first_line + ends - ends[0]  # (row r starts after record end r)
+    return out
 
 
 def _parquet_chunks(
@@ -305,9 +550,20 @@ def _parquet_chunks(
                     return
                 for offset in range(0, frame.height, CHUNK_ROWS):
                     part = frame.slice(offset, CHUNK_ROWS)
-                    yield _clean(
-                        part, variables, on_bad_row, start + 1, counts, "parquet", None, dtype
-                    )
+
+                    def clean(rows: int, part: Any = part, first: int = start + 1) -> Any:
+                        return _clean(
+                            part.slice(0, rows),
+                            variables,
+                            on_bad_row,
+                            first,
+                            counts,
+                            "parquet",
+                            None,
+                            dtype,
+                        )
+
+                    yield from _cleaned(part.height, clean)
                     start += part.height
         except InputError:
             raise
@@ -362,9 +618,10 @@ def _columns_present(columns: Sequence[str], variables: Sequence[str]) -> None:
         )
 
 
-def _jsonl_failure(block: bytes, first_line: int) -> InputError | None:
-    """What is wrong with a block of JSON Lines that could not be read, at its first bad line;
-    None when every line is a JSON object of finite numbers (then the kinds are mixed)."""
+def _jsonl_failure(block: bytes, first_line: int) -> tuple[InputError, bytes] | None:
+    """What is wrong with a block of JSON Lines that could not be read, at its first bad line,
+    and the block before that line; None when every line is a JSON object of finite numbers
+    (then the kinds are mixed)."""
 
     def number(text: str) -> float:
         return float(text)  # (1e400 is inf: its row is a bad row, judged with the others)
@@ -372,8 +629,10 @@ def _jsonl_failure(block: bytes, first_line: int) -> InputError | None:
     def constant(text: str) -> float:
         raise ValueError(f"{text} is not JSON (write a finite number)")
 
+    at = 0  # (where the line starts in the block)
     for offset, raw in enumerate(block.split(b"\n")):
         where = f"line {first_line + offset}"
+        good, at = block[:at], at + len(raw) + 1
         if not raw.strip():
             continue
         try:
@@ -382,25 +641,28 @@ def _jsonl_failure(block: bytes, first_line: int) -> InputError | None:
             return InputError(
                 f"{where} is not valid JSON: {e.msg.lower()} at character {e.colno}",
                 hint='each line must be one JSON object, such as {"x": 1.5, "y": 2}',
-            )
+            ), good
         except (ValueError, UnicodeDecodeError) as e:
-            return InputError(f"{where}: {e}", hint="each value must be a finite number")
+            return InputError(f"{where}: {e}", hint="each value must be a finite number"), good
         if not isinstance(item, dict):
             return InputError(
                 f"{where} is a JSON {type(item).__name__}, not an object",
                 hint='each line must be one JSON object, such as {"x": 1.5, "y": 2}',
-            )
+            ), good
     return None
 
 
-def _read_csv_block(data: bytes, separator: str, variables: list[str]) -> Any:
+def _read_csv_block(
+    data: bytes, separator: str, variables: list[str], names: Sequence[str]
+) -> tuple[Any, np.ndarray | None]:
     """One block of CSV: the variable columns parsed as float64 natively (the fast path); if
-    a field is not a number, everything as text, so the bad field can be named."""
+    a field is not a number, everything as text, so the bad field can be named. A row with more
+    fields than the header is read without the fields past it; the second value says how many
+    each row had (None when no row has any), for the bad-row policy."""
     # (here, not at the top: it loads Polars)
     import polars as pl
 
-    header = data[: data.find(b"\n")].decode("utf-8", "replace").split(separator)
-    floats = {name: pl.Float64 for name in variables if name in header}
+    floats = {name: pl.Float64 for name in variables if name in names}
     try:
         frame = pl.read_csv(
             io.BytesIO(data), separator=separator, infer_schema=False, schema_overrides=floats
@@ -409,10 +671,37 @@ def _read_csv_block(data: bytes, separator: str, variables: list[str]) -> Any:
         # (1e400) or the word inf: then the text decides, and the message shows it. (NumPy
         # over the column's memory: a third of the time of the same test in Polars.)
         if not any(_zero_or_infinite(frame[n].to_numpy()) for n in floats):
-            return frame
+            return frame, None
     except pl.exceptions.ComputeError:
         pass
-    return pl.read_csv(io.BytesIO(data), separator=separator, infer_schema=False)
+    try:
+        return pl.read_csv(io.BytesIO(data), separator=separator, infer_schema=False), None
+    except pl.exceptions.ComputeError:
+        extra = _extra_fields(data, separator)
+        if extra is None:
+            raise
+    frame = pl.read_csv(
+        io.BytesIO(data), separator=separator, infer_schema=False, truncate_ragged_lines=True
+    )
+    if frame.height != len(extra):
+        raise ValueError("the rows and the lines do not match")
+    return frame, extra
+
+
+def _extra_fields(data: bytes, separator: str) -> np.ndarray | None:
+    """How many fields past the header's each record of a CSV block has; None when none
+    has any (the block's trouble is something else)."""
+    values = np.frombuffer(data, np.uint8)
+    ends = _record_ends(data)
+    separators = np.flatnonzero(values == ord(separator))
+    if b'"' in data:
+        separators = separators[_outside_quotes(data, separators)]
+    before = np.searchsorted(separators, ends)  # (separators before each record's end)
+    if not data.endswith(b"\n"):
+        before = np.append(before, separators.size)
+    fields = np.diff(before, prepend=0) + 1
+    extra = np.maximum(fields[1:] - fields[0], 0) if fields.size else fields
+    return extra if extra.any() else None
 
 
 def _zero_or_infinite(values: np.ndarray) -> bool:
@@ -528,13 +817,17 @@ def _clean(
     first_line: int,
     counts: Counts,
     fmt: str,
-    lines: list[int] | None = None,
+    lines: Sequence[int] | None = None,
     dtype: str = "float64",
+    extra: np.ndarray | None = None,
 ) -> Any:
     """Variable columns as float64; a missing, non-numeric or non-finite field (or, for
-    float32, one it cannot hold) is an error naming its line (``lines``: each row's, when rows
-    and lines do not match one to one), or (by policy) the row is skipped or written with
-    nulls."""
+    float32, one it cannot hold), or a row with more fields than the header (``extra``: how
+    many more, per row) is an error naming its line (``lines``: each row's, when rows and
+    lines do not match one to one), or (by policy) the row is skipped or written with nulls
+    (a longer row without its fields past the header's, and its variables empty).
+
+    A field is a number with or without spaces or tabs around it (``1, 2``)."""
     # (here, not at the top: it loads Polars)
     import polars as pl
 
@@ -550,6 +843,10 @@ def _clean(
             # typed formats: true, "1" and "2.5" are a boolean and texts, not numbers (the
             # same rule as everywhere else); text is what CSV and TSV fields always are
             numbers = pl.Series(name, [None] * frame.height, dtype=pl.Float64)
+        elif raw.dtype == pl.String:
+            # (the native parse takes " 1" but not "1 ": both are numbers, whichever path
+            # reads the block)
+            numbers = raw.str.strip_chars(" \t").cast(pl.Float64, strict=False)
         else:
             numbers = raw.cast(pl.Float64, strict=False) if raw.dtype != pl.Float64 else raw
         values = numbers.to_numpy().astype(np.float64, copy=False)
@@ -575,8 +872,29 @@ def _clean(
             refused.add(name)
         bad |= wrong
         casted[name] = values
+    if extra is not None and extra.any():
+        row = int(np.flatnonzero(extra)[0])
+        if first_wrong is None or row < first_wrong[0]:
+            first_wrong, misfit = (row, ""), None
+        bad |= extra > 0
+        for name in variables:
+            casted[name] = np.where(extra > 0, np.nan, casted[name])
+            refused.add(name)
     if first_wrong is not None and on_bad_row == "error":
         row, name = first_wrong
+        fix = "fix the row, or pass --on-bad-row skip or --on-bad-row null"
+        at = lines[row] if lines is not None else first_line + row
+        if not name:  # (a row with more fields than the header)
+            assert extra is not None
+            width = len(frame.columns)
+            raise _BadRowError(
+                InputError(
+                    f"line {at} has {width + int(extra[row]):,} fields; "
+                    f"the header names {width:,} columns",
+                    hint=fix,
+                ),
+                row,
+            )
         field_text = frame[name][row]
         too_small = isinstance(field_text, str) and _too_small(field_text)
         too_large = isinstance(field_text, str) and _too_large(field_text)
@@ -597,11 +915,12 @@ def _clean(
             else f"is not a number: {shown!r} ({frame[name].dtype})"
         )
         unit = "line" if fmt != "parquet" else "row"
-        at = lines[row] if lines is not None else first_line + row
-        fix = "fix the row, or pass --on-bad-row skip or --on-bad-row null"
-        raise InputError(
-            f"{unit} {at}: field {name} {what}",
-            hint=fix if misfit is None else f"{float32_hint('--dtype float64')}, or {fix}",
+        raise _BadRowError(
+            InputError(
+                f"{unit} {at}: field {name} {what}",
+                hint=fix if misfit is None else f"{float32_hint('--dtype float64')}, or {fix}",
+            ),
+            row,
         )
     recast = [n for n in variables if frame[n].dtype != pl.Float64 or n in refused]
     if recast:  # (the common case, numbers parsed natively, needs no copy)
@@ -637,10 +956,12 @@ class Writer:
     """Writes result frames to stdout or a file, in one format.
 
     The status column is written only when some row is not ``agree``. Its presence is settled
-    with the first chunk; when a later chunk needs it, a file is rewritten with the column added
-    (the rows before all had the status ``fill``, or the first chunk's own), JSON Lines simply
-    gains the key from there on, and a CSV or TSV stream on stdout, whose header is gone, keeps
-    its columns: those rows are listed in :attr:`late`, for a message on stderr.
+    with the first chunk; when a later chunk needs it, a CSV or TSV file is rewritten with the
+    column added (the rows before have the status ``fill``, or their own where it differed:
+    a row written as null, a sampled row), and a CSV or TSV stream on stdout, whose header is
+    gone, keeps its columns: those rows are listed in :attr:`late`, for a message on stderr.
+    JSON Lines rows carry the key from the first row that is not ``agree`` on, wherever the
+    chunks happen to end.
     """
 
     def __init__(self, path: str | None, fmt: str, inputs: Sequence[str] = ()) -> None:
@@ -648,7 +969,9 @@ class Writer:
         self.path = None if path in (None, "-") else path
         self.with_status: bool | None = None  #: settled by the first chunk
         self.written = 0  #: rows written
-        self.first: Callable[[], Any] | None = None  #: makes the first chunk's status column
+        #: (first row, status maker) of the chunks written without the column whose rows are
+        #: not all ``fill`` (a CSV or TSV file: for its rewrite, should a later row need it)
+        self.held: list[tuple[int, Callable[[], Any]]] = []
         self.fill = "agree"  #: the status of rows after the first chunk, until one differs
         self.late: list[tuple[int, str]] = []  #: (row, status) a stream could not carry
         self.late_count = 0
@@ -679,13 +1002,18 @@ class Writer:
             raise
 
     def write(
-        self, frame: Any, status: Callable[[], Any] | None = None, notable: bool = False
+        self,
+        frame: Any,
+        status: Callable[[], Any] | None = None,
+        notable: bool = False,
+        plain: bool = True,
     ) -> None:
         """Write ``frame``; ``status`` makes its status column (None when not checking; made
         only when written: most runs never need it), ``notable`` says whether any row is not
-        ``agree`` (or, sampling, ``unchecked``)."""
+        ``agree`` (or, sampling, ``unchecked``), ``plain`` whether every row's status is
+        :attr:`fill`."""
         with self._failures():
-            self._add(frame, status, notable)
+            self._add(frame, status, notable, plain)
 
     @contextmanager
     def _failures(self) -> Iterator[None]:
@@ -704,14 +1032,29 @@ class Writer:
             where = safe_text(self.path) if self.path else "stdout"  # (as given)
             raise OutputError(f"cannot write {where}: {reason}") from None
 
-    def _add(self, frame: Any, status: Callable[[], Any] | None, notable: bool) -> None:
-        if status is not None:
-            if self.with_status is None:
-                self.with_status, self.first = notable, status
-            elif notable and not self.with_status:
-                self._add_status_column(frame.height, status())
-            if self.with_status or self.fmt == "parquet":
-                frame = frame.hstack([status()])
+    def _add(
+        self, frame: Any, status: Callable[[], Any] | None, notable: bool, plain: bool
+    ) -> None:
+        column = None
+        if status is not None and notable and not self.with_status:
+            column = status()
+            if self.fmt == "jsonl":  # (from the first row that is not agree on)
+                first = _first_notable(column, self.fill)
+                if first:
+                    self._write(frame.slice(0, first))
+                    self.written += first
+                    frame, column = frame.slice(first), column.slice(first)
+                self.with_status = True
+            elif self.with_status is None:
+                self.with_status = True
+            else:
+                self._add_status_column(frame.height, column)
+        elif status is not None and self.with_status is None:
+            self.with_status = False
+        if status is not None and (self.with_status or self.fmt == "parquet"):
+            frame = frame.hstack([column if column is not None else status()])
+        elif status is not None and not plain and self.fmt != "jsonl" and not self.stream:
+            self.held.append((self.written, status))
         self._write(frame)
         self.written += frame.height
 
@@ -774,32 +1117,40 @@ class Writer:
         assert self.out is not None and self.out.tmp is not None
         self.sink.close()
         separator = "," if self.fmt == "csv" else "\t"
-        assert self.first is not None
-        first_status = self.first()
+        where, what = self._held_statuses()
         fd, fresh = self.out.temporary()
         with open(self.out.tmp, "rb") as old, os.fdopen(fd, "wb") as new:
             head = [b""]  # (set after the first block: every later one starts with it)
             row = 0
-            for block, _ in _text_blocks(old, head):
+            for block, _ in _text_blocks(old, head, quoted=True):
                 if not head[0]:
-                    first, _, after = block.partition(b"\n")
-                    head[0] = first + b"\n"
-                    if not after:
+                    end = _header_end(block)
+                    head[0] = block[: end + 1]
+                    if end < 0 or end + 1 == len(block):
                         continue
                 part = pl.read_csv(io.BytesIO(block), separator=separator, infer_schema=False)
-                first_rows = max(0, min(part.height, len(first_status) - row))
-                status = pl.concat(
-                    [
-                        first_status.slice(row, first_rows),
-                        pl.Series(
-                            "status", [self.fill] * (part.height - first_rows), dtype=pl.String
-                        ),
-                    ]
-                )
+                values = np.full(part.height, self.fill, dtype=object)
+                low, high = np.searchsorted(where, [row, row + part.height])
+                values[where[low:high] - row] = what[low:high]
+                status = pl.Series("status", values, dtype=pl.String)
                 part.hstack([status]).write_csv(new, include_header=row == 0, separator=separator)
                 row += part.height
         self.out.replace_temporary(fresh)
         self.sink = open(fresh, "ab")  # noqa: SIM115 - closed by close()
+
+    def _held_statuses(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows written without the status column whose status is not :attr:`fill`, in
+        order, and their statuses (None for a row written as null)."""
+        where: list[np.ndarray] = []
+        what: list[np.ndarray] = []
+        for first, status in self.held:
+            column = status()
+            differs = np.flatnonzero((column != self.fill).fill_null(True).to_numpy())
+            where.append(differs + first)
+            what.append(column.to_numpy()[differs])
+        if not where:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+        return np.concatenate(where), np.concatenate(what)
 
     def close(self, ok: bool) -> None:
         """Finish: put the file in place when ``ok``, else leave the target as it was."""
@@ -813,14 +1164,17 @@ class Writer:
             ok = False  # a file that failed at the end is not renamed into place either
             raise
         finally:
-            with held_signals():  # (a stop now takes effect once the temporary files are gone)
+            # (a stop now takes effect once the temporary files are gone; one that came while
+            # they were being removed leaves the target as it was, as a stop a moment earlier
+            # would have)
+            with held_signals() as stops:
                 if self.fmt == "parquet":
                     shutil.rmtree(self.spool, ignore_errors=True)
                 if self.out is not None:
                     try:
                         with self._failures():
                             self.sink.close()
-                            if ok:
+                            if ok and not stops:
                                 self.out.commit()
                     finally:
                         self.out.discard()
@@ -846,6 +1200,13 @@ class Writer:
             plan.sink_parquet(target)
             with open(target, "rb") as done:
                 shutil.copyfileobj(done, self.sink, 1 << 20)
+
+
+def _first_notable(column: Any, fill: str) -> int:
+    """The first row of a status column that is neither ``agree`` nor ``fill`` nor null."""
+    notable = ((column != "agree") & (column != fill)).fill_null(False)
+    rows = notable.arg_true()
+    return int(rows[0]) if len(rows) else 0
 
 
 class _Counts:

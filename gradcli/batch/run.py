@@ -249,18 +249,29 @@ def run(
     try:
         from ..engines.autograd import batch_gradients  # imports torch, while the reader works
 
-        for chunk in reader:
-            chunk.value, chunk.grads = batch_gradients(expr, chunk.columns, dtype)
-            frame = _with_results(expr, chunk)
-            if checking is None:
-                behind.write(frame, None, False)
-            else:
-                checking.start(chunk)
-                codes, notable = checking.finish(chunk)
-                behind.write(frame, partial(status_series, codes, chunk.bad), notable)
-            summary.rows += frame.height
-            if progress is not None:
-                progress(frame.height)
+        try:
+            for chunk in reader:
+                chunk.value, chunk.grads = batch_gradients(expr, chunk.columns, dtype)
+                frame = _with_results(expr, chunk)
+                if checking is None:
+                    behind.write(frame, None, False)
+                else:
+                    checking.start(chunk)
+                    codes, notable = checking.finish(chunk)
+                    plain = not notable and not (
+                        (codes != CODE[Status(checking.fill)]).any()
+                        or (chunk.bad is not None and chunk.bad.any())
+                    )
+                    status = partial(status_series, codes, chunk.bad)
+                    behind.write(frame, status, notable, plain)
+                summary.rows += frame.height
+                if progress is not None:
+                    progress(frame.height)
+        except InputError:
+            # (every row before the bad one is written before the error: on stdout, how many
+            # come out does not depend on how far the writer had got)
+            behind.finish()
+            raise
         behind.finish()
     finally:
         behind.stop()
@@ -399,9 +410,11 @@ class _WriteBehind:
 
         _put_while(self.queue, item, writing)
 
-    def write(self, frame: Any, status: Callable[[], Any] | None, notable: bool) -> None:
+    def write(
+        self, frame: Any, status: Callable[[], Any] | None, notable: bool, plain: bool = True
+    ) -> None:
         """Queue ``frame`` (see :meth:`Writer.write`)."""
-        self._put((frame, status, notable))
+        self._put((frame, status, notable, plain))
 
     def finish(self) -> None:
         """Wait until every frame is written; raise what a write raised."""

@@ -425,27 +425,60 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
+#: torch's elementwise kernels split a tensor of at least this many elements between threads
+#: (``at::internal::GRAIN_SIZE``)
+_GRAIN = 32768
+#: elements a SIMD loop of torch's takes at a time, at most (AVX-512, float32: 2 x 16); the
+#: rest of a thread's range goes through a scalar loop
+_LANES = 64
+
+
+def _padded_length(n: int) -> int:
+    """``n`` rounded up so that every thread's range of an elementwise kernel over it is a
+    whole number of SIMD steps.
+
+    torch's vectorised ``pow`` (and the like) and its scalar loop for the last few elements can
+    differ in the last bit, so without this a row's numbers depended on its place in the chunk,
+    and a pipe's chunks end where its pauses fall (measured: ``x**y`` over 473 slices of one
+    set of points, 13 to 99,999 rows long, gave 42 of 18.7 million values that differed from
+    the same rows computed at once; padded, none). Both are within torch's accuracy
+    and either is checked; this only makes the output the same however the rows came in. (It
+    follows torch's way of splitting: were that to change, a row's last bit could again depend
+    on its place, never its verdict.)"""
+    threads = 1
+    while True:
+        padded = -(-n // (_LANES * threads)) * (_LANES * threads)
+        split = 1 if padded < _GRAIN else max(1, min(torch.get_num_threads(), -(-padded // _GRAIN)))
+        if split == threads:
+            return padded
+        threads = split
+
+
 @on_one_thread
 def batch_gradients(
     expr: Expr, columns: Mapping[str, np.ndarray], dtype: str = "float64"
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Value and gradient at every row of ``columns`` (one float64 array per variable) in one
     autograd pass: the rows are independent, so the gradient of the sum of the outputs is every
-    row's gradient."""
+    row's gradient. The columns are padded (with copies of their last row) to a length at which
+    a row's numbers do not depend on its place (:func:`_padded_length`)."""
     dt = DTYPES[dtype]
     n = len(next(iter(columns.values()))) if columns else 1
-    leaves = {
-        name: torch.from_numpy(np.array(col, dtype=np.float64)).to(dt).requires_grad_(True)
-        for name, col in columns.items()
-    }
+    size = _padded_length(n) if columns and n else n
+    leaves = {}
+    for name, col in columns.items():
+        padded = np.empty(size, dtype=np.float64)
+        padded[:n] = col
+        padded[n:] = padded[n - 1] if n else 0.0
+        leaves[name] = torch.from_numpy(padded).to(dt).requires_grad_(True)
     out = forward(expr, leaves, dt, rowwise=True)[-1]
     if out.dim() == 0:  # an expression that uses no variable is the same at every row
-        out = out.expand(n)
+        out = out.expand(size)
     if out.requires_grad:
         out.sum().backward()  # type: ignore[no-untyped-call]
-    value = out.detach().to(torch.float64).numpy().copy()
+    value = out.detach()[:n].to(torch.float64).numpy().copy()
     grads = {
-        name: leaf.grad.to(torch.float64).numpy()
+        name: leaf.grad[:n].to(torch.float64).numpy()
         if leaf.grad is not None
         else np.zeros(n, dtype=np.float64)
         for name, leaf in leaves.items()
