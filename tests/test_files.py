@@ -378,13 +378,12 @@ def test_completion_answers_a_hostile_cursor_without_a_traceback(cword: str) -> 
 
 
 def test_text_columns_reach_a_terminal_escaped() -> None:
-    import polars as pl
-
     from gradcli.batch.formats import _escaped
 
-    frame = pl.DataFrame({"x": [1.0], "name": ["a\x1b[31mred\x07"]})
+    frame = pl.DataFrame({"x": [1.0], "name": ["a\x1b[31mred\x07"], "b\x1b[2J": ["c"]})
     assert _escaped(frame)["name"].to_list() == ["a\\x1b[31mred\\x07"]
     assert _escaped(frame)["x"].to_list() == [1.0]
+    assert _escaped(frame).columns == ["x", "name", "b\\x1b[2J"]  # (names too)
 
 
 def test_the_time_limit_bounds_torchs_high_order_derivatives() -> None:

@@ -183,9 +183,10 @@ def _header_end(block: bytes) -> int:
     """The position of the LF that ends the header record of a CSV block (its names may be
     quoted, with line ends in them), or -1."""
     end = block.find(b"\n")
-    while end >= 0 and block.count(b'"', 0, end) % 2:
-        end = block.find(b"\n", end + 1)
-    return end
+    if end < 0 or block.count(b'"', 0, end) % 2 == 0:
+        return end
+    ends = _record_ends(block)  # (a name with line ends in it: rare, and found in one pass)
+    return int(ends[0]) if ends.size else -1
 
 
 def _before_blank_lines(data: bytes, cut: int, pending: bool) -> int:
@@ -200,15 +201,58 @@ def _before_blank_lines(data: bytes, cut: int, pending: bool) -> int:
     return cut
 
 
-def _unclosed(pending: bytes, line: int) -> InputError:
-    """A quoted field opened in ``pending`` (text from ``line`` on) that is never closed. With
-    quotes paired by parity, the field that stays open is the one the last quote opens."""
-    at = line + pending.count(b"\n", 0, pending.rfind(b'"'))
+def _unclosed(pending: bytes, line: int, ended: bool = True) -> InputError:
+    """A quoted field opened in ``pending`` (text from ``line`` on, from a record's start) that
+    is not closed by the end of the input (``ended``), or within the record limit. It opens at
+    the last quote with an even number of quotes before it that starts a field (a doubled
+    quote inside a field does not)."""
+    values = np.frombuffer(pending, np.uint8)
+    opening = np.flatnonzero(values == 34)[0::2]
+    before = np.where(opening > 0, values[np.maximum(opening - 1, 0)], 10)
+    starts = opening[np.isin(before, (44, 9, 10, 13))]  # (after , TAB LF CR, or first)
+    where = int(starts[-1]) if starts.size else int(opening[-1]) if opening.size else 0
+    at = line + pending.count(b"\n", 0, where)
+    hint = 'close it; a quote that is text goes inside a quoted field, written twice: "say ""hi"""'
+    if not ended:
+        return InputError(
+            f"line {at} is longer than {MAX_RECORD_BYTES >> 20} MiB: a double quote opens a "
+            "quoted field on it that is not closed within that",
+            hint=hint,
+        )
     return InputError(
-        f"line {at}: a double quote opens a quoted field that is never closed",
-        hint="close it; a quote that is text goes inside a quoted field, written twice: "
-        '"say ""hi"""',
+        f"line {at}: a double quote opens a quoted field that is never closed", hint=hint
     )
+
+
+def _too_long(block: bytes, quoted: bool) -> int:
+    """Where the first record of ``block`` longer than the record limit starts, or -1."""
+    ends = _record_ends(block) if quoted else np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
+    if not block.endswith(b"\n"):
+        ends = np.append(ends, len(block) - 1)
+    lengths = np.diff(ends, prepend=-1)
+    long = np.flatnonzero(lengths > MAX_RECORD_BYTES)
+    return int(ends[long[0]] - lengths[long[0]] + 1) if long.size else -1
+
+
+def _long_line(at: int) -> InputError:
+    return InputError(
+        f"line {at} is longer than {MAX_RECORD_BYTES >> 20} MiB",
+        hint="a batch input is read a line at a time (a quoted field's line ends are part of "
+        "its line): split it into shorter lines",
+    )
+
+
+def _bare_cr(data: bytes, after_cr: bool, odd_before: bool) -> bool | None:
+    """Whether a CSV text's lines end in CR alone, by its first line end outside quotes in
+    ``data``; None while that is not known yet. ``after_cr``: the text before ``data`` (no line
+    end in it yet) ends in a CR, which ``data`` then decides."""
+    seen = b"\r" + data if after_cr else data
+    ends = np.flatnonzero(np.isin(np.frombuffer(seen, np.uint8), (10, 13)))
+    if ends.size and (odd_before or b'"' in seen):
+        ends = ends[_outside_quotes(seen, ends, odd_before)]
+    if not ends.size or (seen[ends[0]] == 13 and ends[0] + 1 == len(seen)):
+        return None  # (no line end yet, or a CR whose next byte is still to come)
+    return bool(seen[ends[0]] == 13 and seen[ends[0] + 1] != 10)
 
 
 def _text_blocks(
@@ -229,17 +273,14 @@ def _text_blocks(
     pending_bytes = 0
     odd = False  # the pending text leaves a quoted field open
     line = 1
-    bare_cr: bool | None = None  # decided by the first line end
+    # decided by the first line end outside quotes (CSV and TSV only: a JSON line ends in LF,
+    # and a CR is white space in it)
+    bare_cr: bool | None = None if quoted else False
     size = [FIRST_READ]
     for data in _reads(stream, size):
         if bare_cr is None:
-            # (the text before has no line end yet, but may end in a CR: what follows decides)
-            seen = pending[-1][-1:] + data if pending else data
-            cr, lf = seen.find(b"\r"), seen.find(b"\n")
-            if lf >= 0 and (cr < 0 or lf <= cr + 1):
-                bare_cr = False
-            elif cr >= 0 and cr + 1 < len(seen):
-                bare_cr = True
+            bare_cr = _bare_cr(data, pending[-1].endswith(b"\r") if pending else False, odd)
+            if bare_cr:
                 pending = [p.replace(b"\r", b"\n") for p in pending]
         if bare_cr:
             data = data.replace(b"\r", b"\n")
@@ -254,11 +295,8 @@ def _text_blocks(
             if pending_bytes > MAX_RECORD_BYTES:
                 text = b"".join(pending)
                 if odd:
-                    raise _unclosed(text, line)
-                raise InputError(
-                    f"line {line} is longer than {MAX_RECORD_BYTES >> 20} MiB with no line end",
-                    hint="a batch input is read a line at a time: split it into lines",
-                )
+                    raise _unclosed(text, line, ended=False)
+                raise _long_line(line + text.count(b"\n"))  # (after blank lines held back)
             continue
         start = head[0] if head else b""
         # (one copy: the header, the text left over, then this read's whole records)
@@ -266,6 +304,12 @@ def _text_blocks(
             block = b"".join((start, *pending, memoryview(data)[: cut + 1]))
         else:
             block = data[: cut + 1]
+        if len(block) - len(start) > MAX_RECORD_BYTES:  # (text held over, and then this read)
+            long = _too_long(block[len(start) :], quoted)
+            if long >= 0:  # (the records before it first, as for any bad line)
+                if long:
+                    yield block[: len(start) + long], line
+                raise _long_line(line + block.count(b"\n", len(start), len(start) + long))
         rest = data[cut + 1 :]
         pending, pending_bytes = ([rest], len(rest)) if rest else ([], 0)
         odd = quoted and rest.count(b'"') % 2 == 1
@@ -489,8 +533,17 @@ class _Block:
                 hint="save the input as UTF-8",
             )
         else:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            message = InputError(f"line {at}: cannot read the {self.fmt.upper()} input: {reason}")
+            if b'"' in record:  # (Polars' words would be about its own chunks and dtypes)
+                message = InputError(
+                    f"line {at}: a double quote in a field that is not quoted as a whole, or "
+                    "text after a quoted field's closing quote",
+                    hint='quote the whole field and write a quote inside it twice: "say ""hi"""',
+                )
+            else:
+                reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+                message = InputError(
+                    f"line {at}: cannot read the {self.fmt.upper()} input: {reason}"
+                )
         return _UnreadableError(message, block[: stops[good]] if good else b"")
 
 
@@ -642,7 +695,9 @@ def _jsonl_failure(block: bytes, first_line: int) -> tuple[InputError, bytes] | 
                 f"{where} is not valid JSON: {e.msg.lower()} at character {e.colno}",
                 hint='each line must be one JSON object, such as {"x": 1.5, "y": 2}',
             ), good
-        except (ValueError, UnicodeDecodeError) as e:
+        except UnicodeDecodeError:
+            return InputError(f"{where} is not UTF-8 text", hint="save the input as UTF-8"), good
+        except ValueError as e:
             return InputError(f"{where}: {e}", hint="each value must be a finite number"), good
         if not isinstance(item, dict):
             return InputError(
@@ -939,10 +994,14 @@ def _clean(
 
 
 def _escaped(frame: Any) -> Any:
-    """``frame`` with the control characters of its text columns escaped (for a terminal)."""
+    """``frame`` with the control characters of its text columns, and of its column names,
+    escaped (for a terminal)."""
     # (here, not at the top: it loads Polars)
     import polars as pl
 
+    names = {name: safe_text(name, len(name)) for name in frame.columns}
+    if len(set(names.values())) == len(names):  # (no two names would then be the same)
+        frame = frame.rename({name: shown for name, shown in names.items() if shown != name})
     texts = [name for name, dtype in frame.schema.items() if dtype == pl.String]
     if not texts:
         return frame
@@ -1105,7 +1164,7 @@ class Writer:
         shown = ", ".join(f"row {row} {status}" for row, status in self.late)
         more = f" and {self.late_count - len(self.late):,} more" if self.late_count > 10 else ""
         return (
-            "the first rows all agreed, so the output has no status column, "
+            "no row of the first chunk needed a status, so the output has no status column, "
             f"but later rows did not: {shown}{more}"
         )
 
@@ -1132,7 +1191,7 @@ class Writer:
                 values = np.full(part.height, self.fill, dtype=object)
                 low, high = np.searchsorted(where, [row, row + part.height])
                 values[where[low:high] - row] = what[low:high]
-                status = pl.Series("status", values, dtype=pl.String)
+                status = pl.Series("status", values.tolist(), dtype=pl.String)  # (None: null)
                 part.hstack([status]).write_csv(new, include_header=row == 0, separator=separator)
                 row += part.height
         self.out.replace_temporary(fresh)

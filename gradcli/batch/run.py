@@ -29,6 +29,7 @@ from ..language.nodes import Expr
 from ..limits import MAX_EXACT_ROWS, MAX_GRID
 from ..results import Status, worst
 from . import check as batchcheck
+from . import formats
 from .check import CODE, STATUSES
 from .formats import CHUNK_ROWS, FORMATS, Writer, input_format, output_format, read_chunks
 
@@ -205,10 +206,12 @@ def status_series(codes: np.ndarray, bad: np.ndarray | None) -> Any:
     # (here, not at the top: it loads Polars)
     import polars as pl
 
-    names = _NAMES[codes]
-    if bad is not None:
-        names[bad] = None
-    return pl.Series("status", names, dtype=pl.String)
+    status = pl.Series("status", _NAMES[codes], dtype=pl.String)
+    if bad is not None and bad.any():
+        # (nulls set afterwards: Polars cannot make text of an object array that starts with
+        # None, as a chunk whose first row was written as null would be)
+        status = status.scatter(np.flatnonzero(bad), None)
+    return status
 
 
 # ---- the whole run -----------------------------------------------------------------------------
@@ -244,6 +247,8 @@ def run(
         writer.fill = checking.fill
     import polars  # noqa: F401 - here, not on the reader thread, where torch's import would stall it
 
+    if checking is not None and checking.sampler is not None:
+        chunks = _first_chunk_whole(chunks)
     reader = _ReadAhead(expr, chunks, checking)
     behind = _WriteBehind(writer)
     try:
@@ -305,6 +310,35 @@ def _hold_freed_memory() -> None:
         return
     mallopt(_M_TRIM_THRESHOLD, HELD)
     mallopt(_M_MMAP_THRESHOLD, HELD)
+
+
+def _first_chunk_whole(chunks: Iterator[Any]) -> Iterator[Any]:
+    """The first CHUNK_ROWS rows as one chunk (all of them, when there are fewer), however the
+    reads fell: ``--check sample`` draws its rows from the first chunk, so that which rows it
+    checks does not depend on where a pipe paused or on how long the lines are."""
+    # (here, not at the top: it loads Polars)
+    import polars as pl
+
+    size = formats.CHUNK_ROWS
+    gathered: list[Any] = []
+    rows = 0
+    try:
+        for frame in chunks:
+            gathered.append(frame)
+            rows += frame.height
+            if rows >= size:
+                break
+    except InputError:
+        yield from gathered  # (the rows before a bad one come out, as they would have)
+        raise
+    if gathered:
+        first = pl.concat(gathered, how="diagonal_relaxed") if len(gathered) > 1 else gathered[0]
+        if "__bad__" in first.columns:  # (the chunks without a bad row had no such column)
+            first = first.with_columns(pl.col("__bad__").fill_null(False))
+        yield first.slice(0, size)
+        if first.height > size:
+            yield first.slice(size)
+    yield from chunks
 
 
 class _ReadAhead:
