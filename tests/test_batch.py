@@ -346,9 +346,20 @@ def test_mixed_json_lines_get_a_verdict_per_cell() -> None:
     assert r.exit_code == 0 and "2 bad rows skipped" in r.stderr
 
 
-def test_a_header_with_the_columns_and_no_rows_is_zero_rows() -> None:
-    r = invoke("grad", "x*y", "--input", "-", stdin="x,y\n")
+def test_a_header_with_the_columns_and_no_rows_is_zero_rows(tmp_path: Path) -> None:
+    """No rows still make a table: the output's header (CSV, TSV) or schema (Parquet), so that
+    it reads back; a header alone, or every row skipped."""
+    r = invoke("grad", "x*y", "--input", "-", stdin="x,y,note\n")
     assert r.exit_code == 0 and "0 rows" in r.stderr
+    assert r.stdout == "x,y,note,value,d_x,d_y\n"
+    r = invoke("grad", "x*y", "-i", "-", "--on-bad-row", "skip", stdin="x,y\nq,1\n")
+    assert r.exit_code == 0 and r.stdout == "x,y,value,d_x,d_y\n"
+    empty = tmp_path / "empty.parquet"
+    pl.DataFrame(schema={"x": pl.Float64, "y": pl.Float64}).write_parquet(empty)
+    out = tmp_path / "out.parquet"
+    r = invoke("grad", "x*y", "-i", str(empty), "-o", str(out))
+    assert r.exit_code == 0, r.stderr
+    assert pl.read_parquet(out).columns == ["x", "y", "value", "d_x", "d_y"]
     r = invoke("grad", "x*y", "--input", "-", stdin="\ufeffx,y\n1,2\n")  # a byte-order mark
     assert r.exit_code == 0 and csv_rows(r.stdout)[0]["value"] == "2.0"
 

@@ -348,6 +348,7 @@ def read_chunks(
     text = fmt in ("csv", "tsv")
     header = b""
     names: list[str] = []
+    read = False  # (a block past the header)
     head = [b""]  # (every block after the first starts with the header: it parses alone)
     for block, line in _text_blocks(stream, head if text else None, quoted=text):
         if text and not header:
@@ -374,6 +375,7 @@ def read_chunks(
             if not after.strip():
                 continue
         where = _Block(fmt, variables, names, on_bad_row, counts, dtype)
+        read = True
         try:
             yield from where.chunks(block, line)
         except _UnreadableError as e:
@@ -384,6 +386,13 @@ def read_chunks(
         raise InputError(
             f"the {fmt.upper()} input is empty: it has no header line",
             hint=f"the first line names the columns, e.g. {_example_header(fmt, variables)}",
+        )
+    if text and not read:  # (a header alone: no rows, but the columns, for the output's)
+        # (here, not at the top: it loads Polars)
+        import polars as pl
+
+        yield pl.DataFrame(
+            {n: pl.Series(n, [], dtype=pl.Float64 if n in variables else pl.String) for n in names}
         )
 
 
@@ -600,6 +609,8 @@ def _parquet_chunks(
             while True:
                 frame = next(frames, None)
                 if frame is None or (batches is None and not frame.height):
+                    if not start:  # (no rows: the columns still, for the output's)
+                        yield pl.DataFrame(schema=pl.read_parquet_schema(source))
                     return
                 for offset in range(0, frame.height, CHUNK_ROWS):
                     part = frame.slice(offset, CHUNK_ROWS)

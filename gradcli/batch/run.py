@@ -277,6 +277,13 @@ def run(
             # come out does not depend on how far the writer had got)
             behind.finish()
             raise
+        if not summary.rows and reader.empty is not None:
+            # no row (a header alone, or every row skipped): the output still has its columns,
+            # so that it reads back as a table (CSV and TSV: the header; Parquet: the schema)
+            chunk = Chunk(reader.empty, {v: np.empty(0) for v in expr.variables}, None)
+            chunk.value = np.empty(0)
+            chunk.grads = {v: np.empty(0) for v in expr.variables}
+            behind.write(_with_results(expr, chunk), None, False)
         behind.finish()
     finally:
         behind.stop()
@@ -350,6 +357,8 @@ class _ReadAhead:
     def __init__(self, expr: Expr, chunks: Iterator[Any], checking: Checking | None) -> None:
 
         self.expr, self.chunks, self.checking = expr, chunks, checking
+        #: the first frame with no rows (its columns are the output's, should no row come)
+        self.empty: Any = None
         self.queue: queue.Queue[Any] = queue.Queue(READ_AHEAD)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._read, name="gradcli-read", daemon=True)
@@ -361,6 +370,8 @@ class _ReadAhead:
             for frame in self.chunks:
                 chunk = _prepare(self.expr, frame)
                 if chunk is None:
+                    if self.empty is None:
+                        self.empty = frame.drop("__bad__", strict=False)
                     continue
                 if self.checking is not None:
                     self.checking.ahead(chunk)
