@@ -487,3 +487,23 @@ def test_an_output_name_ending_in_a_slash_is_refused(points: Path, tmp_path: Pat
     r = gradcli("grad", "x*y", "--input", str(points), "-o", str(tmp_path / "foo.csv") + "/")
     assert r.returncode == 2
     assert list(tmp_path.iterdir()) == [points]
+
+
+def test_a_broken_pipe_in_the_clean_up_after_a_stop_is_the_stop(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A stop signal sent to the whole group ends the check's helper too; the clean-up after
+    the stop then finds its pipe broken. That is still the stop (143), not a closed stdout
+    (141): once, in CI, it was."""
+    from gradcli.cli.report import exit_code_of
+    from gradcli.errors import Terminated
+
+    try:
+        try:
+            raise Terminated(signal.SIGTERM, "SIGTERM")
+        finally:
+            raise BrokenPipeError(32, "Broken pipe")
+    except BrokenPipeError as e:
+        assert exit_code_of(e, debug=False) == 143
+    assert capsys.readouterr().err == "gradcli: stopped by SIGTERM\n"
+    # (without a stop it is the reader leaving, 141: test_a_reader_that_leaves_early_gives_141)

@@ -194,14 +194,19 @@ def exit_code_of(exc: BaseException, debug: bool) -> int:
 def _stop_inside(exc: BaseException) -> KeyboardInterrupt | None:
     """The Ctrl-C or stop signal that ``exc`` wraps, if any. Python 3.11 turns anything raised
     while a class is being made (a dataclass's fields, as a module loads) into a RuntimeError
-    caused by it: a signal that lands there is still a signal, not an internal error."""
+    caused by it: a signal that lands there is still a signal, not an internal error. So is a
+    failure in the clean-up after a stop (raised while handling it: a pipe to the check's
+    helper, which the same signal ended, is broken by then)."""
     seen: set[int] = set()
-    cause = exc.__cause__
-    while cause is not None and id(cause) not in seen:
+    waiting = [exc.__cause__, exc.__context__]
+    while waiting:
+        cause = waiting.pop()
+        if cause is None or id(cause) in seen:
+            continue
         if isinstance(cause, KeyboardInterrupt):
             return cause
         seen.add(id(cause))
-        cause = cause.__cause__
+        waiting += [cause.__cause__, cause.__context__]
     return None
 
 
